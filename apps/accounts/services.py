@@ -1,0 +1,67 @@
+"""Accounts: API key lifecycle. Keyword-only services, one transaction each."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from .models import ApiKey, Membership, Team
+
+KEY_PREFIX = "hh"
+# last_used_at is written at most this often per key, not on every request.
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    api_key: ApiKey
+    secret: str  # the full key: shown once, never stored
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def api_key_create(*, user: AbstractBaseUser, team: Team, name: str) -> IssuedKey:
+    if not Membership.objects.filter(user=user, team=team).exists():
+        raise ValidationError(f"{user} is not a member of {team}.")
+    if not name.strip():
+        raise ValidationError("Give the key a name.")
+    prefix = secrets.token_hex(4)
+    secret = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+    api_key = ApiKey.objects.create(
+        user=user, team=team, name=name.strip(), prefix=prefix, secret_hash=_digest(secret)
+    )
+    return IssuedKey(api_key=api_key, secret=secret)
+
+
+def api_key_revoke(*, api_key: ApiKey) -> None:
+    if api_key.revoked_at is None:
+        api_key.revoked_at = timezone.now()
+        api_key.save(update_fields=["revoked_at"])
+
+
+def api_key_authenticate(*, secret: str) -> ApiKey | None:
+    """The active key for ``secret`` (with user and team loaded), or None."""
+    parts = secret.split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_PREFIX:
+        return None
+    api_key = (
+        ApiKey.objects.select_related("user", "team")
+        .filter(prefix=parts[1], revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+    if api_key is None or not hmac.compare_digest(api_key.secret_hash, _digest(secret)):
+        return None
+    now = timezone.now()
+    if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now
+    return api_key

@@ -1,0 +1,65 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from apps.accounts.models import ApiKey, Team
+from apps.providers.models import LanguageModel, Provider
+
+
+class UsageRecord(models.Model):
+    """One row per request, whatever became of it. Never holds prompt text."""
+
+    class Status(models.TextChoices):
+        OK = "ok", "OK"
+        ERROR = "error", "Error"
+        CANCELLED = "cancelled", "Cancelled"
+        REJECTED = "rejected", "Rejected"
+
+    class Source(models.TextChoices):
+        API = "api", "API"
+        CHAT = "chat", "Chat"
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.API)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    end_user = models.CharField(max_length=200, blank=True, help_text="The request's `user` field.")
+
+    requested_model = models.CharField(max_length=100)
+    # Names are kept beside the keys so the row still reads after a model is deleted.
+    model = models.ForeignKey(
+        LanguageModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    model_name = models.CharField(max_length=100, blank=True)
+    provider = models.ForeignKey(
+        Provider, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    provider_name = models.CharField(max_length=100, blank=True)
+    privacy_zone = models.CharField(max_length=32, blank=True)
+    route_reasons = models.JSONField(default=list)
+    attempts = models.JSONField(default=list, help_text="Failed tries before the answer.")
+
+    stream = models.BooleanField(default=False)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    tokens_estimated = models.BooleanField(default=False)
+    cost_micros = models.PositiveBigIntegerField(default=0)
+    ttft_ms = models.PositiveIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    error_type = models.CharField(max_length=64, blank=True)
+    finish_reason = models.CharField(max_length=16, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["team", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.model_name or self.requested_model}"

@@ -1,0 +1,158 @@
+"""Any OpenAI-compatible vendor (OpenAI, OpenRouter, Together, Groq, vLLM…).
+
+The SDK's own retries are off: the gateway retries and falls over in one
+place for every adapter, using ``retryable`` and ``retry_after`` from here.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import os
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ..catalog import ModelSpec
+from ..tokens import estimate_tokens
+from .base import ChatMessage, GenerationParams, PromptTokens, ProviderError, TextDelta, Usage
+
+logger = logging.getLogger(__name__)
+
+RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    """Seconds from a Retry-After header (delta or HTTP date), or None."""
+    value = headers.get("retry-after-ms") if headers else None
+    if value:
+        try:
+            return max(0.0, float(value) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after") if headers else None
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+class OpenAICompatibleAdapter:
+    def __init__(self, model: ModelSpec) -> None:
+        import openai
+
+        self.model = model
+        provider = model.provider
+        self._openai = openai
+        self._client = openai.AsyncOpenAI(
+            base_url=provider.base_url,
+            api_key=os.environ.get(provider.api_key_env, "") if provider.api_key_env else "none",
+            max_retries=0,
+            timeout=provider.timeout_seconds,
+        )
+
+    async def count_tokens(self, text: str) -> int:
+        return estimate_tokens(text)  # vendors' tokenizers are not available offline
+
+    async def health(self) -> dict[str, object]:
+        return {"base_url": self.model.provider.base_url}
+
+    def close(self) -> None:
+        pass  # the HTTP pool closes with the process; nothing native to free
+
+    def _arguments(self, messages: list[ChatMessage], params: GenerationParams) -> dict[str, Any]:
+        arguments: dict[str, Any] = {
+            "model": self.model.upstream_id,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+        }
+        if params.max_tokens is not None:
+            arguments["max_tokens"] = params.max_tokens
+        if params.temperature is not None:
+            arguments["temperature"] = params.temperature
+        if params.top_p is not None:
+            arguments["top_p"] = params.top_p
+        if params.stop:
+            arguments["stop"] = list(params.stop)
+        return arguments
+
+    async def stream_chat(
+        self, messages: list[ChatMessage], params: GenerationParams
+    ) -> AsyncIterator[TextDelta | PromptTokens | Usage]:
+        arguments = self._arguments(messages, params)
+        try:
+            if params.stream:
+                async for item in self._stream(arguments, messages):
+                    yield item
+            else:
+                async for item in self._complete(arguments):
+                    yield item
+        except self._openai.APIError as exc:
+            raise self._error(exc) from None
+
+    async def _complete(self, arguments: dict[str, Any]) -> AsyncIterator[TextDelta | Usage]:
+        response = await self._client.chat.completions.create(**arguments)
+        choice = response.choices[0] if response.choices else None
+        text = (choice.message.content or "") if choice else ""
+        usage = response.usage
+        yield TextDelta(text, tokens=usage.completion_tokens if usage else estimate_tokens(text))
+        yield Usage(
+            prompt_tokens=usage.prompt_tokens if usage else estimate_tokens(str(arguments)),
+            completion_tokens=usage.completion_tokens if usage else estimate_tokens(text),
+            finish_reason=(choice.finish_reason if choice else None) or "stop",
+            estimated=usage is None,
+        )
+
+    async def _stream(
+        self, arguments: dict[str, Any], messages: list[ChatMessage]
+    ) -> AsyncIterator[TextDelta | Usage]:
+        stream = await self._client.chat.completions.create(
+            **arguments, stream=True, stream_options={"include_usage": True}
+        )
+        text_parts: list[str] = []
+        finish_reason = "stop"
+        usage = None
+        async with stream:
+            async for chunk in stream:
+                if chunk.usage is not None:
+                    usage = chunk.usage
+                for choice in chunk.choices[:1]:
+                    if choice.delta and choice.delta.content:
+                        text_parts.append(choice.delta.content)
+                        yield TextDelta(choice.delta.content)
+                    if choice.finish_reason:
+                        finish_reason = choice.finish_reason
+        if usage is not None:
+            yield Usage(usage.prompt_tokens, usage.completion_tokens, finish_reason)
+            return
+        # The vendor sent no usage: count what we can, and say it is an estimate.
+        prompt = "".join(m.content for m in messages)
+        yield Usage(
+            estimate_tokens(prompt),
+            estimate_tokens("".join(text_parts)),
+            finish_reason,
+            estimated=True,
+        )
+
+    def _error(self, exc: Exception) -> ProviderError:
+        openai = self._openai
+        name = self.model.provider.name
+        if isinstance(exc, openai.APITimeoutError):
+            return ProviderError(f"{name} timed out.", code="upstream_timeout", status=504, retryable=True)
+        if isinstance(exc, openai.APIConnectionError):
+            return ProviderError(f"{name} is unreachable.", code="upstream_unreachable", retryable=True)
+        if isinstance(exc, openai.APIStatusError):
+            status = exc.status_code
+            return ProviderError(
+                f"{name} answered HTTP {status}.",
+                code="upstream_rate_limited" if status == 429 else f"upstream_http_{status}",
+                status=502,
+                retryable=status in RETRYABLE_STATUS,
+                # A request the vendor calls malformed would fail everywhere,
+                # except when it is too long for this model's window.
+                fallback=status >= 429 or status in (401, 403, 404) or "context" in str(exc),
+                retry_after=retry_after_seconds(exc.response.headers),
+            )
+        return ProviderError(f"{name} failed: {type(exc).__name__}.", code="upstream_error")

@@ -1,0 +1,163 @@
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from apps.accounts.models import Team
+
+
+class PrivacyZone(models.TextChoices):
+    """Where a provider keeps prompts, from most to least private."""
+
+    ON_PREM = "on_prem", "On-prem (never leaves our machines)"
+    VENDOR_ZERO_RETENTION = "vendor_zero_retention", "Vendor, zero retention"
+    VENDOR = "vendor", "Vendor"
+
+
+class Provider(models.Model):
+    class Kind(models.TextChoices):
+        LOCAL_CTRANSFORMERS = "local_ctransformers", "Local: ctransformers"
+        LOCAL_LLAMA_CPP = "local_llama_cpp", "Local: llama-cpp-python"
+        OPENAI_COMPATIBLE = "openai_compatible", "OpenAI-compatible API"
+
+    LOCAL_KINDS = (Kind.LOCAL_CTRANSFORMERS, Kind.LOCAL_LLAMA_CPP)
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    privacy_zone = models.CharField(max_length=32, choices=PrivacyZone.choices)
+    base_url = models.URLField(blank=True, help_text="For OpenAI-compatible providers.")
+    api_key_env = models.CharField(
+        "API key variable",
+        max_length=100,
+        blank=True,
+        help_text="Name of the environment variable that holds the key (never the key).",
+    )
+    timeout_seconds = models.FloatField(default=60)
+    max_retries = models.PositiveSmallIntegerField(
+        default=2, help_text="Retries on 429, 5xx and timeouts before falling over."
+    )
+    enabled = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_local(self) -> bool:
+        return self.kind in self.LOCAL_KINDS
+
+    def clean(self) -> None:
+        if self.is_local and self.privacy_zone != PrivacyZone.ON_PREM:
+            raise ValidationError({"privacy_zone": "Local providers run on-prem."})
+        if self.kind == self.Kind.OPENAI_COMPATIBLE and not self.base_url:
+            raise ValidationError({"base_url": "An OpenAI-compatible provider needs a URL."})
+        if self.api_key_env and not self.api_key_env.replace("_", "").isalnum():
+            raise ValidationError({"api_key_env": "Use an environment variable name."})
+
+
+class ChatTemplate(models.TextChoices):
+    LLAMA2 = "llama2", "Llama 2 [INST]"
+    MISTRAL = "mistral", "Mistral [INST]"
+    CHATML = "chatml", "ChatML"
+    ZEPHYR = "zephyr", "Zephyr"
+    CUSTOM = "custom", "Custom (Jinja)"
+
+
+class LanguageModel(models.Model):
+    """A model callers can ask for by its public name."""
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="models")
+    name = models.CharField(
+        "public name", max_length=100, unique=True, help_text="What callers send as `model`."
+    )
+    upstream_id = models.CharField(
+        max_length=200, blank=True, help_text="The vendor's model id (cloud models)."
+    )
+    context_window = models.PositiveIntegerField(default=4096)
+    # Micro-dollars per million tokens: $0.15/M is 150000.
+    input_price_per_mtok = models.PositiveBigIntegerField(default=0)
+    output_price_per_mtok = models.PositiveBigIntegerField(default=0)
+    enabled = models.BooleanField(default=True)
+    teams = models.ManyToManyField(
+        Team, blank=True, related_name="models", help_text="Empty: every team may use it."
+    )
+    fallbacks = models.ManyToManyField(
+        "self",
+        through="ModelFallback",
+        symmetrical=False,
+        related_name="+",
+        blank=True,
+    )
+
+    # Local runtimes only.
+    model_file = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Path to a GGUF/GGML file, or package:<dist>/<file> for one shipped in a wheel.",
+    )
+    model_type = models.CharField(
+        max_length=30, blank=True, default="llama", help_text="ctransformers model_type."
+    )
+    gpu_layers = models.PositiveIntegerField(default=0)
+    threads = models.PositiveSmallIntegerField(default=0, help_text="0: let the runtime pick.")
+    chat_template = models.CharField(
+        max_length=10, choices=ChatTemplate.choices, default=ChatTemplate.CHATML
+    )
+    custom_chat_template = models.TextField(
+        blank=True, help_text="Jinja chat template (as in a GGUF's tokenizer.chat_template)."
+    )
+    max_queue = models.PositiveSmallIntegerField(
+        default=8, help_text="Requests that may wait while one generates."
+    )
+    queue_timeout_seconds = models.FloatField(default=30)
+
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.name == "auto":
+            errors["name"] = "'auto' is reserved for routed requests."
+        provider = getattr(self, "provider", None)
+        if provider and provider.is_local and not self.model_file:
+            errors["model_file"] = "A local model needs a model file."
+        if provider and not provider.is_local and not self.upstream_id:
+            errors["upstream_id"] = "A cloud model needs the vendor's model id."
+        if self.chat_template == ChatTemplate.CUSTOM and not self.custom_chat_template:
+            errors["custom_chat_template"] = "Write the template or pick a named one."
+        if self.custom_chat_template:
+            from .chat_templates import template_check
+
+            problem = template_check(self.custom_chat_template)
+            if problem:
+                errors["custom_chat_template"] = problem
+        if errors:
+            raise ValidationError(errors)
+
+
+class ModelFallback(models.Model):
+    """Ordered fallbacks: where a request goes when its model fails."""
+
+    model = models.ForeignKey(LanguageModel, on_delete=models.CASCADE, related_name="+")
+    fallback = models.ForeignKey(LanguageModel, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["model", "fallback"], name="fallback_unique_pair")
+        ]
+
+    def clean(self) -> None:
+        if self.model_id and self.model_id == self.fallback_id:
+            raise ValidationError("A model cannot fall back to itself.")

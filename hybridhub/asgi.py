@@ -1,0 +1,48 @@
+"""ASGI entry point: Django for HTTP, Channels for WebSockets (none routed yet).
+
+Lifespan events, which Django ignores, warm the local models at start-up and
+free them at shutdown while their native libraries are still loaded.
+"""
+
+import logging
+import os
+from typing import Any
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hybridhub.settings")
+django_asgi_app = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
+
+logger = logging.getLogger("hybridhub")
+
+
+async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    from apps.gateway.services import local_models_warm
+    from apps.providers.adapters import adapters_close
+
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            if settings.HYBRIDHUB_PRELOAD_LOCAL_MODELS:
+                try:
+                    await local_models_warm()
+                except Exception:  # a broken catalogue must not stop the server
+                    logger.exception("Warming local models failed")
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            adapters_close()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": AllowedHostsOriginValidator(URLRouter([])),
+        "lifespan": lifespan,
+    }
+)
