@@ -6,7 +6,14 @@ os.environ.setdefault("SECRET_KEY", "tests-only-not-secret")
 os.environ.setdefault("HYBRIDHUB_PRELOAD_LOCAL_MODELS", "false")
 os.environ.setdefault("HYBRIDHUB_RETRY_BASE_SECONDS", "0.01")
 os.environ.setdefault("HYBRIDHUB_CATALOG_TTL_SECONDS", "0")
+os.environ.setdefault("MOCKAI_API_KEY", "sk-mock-test")
 
 from hybridhub.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# A file, not SQLite's shared in-memory database: the live ASGI server answers
+# from its own threads, and a file with WAL lets them read while tests write.
+DATABASES["default"]["TEST"] = {  # noqa: F405
+    "NAME": os.path.join(BASE_DIR, "var", f"test-{os.getpid()}.sqlite3")  # noqa: F405
+}

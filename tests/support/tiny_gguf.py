@@ -22,7 +22,7 @@ N_EMBD = 64
 N_HEAD = 4
 N_LAYER = 2
 N_FF = 128
-N_CTX = 512
+N_CTX = 2048
 
 
 def _vocab() -> tuple[list[str], list[float], list[int]]:
@@ -44,8 +44,19 @@ def _vocab() -> tuple[list[str], list[float], list[int]]:
     return tokens, scores, [int(t) for t in types]
 
 
-def write_tiny_llama_gguf(path: Path, *, seed: int = 0) -> Path:
-    """Write the model to ``path`` (idempotent for a given seed) and return it."""
+def write_tiny_llama_gguf(
+    path: Path,
+    *,
+    seed: int = 0,
+    n_embd: int = N_EMBD,
+    n_ff: int = N_FF,
+    n_layer: int = N_LAYER,
+) -> Path:
+    """Write the model to ``path`` and return it; the same seed gives the same file.
+
+    Wider or deeper settings make a "slow" model whose tokens take real time,
+    for tests that must catch a generation in the middle.
+    """
     import gguf
 
     rng = np.random.default_rng(seed)
@@ -58,12 +69,12 @@ def write_tiny_llama_gguf(path: Path, *, seed: int = 0) -> Path:
     writer = gguf.GGUFWriter(str(path), "llama")
     writer.add_name("hybridhub-tiny-llama")
     writer.add_context_length(N_CTX)
-    writer.add_embedding_length(N_EMBD)
-    writer.add_block_count(N_LAYER)
-    writer.add_feed_forward_length(N_FF)
+    writer.add_embedding_length(n_embd)
+    writer.add_block_count(n_layer)
+    writer.add_feed_forward_length(n_ff)
     writer.add_head_count(N_HEAD)
     writer.add_head_count_kv(N_HEAD)
-    writer.add_rope_dimension_count(N_EMBD // N_HEAD)
+    writer.add_rope_dimension_count(n_embd // N_HEAD)
     writer.add_layer_norm_rms_eps(1e-5)
     writer.add_file_type(gguf.LlamaFileType.ALL_F32)
     writer.add_tokenizer_model("llama")
@@ -74,18 +85,23 @@ def write_tiny_llama_gguf(path: Path, *, seed: int = 0) -> Path:
     writer.add_eos_token_id(2)
     writer.add_unk_token_id(0)
 
-    writer.add_tensor("token_embd.weight", weights(n_vocab, N_EMBD))
-    writer.add_tensor("output_norm.weight", np.ones(N_EMBD, dtype=np.float32))
-    writer.add_tensor("output.weight", weights(n_vocab, N_EMBD))
-    for i in range(N_LAYER):
+    writer.add_tensor("token_embd.weight", weights(n_vocab, n_embd))
+    writer.add_tensor("output_norm.weight", np.ones(n_embd, dtype=np.float32))
+    output = weights(n_vocab, n_embd)
+    # Zero logits for <unk>, <s> and </s>: with the other logits spread around
+    # zero, sampling (greedy or top-k) practically never picks them, so
+    # generations run to max_tokens and tests control their length.
+    output[:3] = 0
+    writer.add_tensor("output.weight", output)
+    for i in range(n_layer):
         blk = f"blk.{i}"
-        writer.add_tensor(f"{blk}.attn_norm.weight", np.ones(N_EMBD, dtype=np.float32))
+        writer.add_tensor(f"{blk}.attn_norm.weight", np.ones(n_embd, dtype=np.float32))
         for name in ("attn_q", "attn_k", "attn_v", "attn_output"):
-            writer.add_tensor(f"{blk}.{name}.weight", weights(N_EMBD, N_EMBD))
-        writer.add_tensor(f"{blk}.ffn_norm.weight", np.ones(N_EMBD, dtype=np.float32))
-        writer.add_tensor(f"{blk}.ffn_gate.weight", weights(N_FF, N_EMBD))
-        writer.add_tensor(f"{blk}.ffn_up.weight", weights(N_FF, N_EMBD))
-        writer.add_tensor(f"{blk}.ffn_down.weight", weights(N_EMBD, N_FF))
+            writer.add_tensor(f"{blk}.{name}.weight", weights(n_embd, n_embd))
+        writer.add_tensor(f"{blk}.ffn_norm.weight", np.ones(n_embd, dtype=np.float32))
+        writer.add_tensor(f"{blk}.ffn_gate.weight", weights(n_ff, n_embd))
+        writer.add_tensor(f"{blk}.ffn_up.weight", weights(n_ff, n_embd))
+        writer.add_tensor(f"{blk}.ffn_down.weight", weights(n_embd, n_ff))
 
     writer.write_header_to_file()
     writer.write_kv_data_to_file()

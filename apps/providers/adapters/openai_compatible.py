@@ -36,8 +36,12 @@ def retry_after_seconds(headers: Any) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+        pass
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, parsed.timestamp() - time.time())
 
 
 class OpenAICompatibleAdapter:
@@ -45,14 +49,29 @@ class OpenAICompatibleAdapter:
         import openai
 
         self.model = model
-        provider = model.provider
         self._openai = openai
-        self._client = openai.AsyncOpenAI(
-            base_url=provider.base_url,
-            api_key=os.environ.get(provider.api_key_env, "") if provider.api_key_env else "none",
-            max_retries=0,
-            timeout=provider.timeout_seconds,
-        )
+        self._client: Any = None
+        self._client_key: str | None = None
+
+    def _client_get(self) -> Any:
+        """The SDK client, rebuilt if the key in the environment changed."""
+        provider = self.model.provider
+        key = os.environ.get(provider.api_key_env, "") if provider.api_key_env else "none"
+        if not key:
+            raise ProviderError(
+                f"{provider.name}: the variable {provider.api_key_env} with its API key is not set.",
+                code="provider_misconfigured",
+                status=503,
+            )
+        if key != self._client_key:
+            self._client = self._openai.AsyncOpenAI(
+                base_url=provider.base_url,
+                api_key=key,
+                max_retries=0,
+                timeout=provider.timeout_seconds,
+            )
+            self._client_key = key
+        return self._client
 
     async def count_tokens(self, text: str) -> int:
         return estimate_tokens(text)  # vendors' tokenizers are not available offline
@@ -93,7 +112,7 @@ class OpenAICompatibleAdapter:
             raise self._error(exc) from None
 
     async def _complete(self, arguments: dict[str, Any]) -> AsyncIterator[TextDelta | Usage]:
-        response = await self._client.chat.completions.create(**arguments)
+        response = await self._client_get().chat.completions.create(**arguments)
         choice = response.choices[0] if response.choices else None
         text = (choice.message.content or "") if choice else ""
         usage = response.usage
@@ -108,11 +127,11 @@ class OpenAICompatibleAdapter:
     async def _stream(
         self, arguments: dict[str, Any], messages: list[ChatMessage]
     ) -> AsyncIterator[TextDelta | Usage]:
-        stream = await self._client.chat.completions.create(
+        stream = await self._client_get().chat.completions.create(
             **arguments, stream=True, stream_options={"include_usage": True}
         )
         text_parts: list[str] = []
-        finish_reason = "stop"
+        finish_reason: str | None = None
         usage = None
         async with stream:
             async for chunk in stream:
@@ -124,6 +143,12 @@ class OpenAICompatibleAdapter:
                         yield TextDelta(choice.delta.content)
                     if choice.finish_reason:
                         finish_reason = choice.finish_reason
+        if finish_reason is None:
+            raise ProviderError(
+                f"{self.model.provider.name} ended the stream before the answer finished.",
+                code="upstream_stream_truncated",
+                retryable=True,
+            )
         if usage is not None:
             yield Usage(usage.prompt_tokens, usage.completion_tokens, finish_reason)
             return
@@ -148,7 +173,7 @@ class OpenAICompatibleAdapter:
             return ProviderError(
                 f"{name} answered HTTP {status}.",
                 code="upstream_rate_limited" if status == 429 else f"upstream_http_{status}",
-                status=502,
+                status=503 if status in (429, 503) else 502,
                 retryable=status in RETRYABLE_STATUS,
                 # A request the vendor calls malformed would fail everywhere,
                 # except when it is too long for this model's window.

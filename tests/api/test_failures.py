@@ -1,0 +1,168 @@
+"""Retries, fallbacks, busy local models and clients that leave mid-answer."""
+
+import socket
+import threading
+import time
+
+import httpx
+import openai
+import pytest
+
+from apps.gateway.models import UsageRecord
+from apps.providers.models import Provider
+from tests.conftest import add_fallbacks, make_cloud_model, make_local_model
+
+HI = [{"role": "user", "content": "hello world"}]
+
+
+@pytest.fixture
+def client(hub, member):
+    return openai.OpenAI(base_url=hub.api, api_key=member.key, max_retries=0, timeout=30)
+
+
+def dead_url():
+    """A loopback port with nothing listening: connections are refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+
+
+def wait_for_row(**filters):
+    for _ in range(200):
+        row = UsageRecord.objects.filter(**filters).first()
+        if row:
+            return row
+        time.sleep(0.025)
+    raise AssertionError(f"no usage record with {filters}")
+
+
+def test_cloud_500_then_success_is_retried(client, hub, cloud):
+    make_cloud_model(cloud.url, name="cloud-mini")
+    cloud.fail_next(2, status=500)
+    completion = client.chat.completions.create(model="cloud-mini", messages=HI, max_tokens=2)
+    assert completion.choices[0].message.content == "w0 w1 "
+    assert len(cloud.requests) == 3
+    row = UsageRecord.objects.get()
+    assert row.status == "ok"
+    assert row.attempts == [{"model": "cloud-mini", "error": "upstream_http_500"}] * 2
+
+
+def test_retry_after_is_honoured(client, hub, cloud):
+    make_cloud_model(cloud.url, name="cloud-mini")
+    cloud.fail_next(1, status=429, retry_after="1")
+    started = time.monotonic()
+    client.chat.completions.create(model="cloud-mini", messages=HI, max_tokens=2)
+    assert time.monotonic() - started >= 1.0
+    assert UsageRecord.objects.get().attempts[0]["error"] == "upstream_rate_limited"
+
+
+def test_dead_provider_falls_over_to_the_next_model(client, hub, cloud, tiny_gguf):
+    dead = make_cloud_model(dead_url(), name="dead-cloud", provider="deadai")
+    backup = make_cloud_model(cloud.url, name="cloud-mini")
+    add_fallbacks(dead, backup)
+    raw = client.chat.completions.with_raw_response.create(model="dead-cloud", messages=HI, max_tokens=2)
+    assert raw.headers["x-hybridhub-route"] == "cloud:cloud-mini"
+    assert "dead-cloud failed (upstream_unreachable)" in raw.headers["x-hybridhub-reason"]
+    row = UsageRecord.objects.get()
+    assert (row.requested_model, row.model_name, row.status) == ("dead-cloud", "cloud-mini", "ok")
+    assert [a["model"] for a in row.attempts] == ["dead-cloud"] * 3  # first try and 2 retries
+
+
+def test_when_every_model_fails_the_client_gets_a_503_and_a_ledger_row(client, hub, cloud):
+    make_cloud_model(cloud.url, name="cloud-mini")
+    cloud.fail_next(3, status=503)
+    with pytest.raises(openai.InternalServerError) as caught:
+        client.chat.completions.create(model="cloud-mini", messages=HI)
+    assert caught.value.status_code == 503
+    row = UsageRecord.objects.get()
+    assert (row.status, row.error_type, row.model_name) == ("error", "upstream_http_503", "")
+
+
+def test_a_request_the_vendor_rejects_is_not_retried(client, hub, cloud, tiny_gguf):
+    model = make_cloud_model(cloud.url, name="cloud-mini")
+    add_fallbacks(model, make_local_model(tiny_gguf, name="tiny"))
+    cloud.fail_next(1, status=400, message="bad temperature")
+    with pytest.raises(openai.APIStatusError):
+        client.chat.completions.create(model="cloud-mini", messages=HI)
+    assert len(cloud.requests) == 1
+    assert UsageRecord.objects.get().status == "error"
+
+
+def test_missing_vendor_key_falls_over_without_leaking(client, hub, cloud, tiny_gguf, monkeypatch):
+    monkeypatch.delenv("MOCKAI_API_KEY")
+    model = make_cloud_model(cloud.url, name="cloud-mini")
+    add_fallbacks(model, make_local_model(tiny_gguf, name="tiny"))
+    raw = client.chat.completions.with_raw_response.create(model="cloud-mini", messages=HI, max_tokens=2)
+    assert raw.headers["x-hybridhub-route"] == "local:tiny"
+    assert cloud.requests == []
+
+
+def test_full_local_queue_is_rejected_cleanly(hub, member, slow_gguf):
+    make_local_model(slow_gguf, name="slow", max_queue=0, queue_timeout_seconds=0.5)
+    body = {"model": "slow", "messages": HI, "max_tokens": 1500, "temperature": 0, "stream": True}
+    headers = {"Authorization": f"Bearer {member.key}"}
+    with httpx.stream("POST", hub.api + "/chat/completions", json=body, headers=headers, timeout=30) as busy:
+        lines = busy.iter_lines()  # held: a dropped iterator closes the stream
+        next(lines)  # the model is generating for this one
+        response = httpx.post(hub.api + "/chat/completions", json=body, headers=headers, timeout=30)
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert (error["code"], error["type"]) == ("model_busy", "server_error")
+    assert wait_for_row(status="error").error_type == "model_busy"
+
+
+def test_client_disconnect_mid_stream_is_recorded_as_cancelled(hub, member, slow_gguf):
+    make_local_model(slow_gguf, name="slow")
+    body = {"model": "slow", "messages": HI, "max_tokens": 1500, "temperature": 0, "stream": True}
+    headers = {"Authorization": f"Bearer {member.key}"}
+    received = 0
+    with httpx.stream("POST", hub.api + "/chat/completions", json=body, headers=headers, timeout=30) as response:
+        for line in response.iter_lines():
+            received += line.startswith("data: ")
+            if received >= 6:
+                break
+    row = wait_for_row(status="cancelled")
+    assert row.error_type == "client_disconnected" and row.finish_reason == "cancelled"
+    assert 5 <= row.completion_tokens < 1500
+    assert not row.tokens_estimated and row.prompt_tokens > 0
+
+    # The model was freed: a new request is answered at once.
+    quick = {**body, "max_tokens": 2, "stream": False}
+    response = httpx.post(hub.api + "/chat/completions", json=quick, headers=headers, timeout=5)
+    assert response.status_code == 200
+
+
+def test_cloud_stream_cut_mid_answer_ends_with_an_error_event(client, hub, cloud):
+    make_cloud_model(cloud.url, name="cloud-mini")
+    cloud.cut_stream_after = 2
+    stream = client.chat.completions.create(model="cloud-mini", messages=HI, max_tokens=8, stream=True)
+    with pytest.raises(openai.APIError):
+        for _chunk in stream:
+            pass
+    row = wait_for_row(status="error")
+    assert row.completion_tokens == 2 and row.model_name == "cloud-mini"
+
+
+def test_concurrent_requests_to_one_local_model_are_all_served(hub, member, tiny_gguf):
+    make_local_model(tiny_gguf, name="tiny", max_queue=8)
+    headers = {"Authorization": f"Bearer {member.key}"}
+    body = {"model": "tiny", "messages": HI, "max_tokens": 20}
+    statuses = []
+
+    def call():
+        statuses.append(httpx.post(hub.api + "/chat/completions", json=body, headers=headers, timeout=30).status_code)
+
+    threads = [threading.Thread(target=call) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [200] * 6
+    assert UsageRecord.objects.filter(status="ok", completion_tokens=20).count() == 6
+
+
+def test_disabled_provider_is_not_routable(client, hub, cloud):
+    make_cloud_model(cloud.url, name="cloud-mini")
+    Provider.objects.filter(name="mockai").update(enabled=False)
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(model="cloud-mini", messages=HI)

@@ -1,0 +1,187 @@
+"""A real HTTP server on 127.0.0.1 that speaks the OpenAI chat wire format.
+
+It stands in for a cloud vendor in tests and benchmarks: streaming (SSE) and
+plain completions, usage (or none), and scripted failures: HTTP errors with
+Retry-After, a stream cut short, slow tokens. Every request body is kept in
+``requests`` so tests can assert what reached "the cloud".
+
+Run standalone for benchmarks: ``python -m tests.support.openai_mock --port 9100``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+
+
+@dataclass
+class Failure:
+    status: int = 500
+    retry_after: str | None = None
+    message: str = "mock failure"
+
+
+@dataclass
+class MockCloud:
+    reply_tokens: int = 8  # words in a reply when the request sets no max_tokens
+    token_delay: float = 0.0  # seconds between streamed tokens
+    include_usage: bool = True
+    cut_stream_after: int | None = None  # close the connection after N tokens
+    failures: deque[Failure] = field(default_factory=deque)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+
+    def fail_next(self, count: int = 1, **failure: Any) -> None:
+        self.failures.extend(Failure(**failure) for _ in range(count))
+
+    def prompts(self) -> list[str]:
+        """Every message text that reached this server."""
+        return [m.get("content", "") for r in self.requests for m in r.get("messages", [])]
+
+    # --- ASGI ------------------------------------------------------------
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        path = scope["path"].rstrip("/")
+        if path.endswith("/models"):
+            await _json(send, 200, {"object": "list", "data": [{"id": "mock-1", "object": "model"}]})
+        elif path.endswith("/chat/completions") and scope["method"] == "POST":
+            await self._chat(json.loads(body or b"{}"), send)
+        else:
+            await _json(send, 404, {"error": {"message": "not found", "type": "invalid_request_error"}})
+
+    async def _chat(self, request: dict[str, Any], send: Any) -> None:
+        self.requests.append(request)
+        if self.failures:
+            failure = self.failures.popleft()
+            headers = [(b"retry-after", failure.retry_after.encode())] if failure.retry_after else []
+            error = {"error": {"message": failure.message, "type": "server_error", "code": None}}
+            await _json(send, failure.status, error, headers)
+            return
+        count = request.get("max_tokens") or request.get("max_completion_tokens") or self.reply_tokens
+        words = [f"w{i} " for i in range(count)]
+        prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in request["messages"])
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": len(words),
+            "total_tokens": prompt_tokens + len(words),
+        }
+        base = {"id": "chatcmpl-mock", "created": int(time.time()), "model": request["model"]}
+        if not request.get("stream"):
+            await _json(
+                send,
+                200,
+                {
+                    **base,
+                    "object": "chat.completion",
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": "".join(words)},
+                            "finish_reason": "length" if request.get("max_tokens") else "stop",
+                        }
+                    ],
+                    **({"usage": usage} if self.include_usage else {}),
+                },
+            )
+            return
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/event-stream")],
+            }
+        )
+
+        async def event(payload: dict[str, Any] | str) -> None:
+            data = payload if isinstance(payload, str) else json.dumps(payload)
+            await send({"type": "http.response.body", "body": f"data: {data}\n\n".encode(), "more_body": True})
+
+        chunk = {**base, "object": "chat.completion.chunk"}
+        await event({**chunk, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]})
+        for i, word in enumerate(words):
+            if self.cut_stream_after is not None and i >= self.cut_stream_after:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
+            if self.token_delay:
+                await asyncio.sleep(self.token_delay)
+            await event({**chunk, "choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}]})
+        await event({**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        wants_usage = (request.get("stream_options") or {}).get("include_usage")
+        if wants_usage and self.include_usage:
+            await event({**chunk, "choices": [], "usage": usage})
+        await event("[DONE]")
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _json(send: Any, status: int, payload: Any, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    body = json.dumps(payload).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), *(headers or [])],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class ServerThread:
+    """Serve an ASGI app with uvicorn on 127.0.0.1 in a background thread."""
+
+    def __init__(self, app: Any, *, port: int = 0) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        asyncio.run(self.server.serve(sockets=[self.sock]))
+
+    def start(self) -> ServerThread:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()
+
+
+def main() -> None:  # pragma: no cover - used by bench/
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=9100)
+    parser.add_argument("--tokens", type=int, default=8)
+    args = parser.parse_args()
+    uvicorn.run(MockCloud(reply_tokens=args.tokens), host="127.0.0.1", port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
