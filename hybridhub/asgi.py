@@ -17,6 +17,17 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from apps.core.handlers import APIHandler  # noqa: E402
+
+api_asgi_app = APIHandler()
+
+
+async def http(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """API calls to the lean handler, everything else to Django's usual one."""
+    app = api_asgi_app if scope["path"].startswith(settings.API_PATH_PREFIX) else django_asgi_app
+    await app(scope, receive, send)
+
+
 logger = logging.getLogger("hybridhub")
 
 
@@ -41,7 +52,7 @@ async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": http,
         "websocket": AllowedHostsOriginValidator(URLRouter([])),
         "lifespan": lifespan,
     }

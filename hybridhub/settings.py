@@ -69,6 +69,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# /v1/ (bearer-token API) skips the browser's middleware: see apps/core/handlers.py.
+API_PATH_PREFIX = "/v1/"
+API_MIDDLEWARE = ["apps.core.handlers.api_security_headers"]
+
 ROOT_URLCONF = "hybridhub.urls"
 ASGI_APPLICATION = "hybridhub.asgi.application"
 
@@ -90,7 +94,7 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         os.getenv("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"),
-        conn_max_age=envint("DB_CONN_MAX_AGE", "0"),
+        conn_max_age=envint("DB_CONN_MAX_AGE", "60"),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

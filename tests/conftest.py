@@ -118,7 +118,9 @@ def make_local_model(path: Path, *, name: str = "tiny", **fields: Any) -> Langua
     )
 
 
-def make_cloud_model(base_url: str, *, name: str = "cloud-mini", provider: str = "mockai", **fields: Any) -> LanguageModel:
+def make_cloud_model(
+    base_url: str, *, name: str = "cloud-mini", provider: str = "mockai", **fields: Any
+) -> LanguageModel:
     vendor, _ = Provider.objects.get_or_create(
         name=provider,
         defaults={

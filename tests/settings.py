@@ -8,7 +8,7 @@ os.environ.setdefault("HYBRIDHUB_RETRY_BASE_SECONDS", "0.01")
 os.environ.setdefault("HYBRIDHUB_CATALOG_TTL_SECONDS", "0")
 os.environ.setdefault("MOCKAI_API_KEY", "sk-mock-test")
 
-from hybridhub.settings import *  # noqa: E402,F403
+from hybridhub.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

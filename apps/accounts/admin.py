@@ -12,7 +12,7 @@ class ApiKeyForm(forms.ModelForm):
         fields = ["name", "user", "team"]
 
     def clean(self):  # type: ignore[no-untyped-def]
-        data = super().clean()
+        data = super().clean() or {}
         user, team = data.get("user"), data.get("team")
         if user and team and not Membership.objects.filter(user=user, team=team).exists():
             raise forms.ValidationError(f"{user} is not a member of {team}.")
@@ -54,9 +54,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             return
         issued = api_key_create(user=obj.user, team=obj.team, name=obj.name)
         obj.pk, obj.prefix = issued.api_key.pk, issued.api_key.prefix
-        messages.warning(
-            request, f"Copy this key now, it is not shown again: {issued.secret}"
-        )
+        messages.warning(request, f"Copy this key now, it is not shown again: {issued.secret}")
 
     @admin.action(description="Revoke selected keys")
     def revoke(self, request: HttpRequest, queryset) -> None:  # type: ignore[no-untyped-def]

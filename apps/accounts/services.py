@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -29,7 +29,7 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def api_key_create(*, user: AbstractBaseUser, team: Team, name: str) -> IssuedKey:
+def api_key_create(*, user: User, team: Team, name: str) -> IssuedKey:
     if not Membership.objects.filter(user=user, team=team).exists():
         raise ValidationError(f"{user} is not a member of {team}.")
     if not name.strip():

@@ -17,7 +17,9 @@ logger = logging.getLogger(__name__)
 _HTTP_TYPES = {401: "invalid_request_error", 404: "invalid_request_error", 429: "rate_limit_error"}
 
 
-def error_body(message: str, *, type: str, code: str | None, param: str | None = None) -> dict[str, Any]:
+def error_body(
+    message: str, *, type: str, code: str | None, param: str | None = None
+) -> dict[str, Any]:
     return {"error": {"message": message, "type": type, "param": param, "code": code}}
 
 
@@ -83,10 +85,16 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     )
 
 
+HANDLERS: list[tuple[type[Exception], Any]] = [
+    (ValidationError, _validation),
+    (AuthenticationError, _authentication),
+    (HttpError, _http),
+    (RequestDataTooBig, _too_big),
+    (GatewayError, _gateway),
+    (Exception, _unexpected),
+]
+
+
 def install(api: NinjaAPI) -> None:
-    api.add_exception_handler(ValidationError, _validation)
-    api.add_exception_handler(AuthenticationError, _authentication)
-    api.add_exception_handler(HttpError, _http)
-    api.add_exception_handler(RequestDataTooBig, _too_big)
-    api.add_exception_handler(GatewayError, _gateway)
-    api.add_exception_handler(Exception, _unexpected)
+    for exc_class, handler in HANDLERS:
+        api.add_exception_handler(exc_class, handler)

@@ -8,6 +8,7 @@ from contextlib import aclosing
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from ninja import Router
 
 from apps.accounts.models import ApiKey
@@ -55,7 +56,7 @@ def _route_info(completion: Completion) -> dict[str, Any]:
     }
 
 
-def _route_headers(response: HttpResponse, completion: Completion) -> HttpResponse:
+def _route_headers(response: HttpResponseBase, completion: Completion) -> HttpResponseBase:
     reason = "; ".join(completion.reasons)
     response["X-HybridHub-Route"] = completion.route
     response["X-HybridHub-Reason"] = reason.encode("ascii", "replace").decode()[:1000]
@@ -77,7 +78,7 @@ def _usage(completion: Completion) -> dict[str, int]:
     response={200: ChatCompletionOut, **ERRORS},
     summary="Create a chat completion (streamed with stream=true)",
 )
-async def chat_completions(request: HttpRequest, body: ChatCompletionIn) -> HttpResponse:
+async def chat_completions(request: HttpRequest, body: ChatCompletionIn) -> HttpResponseBase:
     completion = await completion_start(caller=_caller(request), request=_chat_request(body))
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)

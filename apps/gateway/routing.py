@@ -32,14 +32,14 @@ def route_decide(
     if requested_model == AUTO:
         first, reason = _auto_model(catalog, team_id, auto_model)
     else:
-        first = catalog.get(requested_model)
-        if first is None or not first.allowed_for(team_id):
+        requested = catalog.get(requested_model)
+        if requested is None or not requested.allowed_for(team_id):
             raise GatewayError(
                 f"The model {requested_model!r} does not exist or your team may not use it.",
                 status=404,
                 code="model_not_found",
             )
-        reason = f"requested model {first.name}"
+        first, reason = requested, f"requested model {requested.name}"
     reasons = [reason]
     candidates = []
     for model in (first, *(catalog.get(name) for name in first.fallback_names)):

@@ -12,7 +12,7 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 
 from asgiref.sync import sync_to_async
@@ -49,7 +49,7 @@ class Caller:
 class ChatRequest:
     model: str
     messages: tuple[ChatMessage, ...]
-    params: GenerationParams = GenerationParams()
+    params: GenerationParams = field(default_factory=GenerationParams)
     end_user: str = ""
 
     def estimated_tokens(self) -> int:
@@ -105,7 +105,7 @@ class Completion:
         where = "local" if self.model.provider.is_local else "cloud"
         return f"{where}:{self.model.name}"
 
-    async def events(self) -> AsyncIterator[TextDelta]:
+    async def events(self) -> AsyncGenerator[TextDelta, None]:
         """The answer's pieces; records the ledger row when it ends, however."""
         status, error_type = UsageRecord.Status.OK, ""
         try:
@@ -117,7 +117,9 @@ class Completion:
                     yield item
         except ProviderError as exc:
             status, error_type = UsageRecord.Status.ERROR, exc.code
-            raise GatewayError(exc.message, status=exc.status, code=exc.code, type="server_error") from exc
+            raise GatewayError(
+                exc.message, status=exc.status, code=exc.code, type="server_error"
+            ) from exc
         except (asyncio.CancelledError, GeneratorExit):
             status, error_type = UsageRecord.Status.CANCELLED, "client_disconnected"
             raise
@@ -307,7 +309,6 @@ async def local_models_warm() -> None:
                 await adapter_for(model).warm()  # type: ignore[attr-defined]
             except ProviderError as exc:
                 logger.error("Could not warm %s: %s", model.name, exc.message)
-
 
 
 async def models_for_team(*, team_id: int | None) -> list[tuple[str, str]]:

@@ -42,7 +42,10 @@ class LanguageModelAdmin(admin.ModelAdmin):
     inlines = [FallbackInline]
     fieldsets = [
         (None, {"fields": ["provider", "name", "upstream_id", "context_window", "enabled"]}),
-        ("Prices (micro-dollars per million tokens)", {"fields": ["input_price_per_mtok", "output_price_per_mtok"]}),
+        (
+            "Prices (micro-dollars per million tokens)",
+            {"fields": ["input_price_per_mtok", "output_price_per_mtok"]},
+        ),
         ("Who may use it", {"fields": ["teams"]}),
         (
             "Local runtime",

@@ -158,6 +158,9 @@ class ModelFallback(models.Model):
             models.UniqueConstraint(fields=["model", "fallback"], name="fallback_unique_pair")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.model} → {self.fallback} (#{self.position})"
+
     def clean(self) -> None:
         if self.model_id and self.model_id == self.fallback_id:
             raise ValidationError("A model cannot fall back to itself.")

@@ -60,7 +60,9 @@ def test_dead_provider_falls_over_to_the_next_model(client, hub, cloud, tiny_ggu
     dead = make_cloud_model(dead_url(), name="dead-cloud", provider="deadai")
     backup = make_cloud_model(cloud.url, name="cloud-mini")
     add_fallbacks(dead, backup)
-    raw = client.chat.completions.with_raw_response.create(model="dead-cloud", messages=HI, max_tokens=2)
+    raw = client.chat.completions.with_raw_response.create(
+        model="dead-cloud", messages=HI, max_tokens=2
+    )
     assert raw.headers["x-hybridhub-route"] == "cloud:cloud-mini"
     assert "dead-cloud failed (upstream_unreachable)" in raw.headers["x-hybridhub-reason"]
     row = UsageRecord.objects.get()
@@ -92,7 +94,9 @@ def test_missing_vendor_key_falls_over_without_leaking(client, hub, cloud, tiny_
     monkeypatch.delenv("MOCKAI_API_KEY")
     model = make_cloud_model(cloud.url, name="cloud-mini")
     add_fallbacks(model, make_local_model(tiny_gguf, name="tiny"))
-    raw = client.chat.completions.with_raw_response.create(model="cloud-mini", messages=HI, max_tokens=2)
+    raw = client.chat.completions.with_raw_response.create(
+        model="cloud-mini", messages=HI, max_tokens=2
+    )
     assert raw.headers["x-hybridhub-route"] == "local:tiny"
     assert cloud.requests == []
 
@@ -101,7 +105,9 @@ def test_full_local_queue_is_rejected_cleanly(hub, member, slow_gguf):
     make_local_model(slow_gguf, name="slow", max_queue=0, queue_timeout_seconds=0.5)
     body = {"model": "slow", "messages": HI, "max_tokens": 1500, "temperature": 0, "stream": True}
     headers = {"Authorization": f"Bearer {member.key}"}
-    with httpx.stream("POST", hub.api + "/chat/completions", json=body, headers=headers, timeout=30) as busy:
+    with httpx.stream(
+        "POST", hub.api + "/chat/completions", json=body, headers=headers, timeout=30
+    ) as busy:
         lines = busy.iter_lines()  # held: a dropped iterator closes the stream
         next(lines)  # the model is generating for this one
         response = httpx.post(hub.api + "/chat/completions", json=body, headers=headers, timeout=30)
@@ -116,7 +122,9 @@ def test_client_disconnect_mid_stream_is_recorded_as_cancelled(hub, member, slow
     body = {"model": "slow", "messages": HI, "max_tokens": 1500, "temperature": 0, "stream": True}
     headers = {"Authorization": f"Bearer {member.key}"}
     received = 0
-    with httpx.stream("POST", hub.api + "/chat/completions", json=body, headers=headers, timeout=30) as response:
+    with httpx.stream(
+        "POST", hub.api + "/chat/completions", json=body, headers=headers, timeout=30
+    ) as response:
         for line in response.iter_lines():
             received += line.startswith("data: ")
             if received >= 6:
@@ -135,7 +143,9 @@ def test_client_disconnect_mid_stream_is_recorded_as_cancelled(hub, member, slow
 def test_cloud_stream_cut_mid_answer_ends_with_an_error_event(client, hub, cloud):
     make_cloud_model(cloud.url, name="cloud-mini")
     cloud.cut_stream_after = 2
-    stream = client.chat.completions.create(model="cloud-mini", messages=HI, max_tokens=8, stream=True)
+    stream = client.chat.completions.create(
+        model="cloud-mini", messages=HI, max_tokens=8, stream=True
+    )
     with pytest.raises(openai.APIError):
         for _chunk in stream:
             pass
@@ -150,7 +160,11 @@ def test_concurrent_requests_to_one_local_model_are_all_served(hub, member, tiny
     statuses = []
 
     def call():
-        statuses.append(httpx.post(hub.api + "/chat/completions", json=body, headers=headers, timeout=30).status_code)
+        statuses.append(
+            httpx.post(
+                hub.api + "/chat/completions", json=body, headers=headers, timeout=30
+            ).status_code
+        )
 
     threads = [threading.Thread(target=call) for _ in range(6)]
     for t in threads:

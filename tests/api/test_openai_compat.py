@@ -22,7 +22,9 @@ HI = [{"role": "user", "content": "hello world"}]
 
 
 def test_non_streamed_local_completion(client, models):
-    raw = client.chat.completions.with_raw_response.create(model="tiny", messages=HI, max_tokens=5, temperature=0)
+    raw = client.chat.completions.with_raw_response.create(
+        model="tiny", messages=HI, max_tokens=5, temperature=0
+    )
     completion = raw.parse()
     assert completion.object == "chat.completion"
     assert completion.model == "tiny"
@@ -49,7 +51,9 @@ def test_streamed_local_completion(client, models):
     assert len([c for c in chunks if c.choices and c.choices[0].delta.content]) > 1
     assert chunks[-1].usage.completion_tokens == 12
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "length"
-    non_streamed = client.chat.completions.create(model="tiny", messages=HI, max_tokens=12, temperature=0)
+    non_streamed = client.chat.completions.create(
+        model="tiny", messages=HI, max_tokens=12, temperature=0
+    )
     assert text == non_streamed.choices[0].message.content
     assert UsageRecord.objects.filter(status="ok", stream=True).count() == 1
 
@@ -60,8 +64,12 @@ def test_cloud_completions_streamed_and_not(client, models, cloud):
     assert completion.usage.completion_tokens == 3
     assert cloud.requests[-1]["model"] == "up-cloud-mini"
 
-    stream = client.chat.completions.create(model="cloud-mini", messages=HI, max_tokens=4, stream=True)
-    pieces = [c.choices[0].delta.content for c in stream if c.choices and c.choices[0].delta.content]
+    stream = client.chat.completions.create(
+        model="cloud-mini", messages=HI, max_tokens=4, stream=True
+    )
+    pieces = [
+        c.choices[0].delta.content for c in stream if c.choices and c.choices[0].delta.content
+    ]
     assert pieces == ["w0 ", "w1 ", "w2 ", "w3 "]
     assert cloud.requests[-1]["stream_options"] == {"include_usage": True}
 
@@ -74,7 +82,9 @@ def test_cloud_completions_streamed_and_not(client, models, cloud):
 
 def test_cloud_without_usage_is_counted_locally_and_flagged(client, models, cloud):
     cloud.include_usage = False
-    client.chat.completions.create(model="cloud-mini", messages=HI, max_tokens=4, stream=True).close()
+    client.chat.completions.create(
+        model="cloud-mini", messages=HI, max_tokens=4, stream=True
+    ).close()
     list(client.chat.completions.create(model="cloud-mini", messages=HI, max_tokens=4, stream=True))
     row = UsageRecord.objects.filter(status="ok").latest("created_at")
     assert row.tokens_estimated and row.completion_tokens > 0
@@ -129,7 +139,9 @@ def test_bad_json_and_oversize_bodies(hub, member, settings):
 
 def test_context_window_overflow_is_a_400(client, models):
     with pytest.raises(openai.BadRequestError) as caught:
-        client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "word " * 9000}])
+        client.chat.completions.create(
+            model="tiny", messages=[{"role": "user", "content": "word " * 9000}]
+        )
     assert caught.value.code == "context_length_exceeded"
 
 

@@ -11,7 +11,19 @@ CLOUD = ProviderSpec(2, "vendor", "openai_compatible", "vendor", "http://x", "",
 
 
 def model(id, name, provider, *, window=4096, teams=(), fallbacks=()):
-    return ModelSpec(id, name, provider, name, window, 1_000_000, 2_000_000, frozenset(teams), tuple(fallbacks), None, "v")
+    return ModelSpec(
+        id,
+        name,
+        provider,
+        name,
+        window,
+        1_000_000,
+        2_000_000,
+        frozenset(teams),
+        tuple(fallbacks),
+        None,
+        "v",
+    )
 
 
 CATALOG = Catalog(
@@ -29,7 +41,13 @@ CATALOG = Catalog(
 
 
 def decide(requested, team_id=1, auto="", tokens=10):
-    return route_decide(catalog=CATALOG, requested_model=requested, team_id=team_id, auto_model=auto, estimated_tokens=tokens)
+    return route_decide(
+        catalog=CATALOG,
+        requested_model=requested,
+        team_id=team_id,
+        auto_model=auto,
+        estimated_tokens=tokens,
+    )
 
 
 def names(decision):

@@ -38,12 +38,15 @@ def test_named_templates(name, expected):
 
 
 def test_custom_template_renders_like_a_gguf_template():
-    fmt = chat_format("custom", "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}AI:")
+    fmt = chat_format(
+        "custom", "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}AI:"
+    )
     assert render_prompt(fmt, CONVERSATION[1:2]) == "user: Hi\nAI:"
 
 
 @pytest.mark.parametrize(
-    "source", ["{% for m in messages %}", "{{ ''.__class__.__mro__ }}{{ cycler.__init__.__globals__ }}"]
+    "source",
+    ["{% for m in messages %}", "{{ ''.__class__.__mro__ }}{{ cycler.__init__.__globals__ }}"],
 )
 def test_broken_or_hostile_custom_templates_are_refused(source):
     assert template_check(source) is not None
@@ -51,7 +54,9 @@ def test_broken_or_hostile_custom_templates_are_refused(source):
 
 @pytest.mark.django_db
 def test_model_validation_reports_template_errors():
-    provider = Provider.objects.create(name="l", kind=Provider.Kind.LOCAL_CTRANSFORMERS, privacy_zone="on_prem")
+    provider = Provider.objects.create(
+        name="l", kind=Provider.Kind.LOCAL_CTRANSFORMERS, privacy_zone="on_prem"
+    )
     model = LanguageModel(
         provider=provider, name="m", model_file="/x.gguf", chat_template="custom",
         custom_chat_template="{% if %}",
@@ -63,7 +68,9 @@ def test_model_validation_reports_template_errors():
 
 @pytest.mark.django_db
 def test_provider_validation():
-    local_in_cloud = Provider(name="x", kind=Provider.Kind.LOCAL_CTRANSFORMERS, privacy_zone="vendor")
+    local_in_cloud = Provider(
+        name="x", kind=Provider.Kind.LOCAL_CTRANSFORMERS, privacy_zone="vendor"
+    )
     with pytest.raises(ValidationError, match="on-prem"):
         local_in_cloud.full_clean()
     no_url = Provider(name="y", kind=Provider.Kind.OPENAI_COMPATIBLE, privacy_zone="vendor")

@@ -19,7 +19,9 @@ def spec(path, **local):
         chat_template="llama2", custom_chat_template="", max_queue=1, queue_timeout_seconds=5,
     )  # fmt: skip
     options.update(local)
-    return ModelSpec(1, "tiny", provider, "", 512, 0, 0, frozenset(), (), LocalSpec(**options), "v1")
+    return ModelSpec(
+        1, "tiny", provider, "", 512, 0, 0, frozenset(), (), LocalSpec(**options), "v1"
+    )
 
 
 @pytest.fixture
@@ -65,7 +67,9 @@ def test_stop_sequences_end_the_answer(adapter):
     params = GenerationParams(max_tokens=40, temperature=0)
     full = asyncio.run(collect(local, params))[0]
     stop = full[len(full) // 2 : len(full) // 2 + 2]
-    text, usage = asyncio.run(collect(local, GenerationParams(max_tokens=40, temperature=0, stop=(stop,))))
+    text, usage = asyncio.run(
+        collect(local, GenerationParams(max_tokens=40, temperature=0, stop=(stop,)))
+    )
     assert stop not in text and full.startswith(text)
     assert usage.finish_reason == "stop"
 
@@ -118,7 +122,7 @@ def test_cancelling_the_consumer_stops_the_generation(adapter, slow_gguf):
             await asyncio.sleep(0.02)
         raise AssertionError("the generation went on after its consumer left")
 
-    text, usage = asyncio.run(asyncio.wait_for(in_flight_after_cancel(), timeout=10))
+    _, usage = asyncio.run(asyncio.wait_for(in_flight_after_cancel(), timeout=10))
     assert usage.completion_tokens <= 2
 
 

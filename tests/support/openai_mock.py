@@ -62,21 +62,29 @@ class MockCloud:
                 break
         path = scope["path"].rstrip("/")
         if path.endswith("/models"):
-            await _json(send, 200, {"object": "list", "data": [{"id": "mock-1", "object": "model"}]})
+            await _json(
+                send, 200, {"object": "list", "data": [{"id": "mock-1", "object": "model"}]}
+            )
         elif path.endswith("/chat/completions") and scope["method"] == "POST":
             await self._chat(json.loads(body or b"{}"), send)
         else:
-            await _json(send, 404, {"error": {"message": "not found", "type": "invalid_request_error"}})
+            await _json(
+                send, 404, {"error": {"message": "not found", "type": "invalid_request_error"}}
+            )
 
     async def _chat(self, request: dict[str, Any], send: Any) -> None:
         self.requests.append(request)
         if self.failures:
             failure = self.failures.popleft()
-            headers = [(b"retry-after", failure.retry_after.encode())] if failure.retry_after else []
+            headers = (
+                [(b"retry-after", failure.retry_after.encode())] if failure.retry_after else []
+            )
             error = {"error": {"message": failure.message, "type": "server_error", "code": None}}
             await _json(send, failure.status, error, headers)
             return
-        count = request.get("max_tokens") or request.get("max_completion_tokens") or self.reply_tokens
+        count = (
+            request.get("max_tokens") or request.get("max_completion_tokens") or self.reply_tokens
+        )
         words = [f"w{i} " for i in range(count)]
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in request["messages"])
         usage = {
@@ -113,17 +121,30 @@ class MockCloud:
 
         async def event(payload: dict[str, Any] | str) -> None:
             data = payload if isinstance(payload, str) else json.dumps(payload)
-            await send({"type": "http.response.body", "body": f"data: {data}\n\n".encode(), "more_body": True})
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": f"data: {data}\n\n".encode(),
+                    "more_body": True,
+                }
+            )
 
         chunk = {**base, "object": "chat.completion.chunk"}
-        await event({**chunk, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]})
+        await event(
+            {**chunk, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}
+        )
         for i, word in enumerate(words):
             if self.cut_stream_after is not None and i >= self.cut_stream_after:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
                 return
             if self.token_delay:
                 await asyncio.sleep(self.token_delay)
-            await event({**chunk, "choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}]})
+            await event(
+                {
+                    **chunk,
+                    "choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}],
+                }
+            )
         await event({**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
         wants_usage = (request.get("stream_options") or {}).get("include_usage")
         if wants_usage and self.include_usage:
@@ -132,7 +153,9 @@ class MockCloud:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-async def _json(send: Any, status: int, payload: Any, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def _json(
+    send: Any, status: int, payload: Any, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     body = json.dumps(payload).encode()
     await send(
         {
@@ -153,7 +176,9 @@ class ServerThread:
         self.sock.bind(("127.0.0.1", port))
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
+        config = uvicorn.Config(
+            app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -180,7 +205,9 @@ def main() -> None:  # pragma: no cover - used by bench/
     parser.add_argument("--port", type=int, default=9100)
     parser.add_argument("--tokens", type=int, default=8)
     args = parser.parse_args()
-    uvicorn.run(MockCloud(reply_tokens=args.tokens), host="127.0.0.1", port=args.port, log_level="warning")
+    uvicorn.run(
+        MockCloud(reply_tokens=args.tokens), host="127.0.0.1", port=args.port, log_level="warning"
+    )
 
 
 if __name__ == "__main__":

@@ -128,7 +128,9 @@ class LocalAdapter:
             self._executor.submit(self._run, job, messages, params)
         except RuntimeError:  # executor shut down by close()
             self._release()
-            raise ProviderError("Local model is shutting down.", code="model_unavailable", status=503) from None
+            raise ProviderError(
+                "Local model is shutting down.", code="model_unavailable", status=503
+            ) from None
         try:
             try:
                 async with asyncio.timeout(self.spec.queue_timeout_seconds):

@@ -1,12 +1,15 @@
 """Any OpenAI-compatible vendor (OpenAI, OpenRouter, Together, Groq, vLLM…).
 
-The SDK's own retries are off: the gateway retries and falls over in one
+The SDK builds and authenticates requests and maps HTTP errors; its raw
+response API hands us the body, which we parse as plain JSON (see
+``_sse_events``). The SDK's own retries are off: the gateway retries and falls over in one
 place for every adapter, using ``retryable`` and ``retry_after`` from here.
 """
 
 from __future__ import annotations
 
 import email.utils
+import json
 import logging
 import os
 import time
@@ -44,6 +47,29 @@ def retry_after_seconds(headers: Any) -> float | None:
     return max(0.0, parsed.timestamp() - time.time())
 
 
+async def _sse_events(response: Any) -> AsyncIterator[dict[str, Any]]:
+    """JSON payloads of a server-sent event stream, until ``[DONE]``.
+
+    Parsed here rather than by the SDK's typed models: building a pydantic
+    object per token was most of the gateway's CPU time on streamed answers.
+    """
+    async for line in response.iter_lines():
+        if not line.startswith("data:"):
+            continue  # blank separators, ": keep-alive" comments, event names
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return
+        payload = json.loads(data)
+        if "error" in payload:
+            error = payload["error"] or {}
+            raise ProviderError(
+                f"The vendor reported an error mid-stream: {error.get('message', 'unknown')}",
+                code="upstream_stream_error",
+                retryable=True,
+            )
+        yield payload
+
+
 class OpenAICompatibleAdapter:
     def __init__(self, model: ModelSpec) -> None:
         import openai
@@ -59,7 +85,7 @@ class OpenAICompatibleAdapter:
         key = os.environ.get(provider.api_key_env, "") if provider.api_key_env else "none"
         if not key:
             raise ProviderError(
-                f"{provider.name}: the variable {provider.api_key_env} with its API key is not set.",
+                f"{provider.name}: its API key variable {provider.api_key_env} is not set.",
                 code="provider_misconfigured",
                 status=503,
             )
@@ -110,47 +136,53 @@ class OpenAICompatibleAdapter:
                     yield item
         except self._openai.APIError as exc:
             raise self._error(exc) from None
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ProviderError(
+                f"{self.model.provider.name} sent a malformed response ({type(exc).__name__}).",
+                code="upstream_bad_response",
+                retryable=True,
+            ) from None
 
     async def _complete(self, arguments: dict[str, Any]) -> AsyncIterator[TextDelta | Usage]:
-        response = await self._client_get().chat.completions.create(**arguments)
-        choice = response.choices[0] if response.choices else None
-        text = (choice.message.content or "") if choice else ""
-        usage = response.usage
-        yield TextDelta(text, tokens=usage.completion_tokens if usage else estimate_tokens(text))
-        yield Usage(
-            prompt_tokens=usage.prompt_tokens if usage else estimate_tokens(str(arguments)),
-            completion_tokens=usage.completion_tokens if usage else estimate_tokens(text),
-            finish_reason=(choice.finish_reason if choice else None) or "stop",
-            estimated=usage is None,
-        )
+        chat = self._client_get().chat.completions
+        async with chat.with_streaming_response.create(**arguments) as response:
+            body = json.loads(await response.read())
+        choice = (body.get("choices") or [{}])[0]
+        text = (choice.get("message") or {}).get("content") or ""
+        usage = body.get("usage")
+        if usage:
+            prompt, completion = usage["prompt_tokens"], usage["completion_tokens"]
+        else:
+            prompt = estimate_tokens("".join(m["content"] for m in arguments["messages"]))
+            completion = estimate_tokens(text)
+        yield TextDelta(text, tokens=completion)
+        yield Usage(prompt, completion, choice.get("finish_reason") or "stop", estimated=not usage)
 
     async def _stream(
         self, arguments: dict[str, Any], messages: list[ChatMessage]
     ) -> AsyncIterator[TextDelta | Usage]:
-        stream = await self._client_get().chat.completions.create(
-            **arguments, stream=True, stream_options={"include_usage": True}
-        )
+        chat = self._client_get().chat.completions
         text_parts: list[str] = []
         finish_reason: str | None = None
         usage = None
-        async with stream:
-            async for chunk in stream:
-                if chunk.usage is not None:
-                    usage = chunk.usage
-                for choice in chunk.choices[:1]:
-                    if choice.delta and choice.delta.content:
-                        text_parts.append(choice.delta.content)
-                        yield TextDelta(choice.delta.content)
-                    if choice.finish_reason:
-                        finish_reason = choice.finish_reason
+        request = {**arguments, "stream": True, "stream_options": {"include_usage": True}}
+        async with chat.with_streaming_response.create(**request) as response:
+            async for chunk in _sse_events(response):
+                usage = chunk.get("usage") or usage
+                for choice in (chunk.get("choices") or [])[:1]:
+                    content = (choice.get("delta") or {}).get("content")
+                    if content:
+                        text_parts.append(content)
+                        yield TextDelta(content)
+                    finish_reason = choice.get("finish_reason") or finish_reason
         if finish_reason is None:
             raise ProviderError(
                 f"{self.model.provider.name} ended the stream before the answer finished.",
                 code="upstream_stream_truncated",
                 retryable=True,
             )
-        if usage is not None:
-            yield Usage(usage.prompt_tokens, usage.completion_tokens, finish_reason)
+        if usage:
+            yield Usage(usage["prompt_tokens"], usage["completion_tokens"], finish_reason)
             return
         # The vendor sent no usage: count what we can, and say it is an estimate.
         prompt = "".join(m.content for m in messages)
@@ -165,9 +197,13 @@ class OpenAICompatibleAdapter:
         openai = self._openai
         name = self.model.provider.name
         if isinstance(exc, openai.APITimeoutError):
-            return ProviderError(f"{name} timed out.", code="upstream_timeout", status=504, retryable=True)
+            return ProviderError(
+                f"{name} timed out.", code="upstream_timeout", status=504, retryable=True
+            )
         if isinstance(exc, openai.APIConnectionError):
-            return ProviderError(f"{name} is unreachable.", code="upstream_unreachable", retryable=True)
+            return ProviderError(
+                f"{name} is unreachable.", code="upstream_unreachable", retryable=True
+            )
         if isinstance(exc, openai.APIStatusError):
             status = exc.status_code
             return ProviderError(

@@ -32,9 +32,13 @@ class Command(BaseCommand):
         User = get_user_model()
         admin = User.objects.filter(username="admin").first()
         if admin is None:
-            password = os.getenv("HYBRIDHUB_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+            password = os.getenv("HYBRIDHUB_ADMIN_PASSWORD")
+            if password:
+                shown = "the HYBRIDHUB_ADMIN_PASSWORD in .env"
+            else:
+                password = shown = secrets.token_urlsafe(12)
             admin = User.objects.create_superuser("admin", "admin@example.com", password)
-            self.stdout.write(f"Admin login: admin / {password}")
+            self.stdout.write(f"Admin login: admin / {shown}")
         team, _ = Team.objects.get_or_create(slug="demo", defaults={"name": "Demo team"})
         Membership.objects.get_or_create(
             user=admin, team=team, defaults={"role": Membership.Role.ADMIN}

@@ -1,0 +1,49 @@
+# HybridHub: `make run` starts the app, `make test` runs the checks and tests.
+# Both need only Python 3.11+ (and a C compiler for llama.cpp, built once).
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# A portable llama.cpp build: -march=native builds crash on CPUs whose AMX
+# state the kernel does not expose. pip's wheel cache keeps the result.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
+
+.PHONY: install run test lint format bench clean
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[llamacpp,test,dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+.env:
+	@echo "Writing .env with a new SECRET_KEY and admin password (edit it to taste)"
+	@$(PY) -c "import secrets; print(f'SECRET_KEY={secrets.token_urlsafe(50)}\nHYBRIDHUB_ADMIN_PASSWORD={secrets.token_urlsafe(12)}')" > .env
+
+run: install .env
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py bootstrap_demo
+	@echo "HybridHub on http://$(HOST):$(PORT)/  (admin: /admin/, API: /v1/, docs: /v1/docs)"
+	$(VENV)/bin/uvicorn hybridhub.asgi:application --host $(HOST) --port $(PORT) --timeout-graceful-shutdown 10
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+test: lint
+	$(PY) -m pytest
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: install
+	$(PY) bench/gateway_overhead.py
+	$(PY) bench/local_engine.py
+
+clean:
+	rm -rf $(VENV) var/test-*.sqlite3*
