@@ -46,4 +46,4 @@ bench: install
 	$(PY) bench/local_engine.py
 
 clean:
-	rm -rf $(VENV) var/test-*.sqlite3*
+	rm -rf $(VENV)

@@ -1,6 +1,7 @@
 """Test settings: the project's settings with a fixed key and fast hashing."""
 
 import os
+import tempfile
 
 os.environ.setdefault("SECRET_KEY", "tests-only-not-secret")
 os.environ.setdefault("HYBRIDHUB_PRELOAD_LOCAL_MODELS", "false")
@@ -15,5 +16,5 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # A file, not SQLite's shared in-memory database: the live ASGI server answers
 # from its own threads, and a file with WAL lets them read while tests write.
 DATABASES["default"]["TEST"] = {  # noqa: F405
-    "NAME": os.path.join(BASE_DIR, "var", f"test-{os.getpid()}.sqlite3")  # noqa: F405
+    "NAME": os.path.join(tempfile.gettempdir(), f"hybridhub-test-{os.getpid()}.sqlite3")
 }
