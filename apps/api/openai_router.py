@@ -129,8 +129,8 @@ async def _sse(completion: Completion, *, include_usage: bool) -> AsyncIterator[
     def delta(content: dict[str, str], finish: str | None = None) -> list[dict[str, Any]]:
         return [{"index": 0, "delta": content, "logprobs": None, "finish_reason": finish}]
 
-    yield event(delta({"role": "assistant", "content": ""}), hybridhub=_route_info(completion))
     try:
+        yield event(delta({"role": "assistant", "content": ""}), hybridhub=_route_info(completion))
         async with aclosing(completion.events()) as pieces:
             async for piece in pieces:
                 if piece.text:
@@ -139,6 +139,8 @@ async def _sse(completion: Completion, *, include_usage: bool) -> AsyncIterator[
         error = error_body(exc.message, type=exc.type, code=exc.code)
         yield b"data: " + json.dumps(error).encode() + b"\n\n"
         return
+    finally:
+        await completion.aclose()  # a client gone before events() began still frees the model
     yield event(delta({}, completion.tally.finish_reason or "stop"))
     if include_usage:
         yield event([], usage=_usage(completion))

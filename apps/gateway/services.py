@@ -130,6 +130,15 @@ class Completion:
     async def collect(self) -> str:
         return "".join([piece.text async for piece in self.events()])
 
+    async def aclose(self) -> None:
+        """End the completion early (the caller left before or while reading).
+
+        A no-op after events() has finished; otherwise stops the model and
+        records the request as cancelled with what it generated so far.
+        """
+        await _aclose(self._stream)
+        await self._record(UsageRecord.Status.CANCELLED, "client_disconnected")
+
     async def _record(self, status: str, error_type: str) -> None:
         if self._recorded:
             return
