@@ -28,10 +28,16 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hybridhub.settings")
+os.environ.setdefault("SECRET_KEY", "bench-only")
+import django  # noqa: E402
+
+django.setup()
+
 from bench.gateway_overhead import PY, free_port, wait_for_port  # noqa: E402
 from tests.support.tiny_gguf import write_tiny_llama_gguf  # noqa: E402
 
-THREADS = 2
+THREADS = int(os.environ.get("BENCH_THREADS", "1"))
 MESSAGES = [{"role": "user", "content": "Write a short story about a lighthouse keeper."}]
 
 SETUP = """

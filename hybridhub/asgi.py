@@ -6,6 +6,7 @@ free them at shutdown while their native libraries are still loaded.
 
 import logging
 import os
+import sys
 from typing import Any
 
 from django.core.asgi import get_asgi_application
@@ -29,6 +30,12 @@ async def http(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 logger = logging.getLogger("hybridhub")
+
+# Local models generate in worker threads that take the GIL back after every
+# token. With CPython's default 5 ms switch interval, a busy event loop makes
+# each token wait for it: ctransformers ran at 74% of its own speed behind the
+# server, 100% at 0.5 ms (bench/local_engine.py, docs/decisions/0001).
+sys.setswitchinterval(settings.HYBRIDHUB_SWITCH_INTERVAL_MS / 1000)
 
 
 async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
