@@ -51,11 +51,14 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "ninja",
+    "django_htmx",
     "apps.core",
     "apps.accounts",
     "apps.providers",
+    "apps.policy",
     "apps.gateway",
     "apps.api",
+    "apps.console",
 ]
 
 MIDDLEWARE = [
@@ -67,6 +70,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
 ]
 
 # /v1/ (bearer-token API) skips the browser's middleware: see apps/core/handlers.py.
@@ -123,7 +127,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/policy/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.getenv("TIME_ZONE", "UTC")
@@ -144,9 +150,6 @@ SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", "false")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 # --- HybridHub ---------------------------------------------------------------
-# Model that answers ``model: "auto"`` until the policy engine takes over.
-# Empty: the first enabled on-prem model.
-HYBRIDHUB_AUTO_MODEL = os.getenv("HYBRIDHUB_AUTO_MODEL", "")
 # How long the in-process provider catalogue is trusted before it is re-read.
 HYBRIDHUB_CATALOG_TTL_SECONDS = envfloat("HYBRIDHUB_CATALOG_TTL_SECONDS", "5")
 # Load local models at server start (keep them warm) rather than on first use.

@@ -30,7 +30,7 @@ def _caller(request: HttpRequest) -> Caller:
     return Caller(user_id=api_key.user_id, team_id=api_key.team_id, api_key_id=api_key.pk)
 
 
-def _chat_request(body: ChatCompletionIn) -> ChatRequest:
+def _chat_request(body: ChatCompletionIn, request: HttpRequest) -> ChatRequest:
     return ChatRequest(
         model=body.model,
         messages=tuple(ChatMessage(m.role, m.text()) for m in body.messages),
@@ -42,6 +42,7 @@ def _chat_request(body: ChatCompletionIn) -> ChatRequest:
             stream=body.stream,
         ),
         end_user=body.user or "",
+        sensitivity=body.sensitivity or request.headers.get("X-HybridHub-Sensitivity", ""),
     )
 
 
@@ -52,6 +53,9 @@ def _route_info(completion: Completion) -> dict[str, Any]:
         "model": model.name,
         "provider": model.provider.name,
         "privacy_zone": model.provider.privacy_zone,
+        "level": completion.decision.level_name,
+        "policy_version": completion.decision.policy_version,
+        "rule": completion.decision.rule_name,
         "reasons": completion.reasons,
     }
 
@@ -59,6 +63,10 @@ def _route_info(completion: Completion) -> dict[str, Any]:
 def _route_headers(response: HttpResponseBase, completion: Completion) -> HttpResponseBase:
     reason = "; ".join(completion.reasons)
     response["X-HybridHub-Route"] = completion.route
+    response["X-HybridHub-Level"] = completion.decision.level_name
+    response["X-HybridHub-Policy"] = (
+        f"v{completion.decision.policy_version} {completion.decision.rule_id}"
+    )
     response["X-HybridHub-Reason"] = reason.encode("ascii", "replace").decode()[:1000]
     response["X-Request-Id"] = completion.id
     return response
@@ -79,7 +87,8 @@ def _usage(completion: Completion) -> dict[str, int]:
     summary="Create a chat completion (streamed with stream=true)",
 )
 async def chat_completions(request: HttpRequest, body: ChatCompletionIn) -> HttpResponseBase:
-    completion = await completion_start(caller=_caller(request), request=_chat_request(body))
+    chat = _chat_request(body, request)
+    completion = await completion_start(caller=_caller(request), request=chat)
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         response: HttpResponse | StreamingHttpResponse = StreamingHttpResponse(

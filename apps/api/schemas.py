@@ -47,6 +47,12 @@ class ChatCompletionIn(Schema):
     stop: str | list[str] | None = None
     n: int = Field(default=1, ge=1, le=1, description="Only one choice is supported.")
     user: str | None = Field(default=None, max_length=200)
+    sensitivity: str | None = Field(
+        default=None,
+        max_length=30,
+        description="HybridHub only: raise this request to a sensitivity level "
+        "(never lower). Same as the X-HybridHub-Sensitivity header.",
+    )
 
     @field_validator("stop")
     @classmethod
@@ -72,6 +78,9 @@ class RouteOut(Schema):
     model: str
     provider: str
     privacy_zone: str
+    level: str = Field(description="The request's sensitivity level")
+    policy_version: int
+    rule: str = Field(description="The routing rule that decided")
     reasons: list[str]
 
 

@@ -48,6 +48,22 @@ class UsageRecord(models.Model):
     route_reasons = models.JSONField(default=list)
     attempts = models.JSONField(default=list, help_text="Failed tries before the answer.")
 
+    # What the policy saw and decided: enough to replay a draft policy on
+    # past traffic without its text.
+    policy_version = models.PositiveIntegerField(null=True, blank=True)
+    rule_id = models.CharField(max_length=16, blank=True)
+    rule_name = models.CharField(max_length=80, blank=True)
+    level = models.PositiveSmallIntegerField(null=True, blank=True)
+    level_name = models.CharField(max_length=30, blank=True)
+    found_level = models.PositiveSmallIntegerField(null=True, blank=True)
+    floor_level = models.PositiveSmallIntegerField(null=True, blank=True)
+    findings = models.JSONField(default=list, help_text="Detector, label and count; never text.")
+    complexity = models.FloatField(null=True, blank=True)
+    complexity_features = models.JSONField(default=dict)
+    redacted = models.BooleanField(default=False)
+    estimated_tokens = models.PositiveIntegerField(default=0)
+    max_tokens = models.PositiveIntegerField(null=True, blank=True)
+
     stream = models.BooleanField(default=False)
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)

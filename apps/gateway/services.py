@@ -1,8 +1,9 @@
 """The gateway pipeline that both front doors call.
 
-authenticate (done by the caller) → decide → dispatch, retrying and falling
-over until a first piece of the answer arrives → stream → record one ledger
-row, whatever happens (success, error, refusal, client gone).
+authenticate (done by the caller) → decide (classify, score, apply the
+published policy) → dispatch, retrying and falling over until a first piece
+of the answer arrives → stream → record one ledger row, whatever happens
+(success, error, refusal, client gone).
 """
 
 from __future__ import annotations
@@ -17,7 +18,12 @@ from dataclasses import dataclass, field
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.utils import timezone
 
+from apps.policy.engine import AUTO, CompiledPolicy, Decision, Facts, decide
+from apps.policy.models import SecurityEvent
+from apps.policy.redaction import StreamRestorer, redact_texts
+from apps.policy.services import policy_aget
 from apps.providers.adapters import (
     ChatMessage,
     GenerationParams,
@@ -27,14 +33,17 @@ from apps.providers.adapters import (
     Usage,
     adapter_for,
 )
-from apps.providers.catalog import ModelSpec, catalog_aget
+from apps.providers.catalog import Catalog, ModelSpec, catalog_aget
+from apps.providers.egress import Egress
 from apps.providers.tokens import estimate_tokens
 
 from .errors import GatewayError
 from .models import UsageRecord
-from .routing import AUTO, RouteDecision, route_decide
 
 logger = logging.getLogger(__name__)
+
+# Prompts above this many characters are classified off the event loop.
+_INLINE_DECIDE_CHARS = 32_000
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,8 @@ class ChatRequest:
     messages: tuple[ChatMessage, ...]
     params: GenerationParams = field(default_factory=GenerationParams)
     end_user: str = ""
+    sensitivity: str = ""  # a level name the caller raises the request to
+    sticky_level: int = 0  # the highest level the conversation reached before
 
     def estimated_tokens(self) -> int:
         return sum(estimate_tokens(m.content) + 4 for m in self.messages)
@@ -85,20 +96,37 @@ class Tally:
 
 
 @dataclass
+class Attempts:
+    """What the dispatcher tried, for the ledger and the explanation."""
+
+    decision: Decision
+    reasons: list[str]
+    failed: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass
 class Completion:
     """A completion whose route is settled and whose answer has begun."""
 
     caller: Caller
     request: ChatRequest
     model: ModelSpec
-    reasons: list[str]
-    attempts: list[dict[str, str]]
+    attempts: Attempts
     tally: Tally
     _stream: AsyncIterator[TextDelta | PromptTokens | Usage]
     _first: TextDelta | Usage
+    _restorer: StreamRestorer | None = None
     id: str = field(default_factory=lambda: "chatcmpl-" + secrets.token_hex(12))
     created: int = field(default_factory=lambda: int(time.time()))
     _recorded: bool = False
+
+    @property
+    def decision(self) -> Decision:
+        return self.attempts.decision
+
+    @property
+    def reasons(self) -> list[str]:
+        return self.attempts.reasons
 
     @property
     def route(self) -> str:
@@ -110,11 +138,13 @@ class Completion:
         status, error_type = UsageRecord.Status.OK, ""
         try:
             if isinstance(self._first, TextDelta):
-                yield self._first
+                yield self._restored(self._first)
             async for item in self._stream:
                 self.tally.add(item)
                 if isinstance(item, TextDelta):
-                    yield item
+                    yield self._restored(item)
+            if self._restorer and (rest := self._restorer.flush()):
+                yield TextDelta(rest, tokens=0)
         except ProviderError as exc:
             status, error_type = UsageRecord.Status.ERROR, exc.code
             raise GatewayError(
@@ -126,6 +156,11 @@ class Completion:
         finally:
             await _aclose(self._stream)
             await self._record(status, error_type)
+
+    def _restored(self, piece: TextDelta) -> TextDelta:
+        if self._restorer is None:
+            return piece
+        return TextDelta(self._restorer.feed(piece.text), tokens=piece.tokens)
 
     async def collect(self) -> str:
         return "".join([piece.text async for piece in self.events()])
@@ -146,77 +181,142 @@ class Completion:
         if status == UsageRecord.Status.CANCELLED:
             self.tally.finish_reason = "cancelled"
         await usage_record(
-            caller=self.caller,
-            request=self.request,
-            model=self.model,
-            reasons=self.reasons,
-            attempts=self.attempts,
-            tally=self.tally,
-            status=status,
-            error_type=error_type,
-        )
+            caller=self.caller, request=self.request, model=self.model, attempts=self.attempts,
+            tally=self.tally, status=status, error_type=error_type,
+        )  # fmt: skip
 
 
 async def completion_start(*, caller: Caller, request: ChatRequest) -> Completion:
-    """Route the request and start the answer; raise GatewayError if none can start.
+    """Decide where the request may and should go, and start the answer there.
 
-    Retries and fallbacks happen only before the first piece arrives: after
-    that, the caller has part of one model's answer and a switch would show.
+    Raises GatewayError (recorded in the ledger) when the policy blocks it or
+    no model can start. Retries and fallbacks happen only before the first
+    piece arrives: after that, the caller has part of one model's answer.
     """
     tally = Tally(started=time.perf_counter(), prompt_tokens=request.estimated_tokens())
-    catalog = await catalog_aget()
+    catalog, policy = await catalog_aget(), await policy_aget()
+    decision = None
     try:
-        decision = route_decide(
-            catalog=catalog,
-            requested_model=request.model,
-            team_id=caller.team_id,
-            auto_model=settings.HYBRIDHUB_AUTO_MODEL,
-            estimated_tokens=tally.prompt_tokens + (request.params.max_tokens or 0),
-        )
+        _check_requested_model(catalog, request.model, caller.team_id)
+        decision = await _decide(policy, catalog, caller, request, tally)
+        if decision.action == "block":
+            raise GatewayError(
+                decision.block_message, status=403, code="blocked_by_policy", type="policy_error"
+            )
+        if decision.problem == "context_length_exceeded":
+            raise GatewayError(
+                "The conversation is longer than the context window of every model it may use.",
+                status=400, code="context_length_exceeded",
+            )  # fmt: skip
+        if not decision.candidates:
+            raise GatewayError(
+                "No model on this route is available to your team.",
+                status=503, code="no_model_available", type="server_error",
+            )  # fmt: skip
     except GatewayError as exc:
+        attempts = Attempts(decision, [*(decision.reasons if decision else ()), exc.message])  # type: ignore[arg-type]
         await usage_record(
-            caller=caller, request=request, model=None, reasons=[exc.message], attempts=[],
-            tally=tally, status=UsageRecord.Status.REJECTED, error_type=exc.code,
+            caller=caller, request=request, model=None, attempts=attempts, tally=tally,
+            status=UsageRecord.Status.REJECTED, error_type=exc.code,
         )  # fmt: skip
         raise
-    return await _dispatch(caller, request, decision, tally)
+    return await _dispatch(caller, request, Attempts(decision, list(decision.reasons)), tally)
+
+
+def _check_requested_model(catalog: Catalog, name: str, team_id: int | None) -> None:
+    model = catalog.get(name)
+    if name != AUTO and (model is None or not model.allowed_for(team_id)):
+        raise GatewayError(
+            f"The model {name!r} does not exist or your team may not use it.",
+            status=404,
+            code="model_not_found",
+        )
+
+
+def _level_index(policy: CompiledPolicy, name: str) -> int:
+    if not name:
+        return 0
+    if name not in policy.level_names:
+        raise GatewayError(
+            f"Unknown sensitivity {name!r}; use one of: {', '.join(policy.level_names)}.",
+            status=400,
+            code="invalid_sensitivity",
+        )
+    return policy.level_names.index(name)
+
+
+async def _decide(
+    policy: CompiledPolicy, catalog: Catalog, caller: Caller, request: ChatRequest, tally: Tally
+) -> Decision:
+    facts = Facts(
+        team_id=caller.team_id,
+        user_id=caller.user_id,
+        api_key_id=caller.api_key_id,
+        source=caller.source,
+        requested_model=request.model,
+        estimated_tokens=tally.prompt_tokens,
+        max_tokens=request.params.max_tokens,
+        now=timezone.localtime(),
+        raised_level=_level_index(policy, request.sensitivity),
+        sticky_level=request.sticky_level,
+    )
+    texts = [m.content for m in request.messages]
+    if sum(len(t) for t in texts) <= _INLINE_DECIDE_CHARS:
+        return decide(policy, catalog, texts, facts)
+    return await asyncio.to_thread(decide, policy, catalog, texts, facts)
+
+
+def _outgoing(
+    decision: Decision, request: ChatRequest
+) -> tuple[list[ChatMessage], Egress, StreamRestorer | None]:
+    """The messages that may be sent, the egress ticket they travel with, and
+    how to put redacted values back into the answer."""
+    egress = Egress(decision.egress_level_name, decision.egress_zones)
+    if not decision.redact:
+        return list(request.messages), egress, None
+    texts, mapping = redact_texts([m.content for m in request.messages], decision.findings)
+    messages = [ChatMessage(m.role, text) for m, text in zip(request.messages, texts, strict=True)]
+    return messages, egress, StreamRestorer(mapping)
 
 
 async def _dispatch(
-    caller: Caller, request: ChatRequest, decision: RouteDecision, tally: Tally
+    caller: Caller, request: ChatRequest, attempts: Attempts, tally: Tally
 ) -> Completion:
-    reasons, attempts = list(decision.reasons), []
+    messages, egress, restorer = _outgoing(attempts.decision, request)
     last: ProviderError | None = None
-    for model in decision.candidates:
+    for model in attempts.decision.candidates:
         for attempt in range(model.provider.max_retries + 1):
-            stream = adapter_for(model).stream_chat(list(request.messages), request.params)
+            stream = adapter_for(model).stream_chat(messages, request.params, egress)
             try:
                 first = await _first_piece(stream, tally)
             except ProviderError as exc:
                 await _aclose(stream)
                 last = exc
-                attempts.append({"model": model.name, "error": exc.code})
+                attempts.failed.append({"model": model.name, "error": exc.code})
+                if exc.code == "egress_refused":
+                    await _security_event(caller, model, egress)
+                    attempts.reasons.append(f"{model.name} refused by the egress guard")
+                    break
                 if exc.retryable and attempt < model.provider.max_retries:
                     await asyncio.sleep(_backoff(attempt, exc.retry_after))
                     continue
                 if not exc.fallback:
-                    await _record_failure(caller, request, model, reasons, attempts, tally, exc)
+                    await _record_failure(caller, request, model, attempts, tally, exc)
                     raise GatewayError(exc.message, status=exc.status, code=exc.code) from exc
-                reasons.append(f"{model.name} failed ({exc.code}), trying the next model")
+                attempts.reasons.append(f"{model.name} failed ({exc.code}), trying the next model")
                 break
             except BaseException:
                 await _aclose(stream)
                 tally.finish_reason = "cancelled"
                 await usage_record(
-                    caller=caller, request=request, model=model, reasons=reasons,
-                    attempts=attempts, tally=tally, status=UsageRecord.Status.CANCELLED,
-                    error_type="client_disconnected",
+                    caller=caller, request=request, model=model, attempts=attempts, tally=tally,
+                    status=UsageRecord.Status.CANCELLED, error_type="client_disconnected",
                 )  # fmt: skip
                 raise
-            return Completion(caller, request, model, reasons, attempts, tally, stream, first)
+            return Completion(caller, request, model, attempts, tally, stream, first, restorer)
     assert last is not None
-    await _record_failure(caller, request, None, reasons, attempts, tally, last)
-    tried = ", ".join(m.name for m in decision.candidates)
+    await _record_failure(caller, request, None, attempts, tally, last)
+    tried = ", ".join(m.name for m in attempts.decision.candidates)
     raise GatewayError(
         f"No model on the route could answer (tried {tried}): {last.message}",
         status=503 if last.status in (503, 429) else 502,
@@ -249,19 +349,59 @@ async def _aclose(stream: AsyncIterator[object]) -> None:
         await aclose()
 
 
+async def _security_event(caller: Caller, model: ModelSpec, egress: Egress) -> None:
+    event = SecurityEvent(
+        kind="egress_refused",
+        team_id=caller.team_id,
+        user_id=caller.user_id,
+        api_key_id=caller.api_key_id,
+        detail={
+            "level": egress.level_name,
+            "provider": model.provider.name,
+            "zone": model.provider.privacy_zone,
+            "model": model.name,
+        },
+    )
+    await sync_to_async(event.save)()
+
+
 async def _record_failure(
     caller: Caller,
     request: ChatRequest,
     model: ModelSpec | None,
-    reasons: list[str],
-    attempts: list[dict[str, str]],
+    attempts: Attempts,
     tally: Tally,
     exc: ProviderError,
 ) -> None:
     await usage_record(
-        caller=caller, request=request, model=model, reasons=reasons, attempts=attempts,
-        tally=tally, status=UsageRecord.Status.ERROR, error_type=exc.code,
+        caller=caller, request=request, model=model, attempts=attempts, tally=tally,
+        status=UsageRecord.Status.ERROR, error_type=exc.code,
     )  # fmt: skip
+
+
+def _policy_fields(decision: Decision | None) -> dict[str, object]:
+    if decision is None:
+        return {}
+    signals = decision.signals
+    counts: dict[tuple[str, str], int] = {}
+    for located in decision.findings:
+        key = (located.finding.detector, located.finding.label)
+        counts[key] = counts.get(key, 0) + 1
+    return {
+        "policy_version": decision.policy_version,
+        "rule_id": decision.rule_id,
+        "rule_name": decision.rule_name[:80],
+        "level": decision.level,
+        "level_name": decision.level_name,
+        "found_level": signals.found_level,
+        "floor_level": signals.floor_level,
+        "findings": [
+            {"detector": d, "label": label, "count": n} for (d, label), n in counts.items()
+        ],
+        "complexity": signals.complexity.score,
+        "complexity_features": signals.complexity.features,
+        "redacted": decision.redact,
+    }
 
 
 async def usage_record(
@@ -269,8 +409,7 @@ async def usage_record(
     caller: Caller,
     request: ChatRequest,
     model: ModelSpec | None,
-    reasons: list[str],
-    attempts: list[dict[str, str]],
+    attempts: Attempts,
     tally: Tally,
     status: str,
     error_type: str,
@@ -290,9 +429,11 @@ async def usage_record(
         provider_id=model.provider.id if model else None,
         provider_name=model.provider.name if model else "",
         privacy_zone=model.provider.privacy_zone if model else "",
-        route_reasons=reasons,
-        attempts=attempts,
+        route_reasons=attempts.reasons,
+        attempts=attempts.failed,
         stream=request.params.stream,
+        estimated_tokens=request.estimated_tokens(),
+        max_tokens=request.params.max_tokens,
         prompt_tokens=tally.prompt_tokens,
         completion_tokens=tally.completion_tokens,
         tokens_estimated=not tally.exact,
@@ -302,6 +443,7 @@ async def usage_record(
         status=status,
         error_type=error_type,
         finish_reason=tally.finish_reason,
+        **_policy_fields(attempts.decision),
     )
     try:
         await sync_to_async(row.save)()

@@ -5,6 +5,8 @@ from django.db import models
 
 from apps.accounts.models import Team
 
+from .specs import LOCAL_KINDS
+
 
 class PrivacyZone(models.TextChoices):
     """Where a provider keeps prompts, from most to least private."""
@@ -20,7 +22,7 @@ class Provider(models.Model):
         LOCAL_LLAMA_CPP = "local_llama_cpp", "Local: llama-cpp-python"
         OPENAI_COMPATIBLE = "openai_compatible", "OpenAI-compatible API"
 
-    LOCAL_KINDS = (Kind.LOCAL_CTRANSFORMERS, Kind.LOCAL_LLAMA_CPP)
+    LOCAL_KINDS = LOCAL_KINDS
 
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=100, unique=True)

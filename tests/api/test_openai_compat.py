@@ -32,8 +32,14 @@ def test_non_streamed_local_completion(client, models):
     assert completion.choices[0].finish_reason == "length"
     assert completion.usage.completion_tokens == 5
     assert raw.headers["x-hybridhub-route"] == "local:tiny"
-    assert raw.headers["x-hybridhub-reason"] == "requested model tiny"
-    assert completion.model_extra["hybridhub"]["privacy_zone"] == "on_prem"
+    assert raw.headers["x-hybridhub-level"] == "public"
+    assert "rule: Everything else runs locally" in raw.headers["x-hybridhub-reason"]
+    info = completion.model_extra["hybridhub"]
+    assert (info["privacy_zone"], info["level"], info["rule"]) == (
+        "on_prem",
+        "public",
+        "Everything else runs locally",
+    )
 
     row = UsageRecord.objects.get()
     assert (row.status, row.model_name, row.privacy_zone) == ("ok", "tiny", "on_prem")
@@ -98,11 +104,22 @@ def test_models_lists_auto_and_what_the_team_may_use(client, models, hub, tiny_g
     assert {"tiny", "cloud-mini"} <= set(listed) and "legal-private" not in listed
 
 
-def test_auto_routes_to_the_configured_default(client, models, settings):
-    settings.HYBRIDHUB_AUTO_MODEL = "cloud-mini"
+def test_auto_follows_the_local_first_policy(client, models, cloud):
     raw = client.chat.completions.with_raw_response.create(model="auto", messages=HI, max_tokens=2)
+    assert raw.headers["x-hybridhub-route"] == "local:tiny"
+    hard = (
+        "Analyze and compare these two designs step by step, explain why, and recommend one.\n"
+        "1. It must scale\n2. It should be cheap\n3. Ensure durability\nWrite a detailed report."
+    )
+    raw = client.chat.completions.with_raw_response.create(
+        model="auto", messages=[{"role": "user", "content": hard}], max_tokens=2
+    )
     assert raw.headers["x-hybridhub-route"] == "cloud:cloud-mini"
-    assert UsageRecord.objects.get().requested_model == "auto"
+    assert "rule: Complex requests go to a cloud model" in raw.headers["x-hybridhub-reason"]
+    rows = UsageRecord.objects.order_by("created_at")
+    assert [r.requested_model for r in rows] == ["auto", "auto"]
+    assert rows[1].complexity >= 0.6 and rows[1].rule_id == "complex"
+    assert rows[1].complexity_features["reasoning"] > 0
 
 
 def test_errors_are_openai_errors(client, models, hub, member):
@@ -140,7 +157,7 @@ def test_bad_json_and_oversize_bodies(hub, member, settings):
 def test_context_window_overflow_is_a_400(client, models):
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(
-            model="tiny", messages=[{"role": "user", "content": "word " * 9000}]
+            model="tiny", messages=[{"role": "user", "content": "word " * 130_000}]
         )
     assert caught.value.code == "context_length_exceeded"
 

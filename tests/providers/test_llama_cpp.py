@@ -10,6 +10,7 @@ from django.core.management import call_command
 from apps.gateway.models import UsageRecord
 from apps.providers.adapters import ChatMessage, GenerationParams, TextDelta, Usage
 from apps.providers.catalog import catalog_load, resolve_model_file
+from apps.providers.egress import Egress
 from apps.providers.management.commands.bootstrap_demo import SMOLLM2_FILE
 
 pytest.importorskip("llama_cpp", reason="the optional llama-cpp-python runtime is not installed")
@@ -39,7 +40,9 @@ def test_adapter_counts_with_the_models_own_tokenizer():
         items = [
             i
             async for i in adapter.stream_chat(
-                [ChatMessage("user", "Hi")], GenerationParams(max_tokens=5, temperature=0)
+                [ChatMessage("user", "Hi")],
+                GenerationParams(max_tokens=5, temperature=0),
+                Egress("public", frozenset({"on_prem"})),
             )
         ]
         prompt = "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"

@@ -8,6 +8,9 @@ from apps.providers.adapters import ChatMessage, GenerationParams, ProviderError
 from apps.providers.adapters.local import LocalAdapter
 from apps.providers.adapters.local_ctransformers import CTransformersEngine
 from apps.providers.catalog import LocalSpec, ModelSpec, ProviderSpec
+from apps.providers.egress import Egress
+
+ON_PREM_ONLY = Egress("restricted", frozenset({"on_prem"}))
 
 HELLO = [ChatMessage("user", "hello world")]
 
@@ -38,7 +41,7 @@ def adapter(tiny_gguf):
 
 
 async def collect(adapter, params, messages=HELLO):
-    items = [item async for item in adapter.stream_chat(messages, params)]
+    items = [item async for item in adapter.stream_chat(messages, params, ON_PREM_ONLY)]
     text = "".join(i.text for i in items if isinstance(i, TextDelta))
     usage = [i for i in items if isinstance(i, Usage)]
     return text, usage[-1]
@@ -131,3 +134,16 @@ def test_unloadable_model_file_is_a_clear_error(adapter, tmp_path):
     with pytest.raises(ProviderError) as caught:
         asyncio.run(collect(local, GenerationParams(max_tokens=2)))
     assert caught.value.code == "model_unavailable"
+
+
+def test_tokenizer_buffer_holds_more_tokens_than_characters(tiny_gguf):
+    # ctransformers' own tokenize() sizes its buffer by characters; byte
+    # fallback gives up to 4 tokens per character and it wrote past the end.
+    engine = CTransformersEngine(spec(tiny_gguf).local, tiny_gguf)
+    try:
+        text = "→ ünïcødé 😀😀 ✓"
+        tokens = engine.tokenize(text)
+        assert len(tokens) > len(text) + 1
+        assert engine.detokenize(tokens).decode().strip() == text
+    finally:
+        engine.close()

@@ -86,6 +86,9 @@ class MockCloud:
             request.get("max_tokens") or request.get("max_completion_tokens") or self.reply_tokens
         )
         words = [f"w{i} " for i in range(count)]
+        last = str(request["messages"][-1].get("content", ""))
+        if last.startswith("echo:"):  # say the prompt back, a word a chunk
+            words = [w + " " for w in last.removeprefix("echo:").split()]
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in request["messages"])
         usage = {
             "prompt_tokens": prompt_tokens,

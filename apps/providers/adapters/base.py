@@ -2,7 +2,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from ..egress import Egress
 
 
 @dataclass(frozen=True)
@@ -70,9 +73,13 @@ class ProviderError(Exception):
 
 class Adapter(Protocol):
     def stream_chat(
-        self, messages: list[ChatMessage], params: GenerationParams
+        self, messages: list[ChatMessage], params: GenerationParams, egress: Egress
     ) -> AsyncIterator[TextDelta | PromptTokens | Usage]:
-        """Yield text deltas, then exactly one Usage; raise ProviderError."""
+        """Yield text deltas, then exactly one Usage; raise ProviderError.
+
+        ``egress`` is required: an adapter that sends data off the machine
+        passes it to ``egress_check`` before anything leaves.
+        """
         ...
 
     async def count_tokens(self, text: str) -> int: ...

@@ -22,6 +22,7 @@ from typing import Protocol
 
 from ..catalog import LocalSpec, ModelSpec, resolve_model_file
 from ..chat_templates import chat_format, render_prompt
+from ..egress import Egress
 from .base import ChatMessage, GenerationParams, PromptTokens, ProviderError, TextDelta, Usage
 
 logger = logging.getLogger(__name__)
@@ -120,8 +121,9 @@ class LocalAdapter:
         return {"loaded": self._engine is not None, "in_flight": self._in_flight}
 
     async def stream_chat(
-        self, messages: list[ChatMessage], params: GenerationParams
+        self, messages: list[ChatMessage], params: GenerationParams, egress: Egress
     ) -> AsyncIterator[TextDelta | PromptTokens | Usage]:
+        # In-process: nothing leaves the machine, whatever ``egress`` allows.
         self._admit()
         job = _Job(loop=asyncio.get_running_loop())
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from ctypes import c_int
 from pathlib import Path
 
 from ..catalog import LocalSpec
@@ -40,7 +41,15 @@ class CTransformersEngine:
         self.context_length = self.llm.context_length
 
     def tokenize(self, text: str) -> list[int]:
-        return list(self.llm.tokenize(text))
+        # Not llm.tokenize(): it sizes its buffer by characters, but byte
+        # fallback and the leading-space piece can yield more tokens than
+        # characters, and the native side writes past the end (heap
+        # corruption, seen as crashes elsewhere later). One token per UTF-8
+        # byte, plus BOS and the leading space, is the most it can write.
+        data = text.encode()
+        buffer = (c_int * (len(data) + 2))()
+        count = self.llm.ctransformers_llm_tokenize(data, self.llm.model_type == "llama", buffer)
+        return buffer[:count]
 
     def generate(self, tokens: list[int], params: GenerationParams) -> Iterator[int]:
         top_k, top_p, temperature = sampling(params)

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..catalog import ModelSpec
+from ..egress import Egress, egress_check
 from ..tokens import estimate_tokens
 from .base import ChatMessage, GenerationParams, PromptTokens, ProviderError, TextDelta, Usage
 
@@ -124,8 +125,9 @@ class OpenAICompatibleAdapter:
         return arguments
 
     async def stream_chat(
-        self, messages: list[ChatMessage], params: GenerationParams
+        self, messages: list[ChatMessage], params: GenerationParams, egress: Egress
     ) -> AsyncIterator[TextDelta | PromptTokens | Usage]:
+        egress_check(egress=egress, provider=self.model.provider)
         arguments = self._arguments(messages, params)
         try:
             if params.stream:

@@ -1,0 +1,267 @@
+"""Forms for the policy editor. Each turns browser input into a change to
+the policy document (a JSON dict); the document's own validation then decides
+whether the change is saved (policy_draft_edit)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from apps.accounts.models import Team
+from apps.policy.classification import BUILTIN_DETECTORS, DETECTOR_DESCRIPTIONS
+from apps.policy.complexity import DEFAULT_WEIGHTS, FEATURE_DESCRIPTIONS
+from apps.policy.document import ZONES
+
+Doc = dict[str, Any]
+WHEN_NO_MODEL = [
+    ("local", "route to an on-prem model"),
+    ("redact", "redact, then send"),
+    ("block", "block with a message"),
+]
+DAYS = list(enumerate(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]))
+
+
+def level_choices(doc: Doc, *, blank: bool = False) -> list[tuple[str, str]]:
+    choices = [(str(i), level["name"]) for i, level in enumerate(doc["levels"])]
+    return [("", "any"), *choices] if blank else choices
+
+
+def _csv(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _optional_int(value: str | int | None) -> int | None:
+    return None if value in (None, "") else int(value)
+
+
+class LevelsForm(forms.Form):
+    def __init__(self, *args: Any, doc: Doc, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for i, level in enumerate(doc["levels"]):
+            self.fields[f"name_{i}"] = forms.CharField(initial=level["name"], max_length=30)
+            self.fields[f"zones_{i}"] = forms.MultipleChoiceField(
+                choices=[(z, z) for z in ZONES if z != "on_prem"],
+                initial=[z for z in level["allowed_zones"] if z != "on_prem"],
+                required=False,
+                widget=forms.CheckboxSelectMultiple,
+            )
+            self.fields[f"when_{i}"] = forms.ChoiceField(
+                choices=WHEN_NO_MODEL, initial=level["when_no_model"]
+            )
+            self.fields[f"message_{i}"] = forms.CharField(
+                initial=level["block_message"], required=False, max_length=300
+            )
+        self.count = len(doc["levels"])
+
+    def rows(self) -> list[list[forms.BoundField]]:
+        names = ("name", "zones", "when", "message")
+        return [[self[f"{n}_{i}"] for n in names] for i in range(self.count)]
+
+    def apply(self, doc: Doc) -> Doc:
+        data = self.cleaned_data
+        doc["levels"] = [
+            {
+                "name": data[f"name_{i}"].strip().lower(),
+                "allowed_zones": ["on_prem", *data[f"zones_{i}"]],
+                "when_no_model": data[f"when_{i}"],
+                "block_message": data[f"message_{i}"],
+            }
+            for i in range(self.count)
+        ]
+        return doc
+
+
+class DetectorsForm(forms.Form):
+    def __init__(self, *args: Any, doc: Doc, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in BUILTIN_DETECTORS:
+            setting = doc["detectors"].get(name, {"enabled": True, "level": 0})
+            self.fields[f"on_{name}"] = forms.BooleanField(
+                initial=setting["enabled"], required=False, label=name
+            )
+            self.fields[f"level_{name}"] = forms.ChoiceField(
+                choices=level_choices(doc), initial=str(setting["level"])
+            )
+
+    def rows(self) -> list[tuple[str, str, forms.BoundField, forms.BoundField]]:
+        return [
+            (name, DETECTOR_DESCRIPTIONS.get(name, ""), self[f"on_{name}"], self[f"level_{name}"])
+            for name in BUILTIN_DETECTORS
+        ]
+
+    def apply(self, doc: Doc) -> Doc:
+        data = self.cleaned_data
+        doc["detectors"] = {
+            name: {"enabled": data[f"on_{name}"], "level": int(data[f"level_{name}"])}
+            for name in BUILTIN_DETECTORS
+        }
+        return doc
+
+
+class CustomDetectorForm(forms.Form):
+    name = forms.SlugField(max_length=50, help_text="e.g. project-codenames")
+    kind = forms.ChoiceField(choices=[("keywords", "keywords"), ("regex", "regular expressions")])
+    patterns = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), help_text="One per line.")
+    level = forms.ChoiceField(choices=[])
+    label = forms.CharField(max_length=30, required=False, help_text="Placeholder label.")
+
+    def __init__(self, *args: Any, doc: Doc, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["level"].choices = level_choices(doc)  # type: ignore[attr-defined]
+        self.fields["level"].initial = "2"
+
+    def detector(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "name": data["name"].lower(),
+            "kind": data["kind"],
+            "patterns": [p.strip() for p in data["patterns"].splitlines() if p.strip()],
+            "level": int(data["level"]),
+            "label": data["label"].strip().upper(),
+        }
+
+
+class WeightsForm(forms.Form):
+    def __init__(self, *args: Any, doc: Doc, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in DEFAULT_WEIGHTS:
+            self.fields[name] = forms.FloatField(
+                min_value=0,
+                max_value=1,
+                initial=doc["complexity_weights"].get(name, 0),
+                help_text=FEATURE_DESCRIPTIONS[name],
+                widget=forms.NumberInput(attrs={"step": "0.05"}),
+            )
+
+    def apply(self, doc: Doc) -> Doc:
+        doc["complexity_weights"] = {name: self.cleaned_data[name] for name in DEFAULT_WEIGHTS}
+        return doc
+
+
+class TeamFloorForm(forms.Form):
+    floor = forms.ChoiceField(choices=[])
+
+    def __init__(self, *args: Any, doc: Doc, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["floor"].choices = level_choices(doc)  # type: ignore[attr-defined]
+
+
+class RuleForm(forms.Form):
+    name = forms.CharField(max_length=80)
+    enabled = forms.BooleanField(required=False, initial=True)
+    action = forms.ChoiceField(choices=[("route", "route to models"), ("block", "block")])
+    models = forms.CharField(
+        required=False,
+        help_text="In order, comma-separated: model names, @requested, @local, @cloud.",
+    )
+    message = forms.CharField(required=False, max_length=300, help_text="Shown when blocking.")
+    teams = forms.ModelMultipleChoiceField(
+        queryset=Team.objects.all(), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    sources = forms.MultipleChoiceField(
+        choices=[("api", "API"), ("chat", "chat")],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    min_level = forms.ChoiceField(choices=[], required=False)
+    max_level = forms.ChoiceField(choices=[], required=False)
+    min_complexity = forms.FloatField(min_value=0, max_value=1, required=False)
+    max_complexity = forms.FloatField(min_value=0, max_value=1, required=False)
+    min_tokens = forms.IntegerField(min_value=0, required=False)
+    max_tokens = forms.IntegerField(min_value=0, required=False)
+    requested_models = forms.CharField(required=False, help_text="Comma-separated.")
+    users = forms.CharField(required=False, help_text="User ids, comma-separated.")
+    api_keys = forms.CharField(required=False, help_text="API key ids, comma-separated.")
+    days = forms.MultipleChoiceField(
+        choices=DAYS, required=False, widget=forms.CheckboxSelectMultiple
+    )
+    start_hour = forms.IntegerField(min_value=0, max_value=23, required=False)
+    end_hour = forms.IntegerField(min_value=1, max_value=24, required=False)
+
+    def __init__(self, *args: Any, doc: Doc, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in ("min_level", "max_level"):
+            self.fields[field].choices = level_choices(doc, blank=True)  # type: ignore[attr-defined]
+
+    @classmethod
+    def initial_from(cls, rule: dict[str, Any]) -> dict[str, Any]:
+        when = rule.get("when", {})
+        return {
+            "name": rule["name"],
+            "enabled": rule["enabled"],
+            "action": rule["action"],
+            "models": ", ".join(rule["models"]),
+            "message": rule["message"],
+            **{k: v for k, v in when.items() if v not in (None, [], ())},
+            "requested_models": ", ".join(when.get("requested_models", ())),
+            "users": ", ".join(map(str, when.get("users", ()))),
+            "api_keys": ", ".join(map(str, when.get("api_keys", ()))),
+            "teams": list(when.get("teams", ())),
+        }
+
+    def clean_users(self) -> list[int]:
+        return self._ids("users")
+
+    def clean_api_keys(self) -> list[int]:
+        return self._ids("api_keys")
+
+    def _ids(self, field: str) -> list[int]:
+        try:
+            return [int(v) for v in _csv(self.cleaned_data[field])]
+        except ValueError:
+            raise forms.ValidationError("Use numbers separated by commas.") from None
+
+    def rule(self, rule_id: str | None) -> dict[str, Any]:
+        data = self.cleaned_data
+        when = {
+            "teams": [t.pk for t in data["teams"]],
+            "users": data["users"],
+            "api_keys": data["api_keys"],
+            "sources": data["sources"],
+            "min_level": _optional_int(data["min_level"]),
+            "max_level": _optional_int(data["max_level"]),
+            "min_complexity": data["min_complexity"],
+            "max_complexity": data["max_complexity"],
+            "min_tokens": data["min_tokens"],
+            "max_tokens": data["max_tokens"],
+            "requested_models": _csv(data["requested_models"]),
+            "days": [int(d) for d in data["days"]],
+            "start_hour": data["start_hour"],
+            "end_hour": data["end_hour"],
+        }
+        rule = {
+            "name": data["name"],
+            "enabled": data["enabled"],
+            "action": data["action"],
+            "models": _csv(data["models"]) if data["action"] == "route" else [],
+            "message": data["message"],
+            "when": when,
+        }
+        if rule_id:
+            rule["id"] = rule_id
+        return rule
+
+
+class SimulateForm(forms.Form):
+    conversation = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 8}),
+        max_length=200_000,
+        help_text="One message, or several separated by a line with three dashes (---).",
+    )
+    team = forms.ModelChoiceField(queryset=Team.objects.all(), required=False)
+    user_id = forms.IntegerField(required=False, label="User id")
+    api_key_id = forms.IntegerField(required=False, label="API key id")
+    source = forms.ChoiceField(choices=[("api", "API"), ("chat", "chat")])
+    model = forms.CharField(initial="auto", max_length=100, label="Requested model")
+    sensitivity = forms.ChoiceField(choices=[], required=False, label="Raised to")
+    max_tokens = forms.IntegerField(min_value=1, required=False, initial=256)
+    against = forms.ChoiceField(choices=[("published", "published"), ("draft", "draft")])
+
+    def __init__(self, *args: Any, doc: Doc, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["sensitivity"].choices = level_choices(doc, blank=True)  # type: ignore[attr-defined]
+
+    def messages(self) -> list[str]:
+        parts = [p.strip() for p in self.cleaned_data["conversation"].split("\n---\n")]
+        return [p for p in parts if p]

@@ -1,0 +1,27 @@
+from django.urls import path
+
+from . import views
+
+app_name = "console"
+
+urlpatterns = [
+    path("", views.policy_page, name="policy"),
+    path("levels/", views.levels_save, name="levels"),
+    path("detectors/", views.detectors_save, name="detectors"),
+    path("weights/", views.weights_save, name="weights"),
+    path("custom/<str:scope>/", views.custom_detector_add, name="custom_add"),
+    path(
+        "custom/<str:scope>/<str:name>/delete/", views.custom_detector_delete, name="custom_delete"
+    ),
+    path("teams/<int:team_id>/floor/", views.team_floor_save, name="team_floor"),
+    path("rules/", views.rule_save, name="rule_add"),
+    path("rules/<str:rule_id>/", views.rule_save, name="rule_save"),
+    path("rules/<str:rule_id>/edit/", views.rule_edit_form, name="rule_edit"),
+    path("rules/<str:rule_id>/<str:action>/", views.rule_action, name="rule_action"),
+    path("publish/", views.publish, name="publish"),
+    path("discard/", views.discard, name="discard"),
+    path("versions/", views.versions, name="versions"),
+    path("versions/<int:number>/rollback/", views.rollback, name="rollback"),
+    path("simulate/", views.simulate, name="simulate"),
+    path("replay/", views.replay, name="replay"),
+]

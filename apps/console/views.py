@@ -1,0 +1,415 @@
+"""The policy console: edit the draft, publish, roll back, simulate, replay.
+
+Views stay thin: parse a form, call one policy service, render the page or,
+for htmx requests, the section that changed (plus the draft bar, out of band).
+Org admins (staff) see and edit everything; team admins see and edit their
+teams' floors and custom detectors; only org admins publish.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, cast
+
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from apps.accounts.models import Membership, Team
+from apps.gateway.replay import policy_replay
+from apps.policy.classification import DETECTOR_DESCRIPTIONS
+from apps.policy.complexity import FEATURE_DESCRIPTIONS
+from apps.policy.document import SELECTORS
+from apps.policy.engine import Facts, decide
+from apps.policy.models import PolicyAuditEntry, PolicyVersion
+from apps.policy.services import (
+    policy_compiled,
+    policy_draft_discard,
+    policy_draft_edit,
+    policy_publish,
+    policy_published_get,
+    policy_rollback,
+    policy_working_get,
+)
+from apps.providers.catalog import catalog_load
+from apps.providers.tokens import estimate_tokens
+
+from . import forms
+from .display import conditions_text, highlighted
+
+View = Callable[..., HttpResponse]
+
+
+def _admin_team_ids(request: HttpRequest) -> set[int]:
+    if request.user.is_staff:
+        return set(Team.objects.values_list("pk", flat=True))
+    user = cast(User, request.user)  # console_access runs after login_required
+    memberships = Membership.objects.filter(user=user, role=Membership.Role.ADMIN)
+    return set(memberships.values_list("team_id", flat=True))
+
+
+def console_access(view: View) -> View:
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        request.team_ids = _admin_team_ids(request)  # type: ignore[attr-defined]
+        if not request.user.is_staff and not request.team_ids:  # type: ignore[attr-defined]
+            raise PermissionDenied("The policy console is for org and team admins.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _org_admin_only(request: HttpRequest) -> None:
+    if not request.user.is_staff:
+        raise PermissionDenied("Only org admins can change this.")
+
+
+def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
+    version, document = policy_working_get()
+    doc = document.model_dump(mode="json")
+    team_ids = request.team_ids  # type: ignore[attr-defined]
+    teams = Team.objects.filter(pk__in=team_ids).order_by("name")
+    level_names = [level["name"] for level in doc["levels"]]
+    context: dict[str, Any] = {
+        "version": version,
+        "published": policy_published_get(),
+        "doc": doc,
+        "org_admin": request.user.is_staff,
+        "level_names": level_names,
+        "team_settings": [(t, _team_settings(doc, t.pk, level_names)) for t in teams],
+        "org_detectors": _named_levels(doc["custom_detectors"], level_names),
+        "team_names": {t.pk: t.name for t in Team.objects.all()},
+        "rules": [
+            {**rule, "conditions": conditions_text(rule["when"], level_names)}
+            for rule in doc["rules"]
+        ],
+        "detector_descriptions": DETECTOR_DESCRIPTIONS,
+        "feature_descriptions": FEATURE_DESCRIPTIONS,
+        "selectors": SELECTORS,
+        "models": sorted(catalog_load().models),
+    }
+    context["blank_custom_form"] = forms.CustomDetectorForm(doc=doc)
+    if request.user.is_staff:
+        context.setdefault("levels_form", forms.LevelsForm(doc=doc))
+        context.setdefault("detectors_form", forms.DetectorsForm(doc=doc))
+        context.setdefault("weights_form", forms.WeightsForm(doc=doc))
+        context.setdefault("rule_form", forms.RuleForm(doc=doc))
+    context.update(extra)
+    return context
+
+
+def _named_levels(detectors: list[dict], level_names: list[str]) -> list[dict]:  # type: ignore[type-arg]
+    return [{**d, "level_name": level_names[d["level"]]} for d in detectors]
+
+
+def _team_settings(doc: dict, team_id: int, level_names: list[str]) -> dict:  # type: ignore[type-arg]
+    settings = doc["teams"].get(str(team_id), {"floor": 0, "detectors": []})
+    return {
+        "floor": settings["floor"],
+        "detectors": _named_levels(settings["detectors"], level_names),
+    }
+
+
+def _section(request: HttpRequest, template: str, **extra: Any) -> HttpResponse:
+    """The changed section (htmx) or the whole page (plain form post)."""
+    context = _context(request, **extra)
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, "console/policy_section.html", {**context, "section": template})
+    return render(request, "console/policy.html", context)
+
+
+def _edit(
+    request: HttpRequest, summary: str, change: Callable[[dict], dict], template: str
+) -> HttpResponse:  # type: ignore[type-arg]
+    try:
+        policy_draft_edit(actor=request.user, summary=summary, change=change)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        return _section(request, template, errors=exc.messages)
+    return _section(request, template, saved=summary)
+
+
+@require_GET
+@console_access
+def policy_page(request: HttpRequest) -> HttpResponse:
+    return render(request, "console/policy.html", _context(request))
+
+
+@require_POST
+@console_access
+def levels_save(request: HttpRequest) -> HttpResponse:
+    _org_admin_only(request)
+    doc = policy_working_get()[1].model_dump(mode="json")
+    form = forms.LevelsForm(request.POST, doc=doc)
+    if not form.is_valid():
+        return _section(request, "console/_levels.html", levels_form=form)
+    return _edit(request, "Changed levels", form.apply, "console/_levels.html")
+
+
+@require_POST
+@console_access
+def detectors_save(request: HttpRequest) -> HttpResponse:
+    _org_admin_only(request)
+    doc = policy_working_get()[1].model_dump(mode="json")
+    form = forms.DetectorsForm(request.POST, doc=doc)
+    if not form.is_valid():
+        return _section(request, "console/_detectors.html", detectors_form=form)
+    return _edit(request, "Changed built-in detectors", form.apply, "console/_detectors.html")
+
+
+@require_POST
+@console_access
+def weights_save(request: HttpRequest) -> HttpResponse:
+    _org_admin_only(request)
+    doc = policy_working_get()[1].model_dump(mode="json")
+    form = forms.WeightsForm(request.POST, doc=doc)
+    if not form.is_valid():
+        return _section(request, "console/_weights.html", weights_form=form)
+    return _edit(request, "Changed complexity weights", form.apply, "console/_weights.html")
+
+
+def _scope_allowed(request: HttpRequest, scope: str) -> None:
+    if scope == "org":
+        _org_admin_only(request)
+    elif not scope.isdigit() or int(scope) not in request.team_ids:  # type: ignore[attr-defined]
+        raise PermissionDenied("Not one of your teams.")
+
+
+def _detectors_of(doc: dict, scope: str) -> list:  # type: ignore[type-arg]
+    if scope == "org":
+        return doc.setdefault("custom_detectors", [])
+    team = doc.setdefault("teams", {}).setdefault(scope, {"floor": 0, "detectors": []})
+    return team.setdefault("detectors", [])
+
+
+@require_POST
+@console_access
+def custom_detector_add(request: HttpRequest, scope: str) -> HttpResponse:
+    _scope_allowed(request, scope)
+    template = "console/_custom.html" if scope == "org" else "console/_teams.html"
+    doc = policy_working_get()[1].model_dump(mode="json")
+    form = forms.CustomDetectorForm(request.POST, doc=doc)
+    if not form.is_valid():
+        return _section(request, template, custom_form=form, form_scope=scope)
+    detector = form.detector()
+
+    def add(data: dict) -> dict:  # type: ignore[type-arg]
+        existing = _detectors_of(data, scope)
+        existing[:] = [d for d in existing if d["name"] != detector["name"]] + [detector]
+        return data
+
+    where = "organisation" if scope == "org" else f"team {scope}"
+    return _edit(request, f"Custom detector {detector['name']} for {where}", add, template)
+
+
+@require_POST
+@console_access
+def custom_detector_delete(request: HttpRequest, scope: str, name: str) -> HttpResponse:
+    _scope_allowed(request, scope)
+    template = "console/_custom.html" if scope == "org" else "console/_teams.html"
+
+    def delete(data: dict) -> dict:  # type: ignore[type-arg]
+        existing = _detectors_of(data, scope)
+        existing[:] = [d for d in existing if d["name"] != name]
+        return data
+
+    return _edit(request, f"Removed custom detector {name}", delete, template)
+
+
+@require_POST
+@console_access
+def team_floor_save(request: HttpRequest, team_id: int) -> HttpResponse:
+    _scope_allowed(request, str(team_id))
+    doc = policy_working_get()[1].model_dump(mode="json")
+    form = forms.TeamFloorForm(request.POST, doc=doc)
+    if not form.is_valid():
+        return _section(request, "console/_teams.html")
+    floor = int(form.cleaned_data["floor"])
+
+    def set_floor(data: dict) -> dict:  # type: ignore[type-arg]
+        data.setdefault("teams", {}).setdefault(str(team_id), {"floor": 0, "detectors": []})
+        data["teams"][str(team_id)]["floor"] = floor
+        return data
+
+    team = Team.objects.get(pk=team_id)
+    summary = f"Team {team.name}: floor {doc['levels'][floor]['name']}"
+    return _edit(request, summary, set_floor, "console/_teams.html")
+
+
+@require_POST
+@console_access
+def rule_save(request: HttpRequest, rule_id: str = "") -> HttpResponse:
+    _org_admin_only(request)
+    doc = policy_working_get()[1].model_dump(mode="json")
+    form = forms.RuleForm(request.POST, doc=doc)
+    if not form.is_valid():
+        return _section(request, "console/_rules.html", rule_form=form, editing=rule_id)
+    rule = form.rule(rule_id or None)
+
+    def save(data: dict) -> dict:  # type: ignore[type-arg]
+        rules = data["rules"]
+        if rule_id:
+            data["rules"] = [rule if r["id"] == rule_id else r for r in rules]
+        else:
+            rules.insert(len(rules) - 1, rule)  # new rules go just above the default
+        return data
+
+    verb = "Edited" if rule_id else "Added"
+    return _edit(request, f"{verb} rule {rule['name']!r}", save, "console/_rules.html")
+
+
+@require_GET
+@console_access
+def rule_edit_form(request: HttpRequest, rule_id: str) -> HttpResponse:
+    _org_admin_only(request)
+    doc = policy_working_get()[1].model_dump(mode="json")
+    rule = next((r for r in doc["rules"] if r["id"] == rule_id), None)
+    if rule is None:
+        return _section(request, "console/_rules.html", errors=["That rule no longer exists."])
+    form = forms.RuleForm(initial=forms.RuleForm.initial_from(rule), doc=doc)
+    return _section(request, "console/_rules.html", rule_form=form, editing=rule_id)
+
+
+@require_POST
+@console_access
+def rule_action(request: HttpRequest, rule_id: str, action: str) -> HttpResponse:
+    _org_admin_only(request)
+
+    def change(data: dict) -> dict:  # type: ignore[type-arg]
+        rules = data["rules"]
+        index = next((i for i, r in enumerate(rules) if r["id"] == rule_id), None)
+        if index is None:
+            raise ValidationError("That rule no longer exists.")
+        if action == "toggle":
+            rules[index]["enabled"] = not rules[index]["enabled"]
+        elif action == "delete":
+            rules.pop(index)
+        elif action in ("up", "down"):
+            other = index - 1 if action == "up" else index + 1
+            if 0 <= other < len(rules):
+                rules[index], rules[other] = rules[other], rules[index]
+        return data
+
+    name = next(
+        (r["name"] for r in policy_working_get()[1].model_dump()["rules"] if r["id"] == rule_id),
+        rule_id,
+    )
+    summaries = {"toggle": "Switched", "delete": "Deleted", "up": "Moved up", "down": "Moved down"}
+    summary = f"{summaries.get(action, action)} rule {name!r}"
+    return _edit(request, summary, change, "console/_rules.html")
+
+
+@require_POST
+@console_access
+def publish(request: HttpRequest) -> HttpResponse:
+    _org_admin_only(request)
+    try:
+        version = policy_publish(actor=request.user, note=request.POST.get("note", ""))  # type: ignore[arg-type]
+    except ValidationError as exc:
+        return render(request, "console/policy.html", _context(request, errors=exc.messages))
+    return render(
+        request, "console/policy.html", _context(request, saved=f"Published v{version.number}.")
+    )
+
+
+@require_POST
+@console_access
+def discard(request: HttpRequest) -> HttpResponse:
+    _org_admin_only(request)
+    policy_draft_discard(actor=request.user)  # type: ignore[arg-type]
+    return redirect("console:policy")
+
+
+@require_GET
+@console_access
+def versions(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "console/versions.html",
+        {
+            "versions": PolicyVersion.objects.select_related("published_by", "created_by"),
+            "entries": PolicyAuditEntry.objects.select_related("actor")[:200],
+            "org_admin": request.user.is_staff,
+        },
+    )
+
+
+@require_POST
+@console_access
+def rollback(request: HttpRequest, number: int) -> HttpResponse:
+    _org_admin_only(request)
+    try:
+        policy_rollback(actor=request.user, number=number)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        return render(request, "console/policy.html", _context(request, errors=exc.messages))
+    return redirect("console:policy")
+
+
+@console_access
+def simulate(request: HttpRequest) -> HttpResponse:
+    doc = policy_working_get()[1].model_dump(mode="json")
+    form = forms.SimulateForm(request.POST or None, doc=doc)
+    result = None
+    if request.method == "POST" and form.is_valid():
+        result = _simulation(request, form)
+    template = "console/_simulation.html" if request.htmx else "console/simulate.html"  # type: ignore[attr-defined]
+    return render(request, template, {"form": form, "result": result})
+
+
+def _simulation(request: HttpRequest, form: forms.SimulateForm) -> dict[str, Any]:
+    data = form.cleaned_data
+    team = data["team"]
+    if team is not None and team.pk not in request.team_ids:  # type: ignore[attr-defined]
+        raise PermissionDenied("Not one of your teams.")
+    source = (
+        PolicyVersion.objects.filter(status="draft").first() if data["against"] == "draft" else None
+    )
+    policy = policy_compiled(source or policy_published_get())
+    catalog = catalog_load()
+    texts = form.messages()
+    estimated = sum(estimate_tokens(t) + 4 for t in texts)
+    facts = Facts(
+        team_id=team.pk if team else None,
+        user_id=data["user_id"],
+        api_key_id=data["api_key_id"],
+        source=data["source"],
+        requested_model=data["model"].strip() or "auto",
+        estimated_tokens=estimated,
+        max_tokens=data["max_tokens"],
+        now=timezone.localtime(),
+        raised_level=int(data["sensitivity"] or 0),
+    )
+    decision = decide(policy, catalog, texts, facts)
+    first = decision.candidates[0] if decision.candidates else None
+    cost = first.cost_micros(estimated, data["max_tokens"] or 256) if first else 0
+    return {
+        "decision": decision,
+        "against": "draft" if source else "published",
+        "messages": [
+            highlighted(text, decision.findings, index) for index, text in enumerate(texts)
+        ],
+        "features": [
+            (name, value, decision.signals.complexity.contributions.get(name, 0))
+            for name, value in decision.signals.complexity.features.items()
+        ],
+        "cost_dollars": cost / 1_000_000,
+        "estimated_tokens": estimated,
+    }
+
+
+@require_GET
+@console_access
+def replay(request: HttpRequest) -> HttpResponse:
+    _org_admin_only(request)
+    try:
+        days = min(90, max(1, int(request.GET.get("days", "7"))))
+    except ValueError:
+        days = 7
+    version, _ = policy_working_get()
+    report = policy_replay(policy=policy_compiled(version), catalog=catalog_load(), days=days)
+    return render(request, "console/replay.html", {"report": report, "version": version})

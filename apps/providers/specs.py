@@ -1,0 +1,77 @@
+"""Providers and models as plain, immutable data (no Django, no I/O).
+
+Routing and the policy engine work on these, so they can run anywhere: the
+request path, the simulator, replay and benchmarks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+LOCAL_KINDS = ("local_ctransformers", "local_llama_cpp")
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    id: int
+    name: str
+    kind: str
+    privacy_zone: str
+    base_url: str
+    api_key_env: str
+    timeout_seconds: float
+    max_retries: int
+    version: str  # changes whenever the row does; adapters rebuild on change
+
+    @property
+    def is_local(self) -> bool:
+        return self.kind in LOCAL_KINDS
+
+
+@dataclass(frozen=True)
+class LocalSpec:
+    model_file: str
+    model_type: str
+    gpu_layers: int
+    threads: int
+    context_length: int
+    chat_template: str
+    custom_chat_template: str
+    max_queue: int
+    queue_timeout_seconds: float
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    id: int
+    name: str
+    provider: ProviderSpec
+    upstream_id: str
+    context_window: int
+    input_price_per_mtok: int
+    output_price_per_mtok: int
+    team_ids: frozenset[int]  # empty: every team
+    fallback_names: tuple[str, ...]
+    local: LocalSpec | None
+    version: str
+
+    def allowed_for(self, team_id: int | None) -> bool:
+        return not self.team_ids or team_id in self.team_ids
+
+    def cost_micros(self, prompt_tokens: int, completion_tokens: int) -> int:
+        """Integer micro-dollars, rounded up so spend is never under-counted."""
+        total = prompt_tokens * self.input_price_per_mtok
+        total += completion_tokens * self.output_price_per_mtok
+        return -(-total // 1_000_000)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    models: dict[str, ModelSpec] = field(default_factory=dict)
+    loaded_at: float = 0.0
+
+    def get(self, name: str) -> ModelSpec | None:
+        return self.models.get(name)
+
+    def for_team(self, team_id: int | None) -> list[ModelSpec]:
+        return [m for m in self.models.values() if m.allowed_for(team_id)]
