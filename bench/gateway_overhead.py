@@ -52,6 +52,38 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def bench_env(workdir: Path, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "SECRET_KEY": "bench-only",
+        "DEBUG": "false",
+        "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
+        "LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+def prepare_database(env: dict[str, str], setup: str) -> str:
+    """Migrate a fresh database, run the setup code; returns what it printed last (a key)."""
+    subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    done = subprocess.run(
+        [PY, "manage.py", "shell", "-c", setup],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout.strip().splitlines()[-1]
+
+
+def start_hub(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    """HybridHub on one uvicorn worker, access log off."""
+    command = [PY, "-m", "uvicorn", "hybridhub.asgi:application", "--port", str(port)]
+    command += ["--no-access-log", "--log-level", "warning", "--workers", "1"]
+    return subprocess.Popen(command, cwd=ROOT, env=env)
+
+
 SETUP = """
 from django.contrib.auth.models import User
 from apps.accounts.models import Team, Membership
@@ -77,40 +109,15 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="hybridhub-bench-"))
     mock_port, hub_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "SECRET_KEY": "bench-only",
-        "DEBUG": "false",
-        "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
-        "BENCH_VENDOR_KEY": "sk-bench",
-        "LOG_LEVEL": "WARNING",
-        "HYBRIDHUB_PRELOAD_LOCAL_MODELS": "false",
-    }
-    subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    setup = SETUP.replace("{base_url}", f"http://127.0.0.1:{mock_port}/v1")
-    key = (
-        subprocess.run(
-            [PY, "manage.py", "shell", "-c", setup],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        .stdout.strip()
-        .splitlines()[-1]
-    )
+    env = bench_env(workdir, BENCH_VENDOR_KEY="sk-bench", HYBRIDHUB_PRELOAD_LOCAL_MODELS="false")
+    key = prepare_database(env, SETUP.replace("{base_url}", f"http://127.0.0.1:{mock_port}/v1"))
 
     mock = subprocess.Popen(
         [PY, "-m", "tests.support.openai_mock", "--port", str(mock_port), "--tokens", str(TOKENS)],
         cwd=ROOT,
         env=env,
     )
-    hub = subprocess.Popen(
-        [PY, "-m", "uvicorn", "hybridhub.asgi:application", "--port", str(hub_port),
-         "--no-access-log", "--log-level", "warning", "--workers", "1"],
-        cwd=ROOT, env=env,
-    )  # fmt: skip
+    hub = start_hub(env, hub_port)
     results = []
     try:
         wait_for_port(mock_port)

@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +33,13 @@ import django  # noqa: E402
 
 django.setup()
 
-from bench.gateway_overhead import PY, free_port, wait_for_port  # noqa: E402
+from bench.gateway_overhead import (  # noqa: E402
+    bench_env,
+    free_port,
+    prepare_database,
+    start_hub,
+    wait_for_port,
+)
 from tests.support.tiny_gguf import write_tiny_llama_gguf  # noqa: E402
 
 THREADS = int(os.environ.get("BENCH_THREADS", "1"))
@@ -142,41 +147,10 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="hybridhub-bench-"))
     ct_file = write_tiny_llama_gguf(workdir / "bench.gguf", n_embd=512, n_ff=2048, n_layer=4)
     port = free_port()
-    env = {
-        **os.environ,
-        "SECRET_KEY": "bench-only",
-        "LOG_LEVEL": "WARNING",
-        "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
-    }
-    subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    env = bench_env(workdir)
     setup = SETUP.format(ct_file=ct_file, threads=THREADS, with_llama=with_llama)
-    key = (
-        subprocess.run(
-            [PY, "manage.py", "shell", "-c", setup],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        .stdout.strip()
-        .splitlines()[-1]
-    )
-    hub = subprocess.Popen(
-        [
-            PY,
-            "-m",
-            "uvicorn",
-            "hybridhub.asgi:application",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    key = prepare_database(env, setup)
+    hub = start_hub(env, port)
     from apps.providers.chat_templates import chat_format, render_prompt
 
     cases = [

@@ -6,9 +6,9 @@ app_name = "console"
 
 urlpatterns = [
     path("", views.policy_page, name="policy"),
-    path("levels/", views.levels_save, name="levels"),
-    path("detectors/", views.detectors_save, name="detectors"),
-    path("weights/", views.weights_save, name="weights"),
+    path("levels/", views.section_save, {"section": "levels"}, name="levels"),
+    path("detectors/", views.section_save, {"section": "detectors"}, name="detectors"),
+    path("weights/", views.section_save, {"section": "weights"}, name="weights"),
     path("custom/<str:scope>/", views.custom_detector_add, name="custom_add"),
     path(
         "custom/<str:scope>/<str:name>/delete/", views.custom_detector_delete, name="custom_delete"

@@ -140,37 +140,33 @@ def policy_page(request: HttpRequest) -> HttpResponse:
     return render(request, "console/policy.html", _context(request))
 
 
-@require_POST
-@console_access
-def levels_save(request: HttpRequest) -> HttpResponse:
-    _org_admin_only(request)
-    doc = policy_working_get()[1].model_dump(mode="json")
-    form = forms.LevelsForm(request.POST, doc=doc)
-    if not form.is_valid():
-        return _section(request, "console/_levels.html", levels_form=form)
-    return _edit(request, "Changed levels", form.apply, "console/_levels.html")
+# Whole-section forms: (form class, its context name, section template, audit summary).
+SECTION_FORMS = {
+    "levels": (forms.LevelsForm, "levels_form", "console/_levels.html", "Changed levels"),
+    "detectors": (
+        forms.DetectorsForm,
+        "detectors_form",
+        "console/_detectors.html",
+        "Changed built-in detectors",
+    ),
+    "weights": (
+        forms.WeightsForm,
+        "weights_form",
+        "console/_weights.html",
+        "Changed complexity weights",
+    ),
+}
 
 
 @require_POST
 @console_access
-def detectors_save(request: HttpRequest) -> HttpResponse:
+def section_save(request: HttpRequest, section: str) -> HttpResponse:
     _org_admin_only(request)
-    doc = policy_working_get()[1].model_dump(mode="json")
-    form = forms.DetectorsForm(request.POST, doc=doc)
+    form_class, name, template, summary = SECTION_FORMS[section]
+    form = form_class(request.POST, doc=policy_working_get()[1].model_dump(mode="json"))
     if not form.is_valid():
-        return _section(request, "console/_detectors.html", detectors_form=form)
-    return _edit(request, "Changed built-in detectors", form.apply, "console/_detectors.html")
-
-
-@require_POST
-@console_access
-def weights_save(request: HttpRequest) -> HttpResponse:
-    _org_admin_only(request)
-    doc = policy_working_get()[1].model_dump(mode="json")
-    form = forms.WeightsForm(request.POST, doc=doc)
-    if not form.is_valid():
-        return _section(request, "console/_weights.html", weights_form=form)
-    return _edit(request, "Changed complexity weights", form.apply, "console/_weights.html")
+        return _section(request, template, **{name: form})
+    return _edit(request, summary, form.apply, template)  # type: ignore[attr-defined]
 
 
 def _scope_allowed(request: HttpRequest, scope: str) -> None:
