@@ -39,12 +39,17 @@ sys.setswitchinterval(settings.HYBRIDHUB_SWITCH_INTERVAL_MS / 1000)
 
 
 async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    from asgiref.sync import sync_to_async
+
+    from apps.chat.services import answers_interrupted_mark
     from apps.gateway.services import local_models_warm
     from apps.providers.adapters import adapters_close
 
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            # Answers that were streaming when the last server stopped end now.
+            await sync_to_async(answers_interrupted_mark)()
             if settings.HYBRIDHUB_PRELOAD_LOCAL_MODELS:
                 try:
                     await local_models_warm()

@@ -10,7 +10,12 @@ urlpatterns = [
     path("v1/", api.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "accounts/password/",
+        auth_views.PasswordChangeView.as_view(success_url="/chat/"),
+        name="password_change",
+    ),
     path("policy/", include("apps.console.urls")),
-    # The team chat takes this place; until then the front page is the policy console.
-    path("", RedirectView.as_view(url="/policy/", permanent=False)),
+    path("chat/", include("apps.chat.urls")),
+    path("", RedirectView.as_view(url="/chat/", permanent=False)),
 ]

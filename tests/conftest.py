@@ -66,10 +66,11 @@ def cloud(cloud_server: tuple[MockCloud, ServerThread]) -> MockCloud:
 
 
 @pytest.fixture(scope="session")
-def _hub_server(django_db_blocker: Any) -> Iterator[ServerThread]:
+def _hub_server(django_db_setup: None, django_db_blocker: Any) -> Iterator[ServerThread]:
     from hybridhub.asgi import application
 
-    server = ServerThread(application).start()
+    with django_db_blocker.unblock():  # start-up tidies interrupted chat answers
+        server = ServerThread(application).start()
     yield server
     server.stop()
 

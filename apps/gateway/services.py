@@ -23,7 +23,7 @@ from django.utils import timezone
 from apps.policy.engine import AUTO, CompiledPolicy, Decision, Facts, decide
 from apps.policy.models import SecurityEvent
 from apps.policy.redaction import StreamRestorer, redact_texts
-from apps.policy.services import policy_aget
+from apps.policy.services import policy_aget, policy_compiled, policy_published_get
 from apps.providers.adapters import (
     ChatMessage,
     GenerationParams,
@@ -33,7 +33,7 @@ from apps.providers.adapters import (
     Usage,
     adapter_for,
 )
-from apps.providers.catalog import Catalog, ModelSpec, catalog_aget
+from apps.providers.catalog import Catalog, ModelSpec, catalog_aget, catalog_load
 from apps.providers.egress import Egress
 from apps.providers.tokens import estimate_tokens
 
@@ -245,25 +245,40 @@ def _level_index(policy: CompiledPolicy, name: str) -> int:
     return policy.level_names.index(name)
 
 
-async def _decide(
-    policy: CompiledPolicy, catalog: Catalog, caller: Caller, request: ChatRequest, tally: Tally
-) -> Decision:
-    facts = Facts(
+def _facts(policy: CompiledPolicy, caller: Caller, request: ChatRequest) -> Facts:
+    return Facts(
         team_id=caller.team_id,
         user_id=caller.user_id,
         api_key_id=caller.api_key_id,
         source=caller.source,
         requested_model=request.model,
-        estimated_tokens=tally.prompt_tokens,
+        estimated_tokens=request.estimated_tokens(),
         max_tokens=request.params.max_tokens,
         now=timezone.localtime(),
         raised_level=_level_index(policy, request.sensitivity),
         sticky_level=request.sticky_level,
     )
+
+
+async def _decide(
+    policy: CompiledPolicy, catalog: Catalog, caller: Caller, request: ChatRequest, tally: Tally
+) -> Decision:
+    facts = _facts(policy, caller, request)
     texts = [m.content for m in request.messages]
     if sum(len(t) for t in texts) <= _INLINE_DECIDE_CHARS:
         return decide(policy, catalog, texts, facts)
     return await asyncio.to_thread(decide, policy, catalog, texts, facts)
+
+
+def decision_preview(*, caller: Caller, request: ChatRequest) -> Decision:
+    """What the published policy would decide for this request, without sending it."""
+    policy = policy_compiled(policy_published_get())
+    return decide(
+        policy,
+        catalog_load(),
+        [m.content for m in request.messages],
+        _facts(policy, caller, request),
+    )
 
 
 def _outgoing(

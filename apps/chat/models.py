@@ -1,0 +1,59 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from apps.accounts.models import Team
+
+
+class Conversation(models.Model):
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
+    )
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="conversations")
+    title = models.CharField(max_length=200, default="New chat")
+    model = models.CharField(max_length=100, default="auto")
+    # A level the user raised this chat to ("treat as confidential"); never lowered.
+    sensitivity = models.CharField(max_length=30, blank=True)
+    # The highest level any turn reached: later turns keep it, so earlier
+    # confidential turns never leak to the cloud with the next message.
+    max_level = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Message(models.Model):
+    class Role(models.TextChoices):
+        USER = "user", "User"
+        ASSISTANT = "assistant", "Assistant"
+
+    class Status(models.TextChoices):
+        DONE = "done", "Done"
+        STREAMING = "streaming", "Streaming"
+        STOPPED = "stopped", "Stopped"
+        ERROR = "error", "Error"
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices)
+    content = models.TextField(blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DONE)
+    error = models.CharField(max_length=500, blank=True)
+    # Where the answer ran and why: route, model, zone, reasons, tokens, cost, latency.
+    route = models.JSONField(default=dict, blank=True)
+    feedback = models.SmallIntegerField(default=0, help_text="1 thumbs up, -1 down, 0 none")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.content[:40]}"

@@ -1,0 +1,234 @@
+"""Chat: conversations, messages and their answers. Answers go through the
+same gateway pipeline as the API (completion_start), never around it."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q, QuerySet
+
+from apps.accounts.models import Membership, Team
+from apps.gateway.services import (
+    Caller,
+    ChatRequest,
+    Completion,
+    completion_start,
+    decision_preview,
+)
+from apps.providers.adapters import ChatMessage, GenerationParams
+from apps.providers.catalog import catalog_load
+from apps.providers.tokens import estimate_tokens
+
+from .models import Conversation, Message
+from .streaming import Generation, Outcome, generation_start, generation_stop
+
+TITLE_LENGTH = 60
+
+
+def teams_of(user: User) -> QuerySet[Team]:
+    return Team.objects.filter(memberships__user=user).order_by("name")
+
+
+def conversation_create(*, user: User, team: Team, model: str = "auto") -> Conversation:
+    if not Membership.objects.filter(user=user, team=team).exists():
+        raise ValidationError("You are not a member of that team.")
+    return Conversation.objects.create(user=user, team=team, model=model)
+
+
+def conversations_find(*, user: User, team: Team, query: str = "") -> QuerySet[Conversation]:
+    found = Conversation.objects.filter(user=user, team=team)
+    if query:
+        found = found.filter(Q(title__icontains=query) | Q(messages__content__icontains=query))
+    return found.distinct()
+
+
+def conversation_rename(*, conversation: Conversation, title: str) -> None:
+    title = title.strip()
+    if not title:
+        raise ValidationError("A title cannot be empty.")
+    conversation.title = title[:200]
+    conversation.save(update_fields=["title", "updated_at"])
+
+
+def conversation_sensitivity_raise(
+    *, conversation: Conversation, level: str, level_names: list[str]
+) -> None:
+    """Raise the chat's level; lowering is refused (it would let earlier
+    sensitive turns out)."""
+    if level not in level_names:
+        raise ValidationError(f"Unknown level {level!r}.")
+    current = (
+        level_names.index(conversation.sensitivity)
+        if conversation.sensitivity in level_names
+        else 0
+    )
+    if level_names.index(level) < current:
+        raise ValidationError("A chat's level can be raised, never lowered.")
+    conversation.sensitivity = level
+    conversation.save(update_fields=["sensitivity", "updated_at"])
+
+
+@transaction.atomic
+def message_post(*, conversation: Conversation, text: str) -> Message:
+    """Add the user's message and an empty answer to stream into."""
+    text = text.strip()
+    if not text:
+        raise ValidationError("Write a message first.")
+    if streaming_answer(conversation) is not None:
+        raise ValidationError("Wait for the current answer, or stop it.")
+    if not conversation.messages.exists():
+        conversation.title = text.splitlines()[0][:TITLE_LENGTH]
+    conversation.save(update_fields=["title", "updated_at"])
+    Message.objects.create(conversation=conversation, role=Message.Role.USER, content=text)
+    return Message.objects.create(
+        conversation=conversation, role=Message.Role.ASSISTANT, status=Message.Status.STREAMING
+    )
+
+
+@transaction.atomic
+def answer_regenerate(*, conversation: Conversation, text: str | None = None) -> Message:
+    """Answer the last user message again, after editing it if ``text`` is given."""
+    if streaming_answer(conversation) is not None:
+        raise ValidationError("Wait for the current answer, or stop it.")
+    last_user = conversation.messages.filter(role=Message.Role.USER).last()
+    if last_user is None:
+        raise ValidationError("There is nothing to answer yet.")
+    if text is not None:
+        if not text.strip():
+            raise ValidationError("Write a message first.")
+        last_user.content = text.strip()
+        last_user.save(update_fields=["content"])
+    conversation.messages.filter(pk__gt=last_user.pk).delete()
+    conversation.save(update_fields=["updated_at"])
+    return Message.objects.create(
+        conversation=conversation, role=Message.Role.ASSISTANT, status=Message.Status.STREAMING
+    )
+
+
+def streaming_answer(conversation: Conversation) -> Message | None:
+    return conversation.messages.filter(status=Message.Status.STREAMING).last()
+
+
+def _history(answer: Message, budget: int) -> tuple[ChatMessage, ...]:
+    """The latest turns that fit in ``budget`` estimated tokens, oldest first.
+
+    Long chats outgrow small local models; the oldest turns go first. The
+    chat's sticky level still remembers what they contained.
+    """
+    earlier = answer.conversation.messages.filter(pk__lt=answer.pk).exclude(content="")
+    kept: list[ChatMessage] = []
+    for message in reversed(list(earlier)):
+        budget -= estimate_tokens(message.content) + 4
+        if budget < 0 and kept:
+            break
+        kept.append(ChatMessage(message.role, message.content))
+    return tuple(reversed(kept))
+
+
+def _history_budget(conversation: Conversation) -> int:
+    """A quarter of the context of the model the chat asked for (auto: the
+    smallest on-prem one): the rest is for the answer, and the estimate
+    (four characters a token) runs low on code and unusual text."""
+    catalog = catalog_load()
+    chosen = catalog.get(conversation.model)
+    if chosen is not None:
+        return chosen.context_window // 4
+    local = [
+        m.context_window for m in catalog.for_team(conversation.team_id) if m.provider.is_local
+    ]
+    return min(local, default=8192) // 4
+
+
+def answer_request(*, answer_id: int) -> tuple[Caller, ChatRequest]:
+    """Who asks and what, for the gateway: the conversation up to this answer."""
+    answer = Message.objects.select_related("conversation").get(pk=answer_id)
+    conversation = answer.conversation
+    caller = Caller(user_id=conversation.user_id, team_id=conversation.team_id, source="chat")
+    budget = _history_budget(conversation)
+    request = ChatRequest(
+        model=conversation.model,
+        messages=_history(answer, budget),
+        params=GenerationParams(stream=True),
+        sensitivity=conversation.sensitivity,
+        sticky_level=conversation.max_level,
+    )
+    # The policy may send it to a smaller model than the one asked for (a
+    # sensitive chat stays on-prem): trim again to fit that one.
+    first = decision_preview(caller=caller, request=request).candidates[:1]
+    if first and first[0].context_window // 4 < budget:
+        request = replace(request, messages=_history(answer, first[0].context_window // 4))
+    return caller, request
+
+
+def answer_start(*, answer_id: int, caller: Caller, request: ChatRequest) -> Generation:
+    """Start generating the answer in the background (call on the event loop;
+    no database access here: the generation saves through answer_finish)."""
+
+    async def start() -> Completion:
+        return await completion_start(caller=caller, request=request)
+
+    async def finish(outcome: Outcome) -> None:
+        await sync_to_async(answer_finish)(answer_id=answer_id, outcome=outcome)
+
+    return generation_start(answer_id, start, finish)
+
+
+def answer_finish(*, answer_id: int, outcome: Outcome) -> None:
+    """Save an answer's text, status and route; raise the chat's sticky level."""
+    answer = Message.objects.select_related("conversation").get(pk=answer_id)
+    answer.content = outcome.text
+    answer.status = outcome.status
+    answer.error = outcome.error[:500]
+    if outcome.completion is not None:
+        answer.route = route_summary(outcome.completion)
+        conversation = answer.conversation
+        level = outcome.completion.decision.level
+        if level > conversation.max_level:
+            conversation.max_level = level
+            conversation.save(update_fields=["max_level", "updated_at"])
+    answer.save(update_fields=["content", "status", "error", "route"])
+
+
+def route_summary(completion: Completion) -> dict[str, Any]:
+    decision, model, tally = completion.decision, completion.model, completion.tally
+    local = model.provider.is_local
+    where = "stays on-prem" if local else f"sent to {model.provider.privacy_zone.replace('_', ' ')}"
+    chosen = completion.request.model == model.name
+    because = "the model you picked" if chosen else decision.rule_name
+    return {
+        "local": local,
+        "model": model.name,
+        "zone": model.provider.privacy_zone,
+        "level": decision.level_name,
+        "why": f"{decision.reasons[0]} → {where} ({because})",
+        "reasons": completion.reasons,
+        "prompt_tokens": tally.prompt_tokens,
+        "completion_tokens": tally.completion_tokens,
+        "cost_micros": model.cost_micros(tally.prompt_tokens, tally.completion_tokens),
+        "ttft_ms": tally.ms_since_start(tally.first_token_at),
+        "latency_ms": tally.ms_since_start(time.perf_counter()),
+    }
+
+
+def answer_stop(*, answer: Message) -> bool:
+    return generation_stop(answer.pk)
+
+
+def answer_feedback(*, answer: Message, value: int) -> None:
+    if answer.role != Message.Role.ASSISTANT or value not in (-1, 0, 1):
+        raise ValidationError("Feedback is +1, -1 or 0 on an answer.")
+    answer.feedback = value
+    answer.save(update_fields=["feedback"])
+
+
+def answers_interrupted_mark() -> int:
+    """Answers left 'streaming' by a stopped server end as stopped, with what they had."""
+    return Message.objects.filter(status=Message.Status.STREAMING).update(
+        status=Message.Status.STOPPED, error="Interrupted: the server restarted."
+    )

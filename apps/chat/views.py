@@ -1,0 +1,389 @@
+"""Chat pages. Thin: parse, call a chat service, render the page or, for
+htmx, the fragment that changed. Sending, regenerating and editing are async
+so they can start the background generation on the server's event loop."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, cast
+
+from asgiref.sync import sync_to_async
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    StreamingHttpResponse,
+)
+from django.http.response import HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.utils.html import escape
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from apps.accounts.models import ApiKey, Team
+from apps.accounts.services import api_key_create
+from apps.accounts.services import api_key_revoke as revoke_key
+from apps.gateway.errors import GatewayError
+from apps.gateway.services import Caller, ChatRequest, decision_preview
+from apps.policy.services import policy_published_get
+from apps.providers.adapters import ChatMessage
+from apps.providers.catalog import catalog_load
+
+from . import services
+from .markdown import render_markdown
+from .models import Conversation, Message
+from .streaming import generation_get
+
+ACTIVE_TEAM = "chat_team_id"
+
+
+# --- lookups (one per protected object) ------------------------------------------
+
+
+def _user(request: HttpRequest) -> User:
+    return cast(User, request.user)
+
+
+def _my_team(request: HttpRequest, raw: object) -> Team | None:
+    try:
+        pk = int(str(raw))
+    except ValueError:
+        return None
+    return services.teams_of(_user(request)).filter(pk=pk).first()
+
+
+def _active_team(request: HttpRequest) -> Team | None:
+    chosen = _my_team(request, request.session.get(ACTIVE_TEAM))
+    return chosen or services.teams_of(_user(request)).first()
+
+
+def _conversation(request: HttpRequest, code: str) -> Conversation:
+    return get_object_or_404(
+        Conversation.objects.select_related("team"), code=code, user=_user(request)
+    )
+
+
+def _answer(request: HttpRequest, pk: int) -> Message:
+    return get_object_or_404(
+        Message.objects.select_related("conversation"),
+        pk=pk,
+        role=Message.Role.ASSISTANT,
+        conversation__user=_user(request),
+    )
+
+
+# --- rendering ---------------------------------------------------------------------
+
+
+def message_view(message: Message) -> dict[str, Any]:
+    generation = generation_get(message.pk) if message.status == Message.Status.STREAMING else None
+    live = generation is not None
+    text = generation.text if generation else message.content
+    return {
+        "id": message.pk,
+        "role": message.role,
+        "status": message.status if live or message.status != "streaming" else "stopped",
+        "streaming": live,
+        "text": text,
+        "html": "" if live or message.role == "user" else render_markdown(text),
+        "route": message.route,
+        "error": message.error,
+        "feedback": message.feedback,
+        "cost_dollars": message.route.get("cost_micros", 0) / 1_000_000,
+    }
+
+
+def _levels() -> list[str]:
+    doc = policy_published_get().document
+    return [level["name"] for level in doc["levels"]]
+
+
+def _page_context(
+    request: HttpRequest, conversation: Conversation | None, **extra: Any
+) -> dict[str, Any]:
+    team = conversation.team if conversation else _active_team(request)
+    user = _user(request)
+    catalog = catalog_load()
+    context = {
+        "conversation": conversation,
+        "team": team,
+        "teams": services.teams_of(user),
+        "conversations": services.conversations_find(user=user, team=team) if team else [],
+        "models": ["auto", *(m.name for m in catalog.for_team(team.pk if team else None))],
+        "levels": _levels(),
+        "messages": [message_view(m) for m in conversation.messages.all()] if conversation else [],
+    }
+    context.update(extra)
+    return context
+
+
+# --- pages -----------------------------------------------------------------------
+
+
+@require_GET
+@login_required
+def chat_home(request: HttpRequest) -> HttpResponse:
+    team = _active_team(request)
+    latest = services.conversations_find(user=_user(request), team=team).first() if team else None
+    if latest is not None:
+        return redirect("chat:conversation", code=latest.code)
+    return render(request, "chat/page.html", _page_context(request, None))
+
+
+@require_GET
+@login_required
+def conversation_page(request: HttpRequest, code: str) -> HttpResponse:
+    conversation = _conversation(request, code)
+    return render(request, "chat/page.html", _page_context(request, conversation))
+
+
+@require_POST
+@login_required
+def conversation_new(request: HttpRequest) -> HttpResponse:
+    team = _active_team(request)
+    if team is None:
+        return HttpResponseBadRequest("You are not in any team yet; ask an admin to add you.")
+    model = request.POST.get("model", "auto")
+    conversation = services.conversation_create(user=_user(request), team=team, model=model)
+    return redirect("chat:conversation", code=conversation.code)
+
+
+@require_POST
+@login_required
+def team_choose(request: HttpRequest) -> HttpResponse:
+    team = _my_team(request, request.POST.get("team"))
+    if team is None:
+        raise Http404("No such team of yours.")
+    request.session[ACTIVE_TEAM] = team.pk
+    return redirect("chat:home")
+
+
+@require_GET
+@login_required
+def conversation_search(request: HttpRequest) -> HttpResponse:
+    team = _active_team(request)
+    found = (
+        services.conversations_find(user=_user(request), team=team, query=request.GET.get("q", ""))
+        if team
+        else []
+    )
+    return render(request, "chat/_conversation_list.html", {"conversations": found})
+
+
+@require_POST
+@login_required
+def conversation_rename(request: HttpRequest, code: str) -> HttpResponse:
+    conversation = _conversation(request, code)
+    try:
+        services.conversation_rename(conversation=conversation, title=request.POST.get("title", ""))
+    except ValidationError as exc:
+        return HttpResponseBadRequest(" ".join(exc.messages))
+    return redirect("chat:conversation", code=code)
+
+
+@require_POST
+@login_required
+def conversation_delete(request: HttpRequest, code: str) -> HttpResponse:
+    _conversation(request, code).delete()
+    if request.htmx:  # type: ignore[attr-defined]
+        return HttpResponseClientRedirect("/chat/")
+    return redirect("chat:home")
+
+
+@require_POST
+@login_required
+def conversation_settings(request: HttpRequest, code: str) -> HttpResponse:
+    """Model choice and the chat's raised level ("treat this chat as confidential")."""
+    conversation = _conversation(request, code)
+    error = ""
+    if "model" in request.POST:
+        conversation.model = request.POST["model"][:100]
+        conversation.save(update_fields=["model", "updated_at"])
+    if request.POST.get("sensitivity"):
+        try:
+            services.conversation_sensitivity_raise(
+                conversation=conversation, level=request.POST["sensitivity"], level_names=_levels()
+            )
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+    context = _page_context(request, conversation, settings_error=error)
+    return render(request, "chat/_settings.html", context)
+
+
+@require_POST
+@login_required
+def preview(request: HttpRequest) -> HttpResponse:
+    """Where the message being typed would go, before it is sent."""
+    text = request.POST.get("text", "")[:200_000]
+    code = request.POST.get("conversation", "")
+    conversation = _conversation(request, code) if code else None
+    team = conversation.team if conversation else _active_team(request)
+    if not text.strip() or team is None:
+        return HttpResponse("")
+    earlier = (
+        [ChatMessage(m.role, m.content) for m in conversation.messages.all()]
+        if conversation
+        else []
+    )
+    caller = Caller(user_id=_user(request).pk, team_id=team.pk, source="chat")
+    chat = ChatRequest(
+        model=conversation.model if conversation else "auto",
+        messages=(*earlier, ChatMessage("user", text)),
+        sensitivity=conversation.sensitivity if conversation else "",
+        sticky_level=conversation.max_level if conversation else 0,
+    )
+    try:
+        decision = decision_preview(caller=caller, request=chat)
+    except GatewayError:
+        return HttpResponse("")
+    texts = chat.messages
+    found = sorted(
+        {f.finding.label.lower() for f in decision.findings if f.message == len(texts) - 1}
+    )
+    return render(request, "chat/_preview.html", {"decision": decision, "found": found})
+
+
+# --- answers -----------------------------------------------------------------------
+
+
+async def _start_answer(request: HttpRequest, code: str, action: str) -> HttpResponse:
+    user = await request.auser()
+    if not user.is_authenticated:
+        return redirect("login")
+    conversation = await sync_to_async(
+        lambda: get_object_or_404(Conversation.objects.select_related("team"), code=code, user=user)
+    )()
+    text = request.POST.get("text", "")
+    try:
+        if action == "send":
+            answer = await sync_to_async(services.message_post)(
+                conversation=conversation, text=text
+            )
+        else:
+            edited = text if action == "edit" else None
+            answer = await sync_to_async(services.answer_regenerate)(
+                conversation=conversation, text=edited
+            )
+    except ValidationError as exc:
+        return render(request, "chat/_error.html", {"error": " ".join(exc.messages)}, status=200)
+    caller, chat = await sync_to_async(services.answer_request)(answer_id=answer.pk)
+    services.answer_start(answer_id=answer.pk, caller=caller, request=chat)
+    if not request.htmx:  # type: ignore[attr-defined]
+        return redirect("chat:conversation", code=code)
+    context = await sync_to_async(_page_context)(request, conversation)
+    return await sync_to_async(render)(request, "chat/_transcript.html", context)
+
+
+@require_POST
+async def send(request: HttpRequest, code: str) -> HttpResponse:
+    return await _start_answer(request, code, "send")
+
+
+@require_POST
+async def regenerate(request: HttpRequest, code: str) -> HttpResponse:
+    return await _start_answer(request, code, "regenerate")
+
+
+@require_POST
+async def edit_last(request: HttpRequest, code: str) -> HttpResponse:
+    return await _start_answer(request, code, "edit")
+
+
+@require_POST
+@login_required
+def stop(request: HttpRequest, pk: int) -> HttpResponse:
+    services.answer_stop(answer=_answer(request, pk))
+    return HttpResponse(status=204)
+
+
+@require_POST
+@login_required
+def feedback(request: HttpRequest, pk: int) -> HttpResponse:
+    answer = _answer(request, pk)
+    try:
+        value = int(request.POST.get("value", "0"))
+        services.answer_feedback(answer=answer, value=0 if value == answer.feedback else value)
+    except (ValueError, ValidationError):
+        return HttpResponseBadRequest("Feedback is +1, -1 or 0.")
+    return render(request, "chat/_feedback.html", {"m": message_view(answer)})
+
+
+def _sse(event: str, data: str) -> bytes:
+    lines = "".join(f"data: {line}\n" for line in data.split("\n"))
+    return f"event: {event}\n{lines}\n".encode()
+
+
+async def answer_stream(request: HttpRequest, pk: int) -> HttpResponseBase:
+    """Server-sent events for one answer: the text so far, new text, then the
+    finished message (rendered Markdown and where it ran)."""
+    user = await request.auser()
+    if not user.is_authenticated:
+        return HttpResponse(status=401)
+    answer = await sync_to_async(
+        lambda: Message.objects.filter(pk=pk, conversation__user=user, role="assistant").first()
+    )()
+    if answer is None:
+        return HttpResponse(status=404)
+
+    async def events() -> AsyncIterator[bytes]:
+        generation = generation_get(pk)
+        if generation is not None:
+            queue = generation.subscribe()
+            try:
+                yield _sse("snapshot", str(escape(generation.text)))
+                while (event := await queue.get())[0] != "done":
+                    yield _sse("token", str(escape(event[1])))
+            finally:
+                generation.unsubscribe(queue)
+        finished = await sync_to_async(Message.objects.get)(pk=pk)
+        html = await sync_to_async(render_to_string)(
+            "chat/_message.html", {"m": message_view(finished)}
+        )
+        yield _sse("done", html)
+
+    response = StreamingHttpResponse(events(), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+# --- settings: API keys --------------------------------------------------------------
+
+
+@login_required
+def api_keys(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    issued, error = None, ""
+    if request.method == "POST":
+        team = _my_team(request, request.POST.get("team"))
+        try:
+            if team is None:
+                raise ValidationError("Pick one of your teams.")
+            issued = api_key_create(user=user, team=team, name=request.POST.get("name", ""))
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+    keys = ApiKey.objects.filter(user=user).select_related("team")
+    base_url = request.build_absolute_uri("/v1")
+    return render(
+        request,
+        "chat/keys.html",
+        {
+            "keys": keys,
+            "issued": issued,
+            "error": error,
+            "teams": services.teams_of(user),
+            "base_url": base_url,
+        },
+    )
+
+
+@require_POST
+@login_required
+def api_key_revoke(request: HttpRequest, code: str) -> HttpResponse:
+    revoke_key(api_key=get_object_or_404(ApiKey, code=code, user=_user(request)))
+    return redirect("chat:keys")

@@ -1,0 +1,169 @@
+"""The chat over HTTP: pages and fragments with Django's client; answers
+(which stream from a background task) against the live ASGI server."""
+
+import httpx
+import pytest
+from django.test import Client
+
+from apps.accounts.models import ApiKey
+from apps.chat.models import Conversation, Message
+from apps.chat.services import conversation_create
+from apps.gateway.models import UsageRecord
+from tests.conftest import make_cloud_model, make_local_model
+
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def conversation(member):
+    return conversation_create(user=member.user, team=member.team)
+
+
+def browser(hub, user) -> httpx.Client:
+    """An HTTP client logged in as ``user`` with a CSRF token, like a browser."""
+    django_client = Client()
+    django_client.force_login(user)
+    session = httpx.Client(base_url=hub.url, timeout=30, follow_redirects=False)
+    session.cookies.set("sessionid", django_client.cookies["sessionid"].value)
+    session.get("/accounts/login/")
+    session.headers["X-CSRFToken"] = session.cookies["csrftoken"]
+    return session
+
+
+def sse_events(session, answer_id):
+    events, name = [], None
+    with session.stream("GET", f"/chat/answers/{answer_id}/stream/") as response:
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                name = line[7:]
+            elif line.startswith("data: "):
+                events.append((name, line[6:]))
+    return events
+
+
+def test_send_streams_an_answer_with_where_it_ran(hub, member, conversation, tiny_gguf):
+    make_local_model(tiny_gguf, name="tiny")
+    session = browser(hub, member.user)
+    response = session.post(
+        f"/chat/c/{conversation.code}/send/", data={"text": "hello world"}, headers=HX
+    )
+    assert response.status_code == 200
+    answer = Message.objects.get(role="assistant")
+    events = sse_events(session, answer.pk)
+    assert events[-1][0] == "done"
+    done_html = "\n".join(data for name, data in events if name == "done")
+    assert "local · tiny" in done_html and 'aria-busy="false"' in done_html
+    answer.refresh_from_db()
+    assert answer.status == "done" and answer.content
+    assert answer.route["model"] == "tiny" and answer.route["completion_tokens"] > 0
+    assert UsageRecord.objects.get().source == "chat"
+    assert Conversation.objects.get().title == "hello world"
+
+
+def test_one_answer_at_a_time_stop_refresh_and_regenerate(hub, member, conversation, slow_gguf):
+    make_local_model(slow_gguf, name="slow")
+    session = browser(hub, member.user)
+    session.post(f"/chat/c/{conversation.code}/send/", data={"text": "hello world"}, headers=HX)
+    second = session.post(f"/chat/c/{conversation.code}/send/", data={"text": "again"}, headers=HX)
+    assert "Wait for the current answer" in second.text
+    answer = Message.objects.get(role="assistant")
+
+    page = session.get(f"/chat/c/{conversation.code}/").text  # a refresh mid-answer
+    assert f'sse-connect="/chat/answers/{answer.pk}/stream/"' in page
+    assert session.post(f"/chat/answers/{answer.pk}/stop/").status_code == 204
+    events = sse_events(session, answer.pk)
+    assert events[-1][0] == "done"
+    assert "status-stopped" in "\n".join(data for name, data in events if name == "done")
+    answer.refresh_from_db()
+    assert answer.status == "stopped"
+    assert UsageRecord.objects.get().status == "cancelled"
+
+    session.post(f"/chat/c/{conversation.code}/edit/", data={"text": "hello there"}, headers=HX)
+    user_messages = list(Message.objects.filter(role="user").values_list("content", flat=True))
+    assert user_messages == ["hello there"]
+    newer = Message.objects.get(role="assistant")
+    assert newer.pk != answer.pk
+    session.post(f"/chat/answers/{newer.pk}/stop/")
+    sse_events(session, newer.pk)
+    session.post(f"/chat/c/{conversation.code}/regenerate/", headers=HX)
+    assert Message.objects.filter(role="assistant").exclude(pk=newer.pk).count() == 1
+
+
+def test_a_sensitive_turn_keeps_the_chat_local(hub, member, conversation, tiny_gguf, cloud):
+    make_local_model(tiny_gguf, name="tiny")
+    make_cloud_model(cloud.url, name="cloud-mini")
+    conversation.model = "cloud-mini"
+    conversation.save()
+    session = browser(hub, member.user)
+    for text in ("my email is ann@corp.example", "now just say hello"):
+        session.post(f"/chat/c/{conversation.code}/send/", data={"text": text}, headers=HX)
+        sse_events(session, Message.objects.filter(role="assistant").last().pk)
+    conversation.refresh_from_db()
+    assert conversation.max_level == 2
+    assert [m.route["model"] for m in Message.objects.filter(role="assistant")] == ["tiny", "tiny"]
+    assert cloud.requests == []
+
+
+def test_someone_elses_chat_is_not_found(client, member, outsider):
+    theirs = conversation_create(user=outsider.user, team=outsider.team)
+    client.force_login(member.user)
+    assert client.get(f"/chat/c/{theirs.code}/").status_code == 404
+    assert client.post(f"/chat/c/{theirs.code}/delete/").status_code == 404
+
+
+def test_rename_search_and_delete(client, member, conversation):
+    client.force_login(member.user)
+    Message.objects.create(conversation=conversation, role="user", content="quarterly numbers")
+    client.post(f"/chat/c/{conversation.code}/rename/", {"title": "Finance"})
+    assert Conversation.objects.get().title == "Finance"
+    assert "Finance" in client.get("/chat/search/?q=quarterly").content.decode()
+    assert "No chats found" in client.get("/chat/search/?q=nothing-like-this").content.decode()
+    client.post(f"/chat/c/{conversation.code}/delete/")
+    assert not Conversation.objects.exists()
+
+
+def test_level_can_be_raised_never_lowered(client, member, conversation):
+    client.force_login(member.user)
+    client.post(
+        f"/chat/c/{conversation.code}/settings/", {"sensitivity": "confidential"}, headers=HX
+    )
+    html = client.post(
+        f"/chat/c/{conversation.code}/settings/", {"sensitivity": "public"}, headers=HX
+    )
+    assert "raised, never lowered" in html.content.decode()
+    assert Conversation.objects.get().sensitivity == "confidential"
+
+
+def test_live_preview_says_where_a_message_would_go(client, member, conversation, tiny_gguf):
+    make_local_model(tiny_gguf, name="tiny")
+    client.force_login(member.user)
+    html = client.post(
+        "/chat/preview/",
+        {"text": "IBAN GB82 WEST 1234 5698 7654 32", "conversation": conversation.code},
+    ).content.decode()
+    assert "iban" in html and "restricted" in html and "tiny" in html and "stays on-prem" in html
+
+
+def test_feedback_is_stored_and_toggles(client, member, conversation):
+    client.force_login(member.user)
+    answer = Message.objects.create(conversation=conversation, role="assistant", content="hi")
+    client.post(f"/chat/answers/{answer.pk}/feedback/", {"value": "1"}, headers=HX)
+    assert Message.objects.get(pk=answer.pk).feedback == 1
+    client.post(f"/chat/answers/{answer.pk}/feedback/", {"value": "1"}, headers=HX)
+    assert Message.objects.get(pk=answer.pk).feedback == 0
+    assert client.post(f"/chat/answers/{answer.pk}/feedback/", {"value": "7"}).status_code == 400
+
+
+def test_api_keys_are_shown_once_and_revocable(client, member):
+    client.force_login(member.user)
+    page = client.post("/chat/keys/", {"name": "laptop", "team": member.team.pk}).content.decode()
+    key = ApiKey.objects.get(name="laptop")
+    assert f"hh_{key.prefix}_" in page and 'base_url="http://testserver/v1"' in page
+    listing = client.get("/chat/keys/").content.decode()
+    assert f"hh_{key.prefix}_…" in listing and "Copy your new key" not in listing
+    client.post(f"/chat/keys/{key.code}/revoke/")
+    assert ApiKey.objects.get(pk=key.pk).revoked_at is not None
+    assert (
+        "Pick one of your teams"
+        in client.post("/chat/keys/", {"name": "x", "team": 999}).content.decode()
+    )
