@@ -105,3 +105,16 @@ def test_hostile_model_output_renders_inert(chat, cloud):
     assert "<script>" in body.inner_text()  # shown as text, not run
     assert body.locator("strong").inner_text() == "fine"
     screenshot(page, "chat-hostile-output")
+
+
+def test_api_key_page_shows_the_key_once_with_a_snippet(chat, hub):
+    page = chat
+    page.goto(hub.url + "/chat/keys/")
+    page.fill("input[name=name]", "laptop")
+    page.click("form.inline-form button[type=submit]")
+    secret = page.locator("#new-key").inner_text().strip()
+    assert secret.startswith("hh_")
+    assert f'api_key="{secret}"' in page.locator("section.card pre").nth(1).inner_text()
+    screenshot(page, "api-keys")
+    page.goto(hub.url + "/chat/keys/")
+    assert secret not in page.content()
