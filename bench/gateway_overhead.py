@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.loadgen import run_load  # noqa: E402
+from bench.loadgen import Result, run_load  # noqa: E402
 
 PY = sys.executable
 TOKENS = 64
@@ -84,6 +84,14 @@ def start_hub(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, cwd=ROOT, env=env)
 
 
+def load(port: int, body: dict, auth: str | None, concurrency: int, seconds: float) -> Result:  # type: ignore[type-arg]
+    """One closed-loop run against 127.0.0.1:port."""
+    return asyncio.run(
+        run_load(host="127.0.0.1", port=port, path="/v1/chat/completions", body=body, key=auth,
+                 concurrency=concurrency, seconds=seconds)
+    )  # fmt: skip
+
+
 SETUP = """
 from django.contrib.auth.models import User
 from apps.accounts.models import Team, Membership
@@ -130,42 +138,13 @@ def main() -> None:
             if stream:
                 body |= {"stream": True, "stream_options": {"include_usage": True}}
             mode = f"stream {TOKENS} tokens" if stream else "non-streaming"
-            # warm both paths (imports, connection pools, the SQLite file)
-            asyncio.run(
-                run_load(
-                    host="127.0.0.1",
-                    port=hub_port,
-                    path="/v1/chat/completions",
-                    body={**body, "model": "cloud"},
-                    key=key,
-                    concurrency=2,
-                    seconds=1,
-                )
-            )
+
+            via_body, direct_body = {**body, "model": "cloud"}, {**body, "model": "mock-1"}
+            load(hub_port, via_body, key, 2, 1)  # warm: imports, connection pools, the SQLite file
             for concurrency in levels:
-                direct = asyncio.run(
-                    run_load(
-                        host="127.0.0.1",
-                        port=mock_port,
-                        path="/v1/chat/completions",
-                        body={**body, "model": "mock-1"},
-                        key=None,
-                        concurrency=concurrency,
-                        seconds=args.seconds,
-                    )
-                )
+                direct = load(mock_port, direct_body, None, concurrency, args.seconds)
                 cpu_before = cpu_seconds(hub.pid)
-                via = asyncio.run(
-                    run_load(
-                        host="127.0.0.1",
-                        port=hub_port,
-                        path="/v1/chat/completions",
-                        body={**body, "model": "cloud"},
-                        key=key,
-                        concurrency=concurrency,
-                        seconds=args.seconds,
-                    )
-                )
+                via = load(hub_port, via_body, key, concurrency, args.seconds)
                 cpu = cpu_seconds(hub.pid) - cpu_before
                 d, v = direct.summary(), via.summary()
                 row = {

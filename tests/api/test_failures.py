@@ -15,11 +15,6 @@ from tests.conftest import add_fallbacks, make_cloud_model, make_local_model
 HI = [{"role": "user", "content": "hello world"}]
 
 
-@pytest.fixture
-def client(hub, member):
-    return openai.OpenAI(base_url=hub.api, api_key=member.key, max_retries=0, timeout=30)
-
-
 def dead_url():
     """A loopback port with nothing listening: connections are refused."""
     with socket.socket() as sock:

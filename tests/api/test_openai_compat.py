@@ -5,18 +5,7 @@ import openai
 import pytest
 
 from apps.gateway.models import UsageRecord
-from tests.conftest import make_cloud_model, make_local_model
-
-
-@pytest.fixture
-def client(hub, member):
-    return openai.OpenAI(base_url=hub.api, api_key=member.key, max_retries=0, timeout=30)
-
-
-@pytest.fixture
-def models(hub, tiny_gguf, cloud):
-    return make_local_model(tiny_gguf, name="tiny"), make_cloud_model(cloud.url, name="cloud-mini")
-
+from tests.conftest import make_local_model
 
 HI = [{"role": "user", "content": "hello world"}]
 

@@ -22,16 +22,6 @@ from tests.conftest import add_fallbacks, make_cloud_model, make_local_model
 CARD = "Refund card 4111 1111 1111 1111 today."
 
 
-@pytest.fixture
-def client(hub, member):
-    return openai.OpenAI(base_url=hub.api, api_key=member.key, max_retries=0, timeout=30)
-
-
-@pytest.fixture
-def models(hub, tiny_gguf, cloud):
-    return make_local_model(tiny_gguf, name="tiny"), make_cloud_model(cloud.url, name="cloud-mini")
-
-
 def publish(admin_user, change):
     def edit(data):
         doc = document_parse(data)
