@@ -44,6 +44,8 @@ format: install
 bench: install
 	$(PY) bench/gateway_overhead.py
 	$(PY) bench/local_engine.py
+	$(PY) bench/policy_decision.py
+	$(PY) bench/classification_eval.py
 
 clean:
 	rm -rf $(VENV)
