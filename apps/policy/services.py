@@ -160,6 +160,7 @@ def policy_publish(*, actor: User, note: str = "") -> PolicyVersion:
         draft.note = note or draft.note
         draft.save(update_fields=["status", "published_at", "published_by", "note"])
         _audit(actor, PolicyAuditEntry.Action.PUBLISH, draft, f"Published v{draft.number}", diff)
+        transaction.on_commit(policy_invalidate)  # this process sees it at once
     return draft
 
 
@@ -190,6 +191,7 @@ def policy_rollback(*, actor: User, number: int) -> PolicyVersion:
             f"Rolled back to v{number} (as v{restored.number})",
             _diff(current.document, document),
         )
+        transaction.on_commit(policy_invalidate)
     return restored
 
 
