@@ -4,6 +4,7 @@ so they can start the background generation on the server's event loop."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
@@ -62,7 +63,11 @@ def _active_team(request: HttpRequest) -> Team | None:
     return chosen or services.teams_of(_user(request)).first()
 
 
-def _conversation(request: HttpRequest, code: str) -> Conversation:
+def _conversation(request: HttpRequest, code: object) -> Conversation:
+    try:
+        code = uuid.UUID(str(code))
+    except ValueError:
+        raise Http404("No such conversation.") from None
     return get_object_or_404(
         Conversation.objects.select_related("team"), code=code, user=_user(request)
     )
@@ -241,10 +246,8 @@ def preview(request: HttpRequest) -> HttpResponse:
         decision = decision_preview(caller=caller, request=chat)
     except GatewayError:
         return HttpResponse("")
-    texts = chat.messages
-    found = sorted(
-        {f.finding.label.lower() for f in decision.findings if f.message == len(texts) - 1}
-    )
+    typed = len(chat.messages) - 1  # findings in the message being typed, not earlier ones
+    found = sorted({f.finding.label.lower() for f in decision.findings if f.message == typed})
     return render(request, "chat/_preview.html", {"decision": decision, "found": found})
 
 

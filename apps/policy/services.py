@@ -167,9 +167,9 @@ def policy_publish(*, actor: User, note: str = "") -> PolicyVersion:
 def policy_rollback(*, actor: User, number: int) -> PolicyVersion:
     """Publish a copy of an earlier version as a new version (history stays linear)."""
     with transaction.atomic():
-        old = PolicyVersion.objects.filter(number=number).first()
+        old = PolicyVersion.objects.filter(number=number).exclude(status=Status.DRAFT).first()
         if old is None:
-            raise ValidationError(f"There is no version {number}.")
+            raise ValidationError(f"There is no published version {number}.")
         current = policy_published_get()
         if old.pk == current.pk:
             raise ValidationError(f"Version {number} is already live.")

@@ -142,6 +142,7 @@ def test_live_preview_says_where_a_message_would_go(client, member, conversation
         {"text": "IBAN GB82 WEST 1234 5698 7654 32", "conversation": conversation.code},
     ).content.decode()
     assert "iban" in html and "restricted" in html and "tiny" in html and "stays on-prem" in html
+    assert client.post("/chat/preview/", {"text": "x", "conversation": "nope"}).status_code == 404
 
 
 def test_feedback_is_stored_and_toggles(client, member, conversation):

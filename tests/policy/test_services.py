@@ -82,6 +82,9 @@ def test_rollback_republishes_an_old_version_as_a_new_one(admin_user, local_mode
     ]  # fmt: skip
     with pytest.raises(ValidationError, match="already live"):
         policy_rollback(actor=admin_user, number=3)
+    draft = policy_draft_get(actor=admin_user)
+    with pytest.raises(ValidationError, match="no published version"):
+        policy_rollback(actor=admin_user, number=draft.number)
 
 
 def test_one_draft_at_a_time_and_discard(admin_user):
