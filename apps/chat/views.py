@@ -153,7 +153,7 @@ def conversation_new(request: HttpRequest) -> HttpResponse:
     team = _active_team(request)
     if team is None:
         return HttpResponseBadRequest("You are not in any team yet; ask an admin to add you.")
-    model = request.POST.get("model", "auto")
+    model = request.POST.get("model", "")[:100] or "auto"
     conversation = services.conversation_create(user=_user(request), team=team, model=model)
     return redirect("chat:conversation", code=conversation.code)
 
@@ -207,7 +207,7 @@ def conversation_settings(request: HttpRequest, code: str) -> HttpResponse:
     conversation = _conversation(request, code)
     error = ""
     if "model" in request.POST:
-        conversation.model = request.POST["model"][:100]
+        conversation.model = request.POST["model"][:100] or "auto"
         conversation.save(update_fields=["model", "updated_at"])
     if request.POST.get("sensitivity"):
         try:
