@@ -20,9 +20,10 @@ def test_console_endpoints_refuse_garbage_cleanly(admin_client, team):
     policy_published_get()
     paths = [
         "/policy/levels/", "/policy/detectors/", "/policy/weights/", "/policy/custom/org/",
-        f"/policy/custom/{team.pk}/", "/policy/custom/org/nope/delete/", f"/policy/teams/{team.pk}/floor/",
-        "/policy/rules/", "/policy/rules/nope/", "/policy/rules/nope/edit/", "/policy/rules/nope/explode/",
-        "/policy/publish/", "/policy/versions/999/rollback/", "/policy/simulate/",
+        f"/policy/custom/{team.pk}/", "/policy/custom/org/nope/delete/",
+        f"/policy/teams/{team.pk}/floor/", "/policy/rules/", "/policy/rules/nope/",
+        "/policy/rules/nope/edit/", "/policy/rules/nope/explode/", "/policy/publish/",
+        "/policy/versions/999/rollback/", "/policy/simulate/",
     ]  # fmt: skip
     for path in paths:
         response = admin_client.post(path, GARBAGE, HTTP_HX_REQUEST="true")
