@@ -67,7 +67,9 @@ def _route_headers(response: HttpResponseBase, completion: Completion) -> HttpRe
     response["X-HybridHub-Policy"] = (
         f"v{completion.decision.policy_version} {completion.decision.rule_id}"
     )
-    response["X-HybridHub-Reason"] = reason.encode("ascii", "replace").decode()[:1000]
+    # Header values are ASCII: the arrows of the reasons become "->".
+    ascii_reason = reason.replace("→", "->").encode("ascii", "replace").decode()
+    response["X-HybridHub-Reason"] = ascii_reason[:1000]
     response["X-Request-Id"] = completion.id
     return response
 

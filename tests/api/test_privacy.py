@@ -39,6 +39,7 @@ def test_restricted_prompt_asking_for_a_cloud_model_is_answered_on_prem(client, 
     assert raw.headers["x-hybridhub-level"] == "restricted"
     reason = raw.headers["x-hybridhub-reason"]
     assert "requested cloud-mini not used: vendor zone not allowed at this level" in reason
+    assert reason.startswith("contains card -> restricted; ")
     assert cloud.requests == []
     row = UsageRecord.objects.get()
     assert (row.level_name, row.found_level, row.model_name) == ("restricted", 3, "tiny")
