@@ -97,9 +97,10 @@ class Tally:
 
 @dataclass
 class Attempts:
-    """What the dispatcher tried, for the ledger and the explanation."""
+    """What the dispatcher tried, for the ledger and the explanation.
+    ``decision`` is None for requests refused before the policy decided."""
 
-    decision: Decision
+    decision: Decision | None
     reasons: list[str]
     failed: list[dict[str, str]] = field(default_factory=list)
 
@@ -122,6 +123,7 @@ class Completion:
 
     @property
     def decision(self) -> Decision:
+        assert self.attempts.decision is not None  # a started completion was decided
         return self.attempts.decision
 
     @property
@@ -214,7 +216,7 @@ async def completion_start(*, caller: Caller, request: ChatRequest) -> Completio
                 status=503, code="no_model_available", type="server_error",
             )  # fmt: skip
     except GatewayError as exc:
-        attempts = Attempts(decision, [*(decision.reasons if decision else ()), exc.message])  # type: ignore[arg-type]
+        attempts = Attempts(decision, [*(decision.reasons if decision else ()), exc.message])
         await usage_record(
             caller=caller, request=request, model=None, attempts=attempts, tally=tally,
             status=UsageRecord.Status.REJECTED, error_type=exc.code,
@@ -297,9 +299,11 @@ def _outgoing(
 async def _dispatch(
     caller: Caller, request: ChatRequest, attempts: Attempts, tally: Tally
 ) -> Completion:
-    messages, egress, restorer = _outgoing(attempts.decision, request)
+    decision = attempts.decision
+    assert decision is not None
+    messages, egress, restorer = _outgoing(decision, request)
     last: ProviderError | None = None
-    for model in attempts.decision.candidates:
+    for model in decision.candidates:
         for attempt in range(model.provider.max_retries + 1):
             stream = adapter_for(model).stream_chat(messages, request.params, egress)
             try:
@@ -331,7 +335,7 @@ async def _dispatch(
             return Completion(caller, request, model, attempts, tally, stream, first, restorer)
     assert last is not None
     await _record_failure(caller, request, None, attempts, tally, last)
-    tried = ", ".join(m.name for m in attempts.decision.candidates)
+    tried = ", ".join(m.name for m in decision.candidates)
     raise GatewayError(
         f"No model on the route could answer (tried {tried}): {last.message}",
         status=503 if last.status in (503, 429) else 502,
