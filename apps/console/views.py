@@ -15,7 +15,7 @@ from typing import Any, cast
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -250,6 +250,8 @@ def rule_save(request: HttpRequest, rule_id: str = "") -> HttpResponse:
     def save(data: dict) -> dict:  # type: ignore[type-arg]
         rules = data["rules"]
         if rule_id:
+            if all(r["id"] != rule_id for r in rules):
+                raise ValidationError("That rule no longer exists.")
             data["rules"] = [rule if r["id"] == rule_id else r for r in rules]
         else:
             rules.insert(len(rules) - 1, rule)  # new rules go just above the default
@@ -271,10 +273,17 @@ def rule_edit_form(request: HttpRequest, rule_id: str) -> HttpResponse:
     return _section(request, "console/_rules.html", rule_form=form, editing=rule_id)
 
 
+RULE_ACTIONS = {"toggle": "Switched", "delete": "Deleted", "up": "Moved up", "down": "Moved down"}
+
+
 @require_POST
 @console_access
 def rule_action(request: HttpRequest, rule_id: str, action: str) -> HttpResponse:
     _org_admin_only(request)
+    if action not in RULE_ACTIONS:
+        raise Http404("No such rule action.")
+    rules = policy_working_get()[1].rules
+    name = next((r.name for r in rules if r.id == rule_id), rule_id)
 
     def change(data: dict) -> dict:  # type: ignore[type-arg]
         rules = data["rules"]
@@ -291,13 +300,7 @@ def rule_action(request: HttpRequest, rule_id: str, action: str) -> HttpResponse
                 rules[index], rules[other] = rules[other], rules[index]
         return data
 
-    name = next(
-        (r["name"] for r in policy_working_get()[1].model_dump()["rules"] if r["id"] == rule_id),
-        rule_id,
-    )
-    summaries = {"toggle": "Switched", "delete": "Deleted", "up": "Moved up", "down": "Moved down"}
-    summary = f"{summaries.get(action, action)} rule {name!r}"
-    return _edit(request, summary, change, "console/_rules.html")
+    return _edit(request, f"{RULE_ACTIONS[action]} rule {name!r}", change, "console/_rules.html")
 
 
 @require_POST

@@ -183,3 +183,10 @@ def test_login_page_works(client, member):
     assert response.status_code == 302
     Membership.objects.filter(user=member.user).update(role="admin")
     assert client.get("/policy/").status_code == 200
+
+
+def test_unknown_rule_actions_and_vanished_rules_are_refused(org_admin):
+    assert org_admin.post("/policy/rules/default/explode/", **HX).status_code == 404
+    html = org_admin.post("/policy/rules/gone/", rule_post(), **HX).content.decode()
+    assert "That rule no longer exists." in html
+    assert not PolicyVersion.objects.filter(status="draft").exists()
