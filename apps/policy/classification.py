@@ -14,9 +14,12 @@ Detectors triggered by words ("password", "tel:") find them with ``str.find``
 in a lower-cased copy, then match what follows. docs/classification.md has
 each rule, its limits and the measured precision, recall and speed.
 
+Detectors read a normalised shadow of the text (normalize.py: invisible
+characters removed, Unicode digits, spaces and full-width forms folded), and
+findings are mapped back to the original text's offsets.
+
 Custom detectors (keyword lists, regular expressions written by admins) run on
-the third-party ``regex`` module under a time limit; a scan that runs out of
-time fails closed.
+RE2, in linear time, under one time budget per request (custom_detectors.py).
 """
 
 from __future__ import annotations
@@ -27,19 +30,24 @@ import ipaddress
 import json
 import math
 import re
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-import regex
+from .custom_detectors import (
+    MAX_PATTERN_LENGTH,
+    SQUASH_MAP,
+    CustomMatcher,
+    Deadline,
+    custom_pattern_problem,
+)
+from .normalize import Shadow, skeleton
 
 LEVELS: tuple[str, ...] = ("public", "internal", "confidential", "restricted")
 PUBLIC, INTERNAL, CONFIDENTIAL, RESTRICTED = range(4)
 
-CUSTOM_TIMEOUT_S = 0.05  # per custom detector and scan, for the whole text
-MAX_PATTERN_LENGTH = 500
+__all__ = ["MAX_PATTERN_LENGTH", "Deadline", "custom_pattern_problem"]  # re-exported
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,12 +133,17 @@ class _Scan:
         return lower
 
     @cached_property
-    def ascii_words(self) -> frozenset[str] | None:
-        """The text's words (runs of letters, digits, "_"), lower-cased; None
-        unless the text is plain ASCII."""
-        if not self.text.isascii():
+    def skeleton(self) -> str:
+        """The text with look-alike letters read as Latin (custom keywords)."""
+        return skeleton(self.text)
+
+    @cached_property
+    def squashed(self) -> str | None:
+        """The skeleton's letters and digits, lower-cased, nothing between
+        them; None unless the skeleton is plain ASCII (custom keywords)."""
+        if not self.skeleton.isascii():
             return None
-        return frozenset(self.text.translate(_WORD_MAP).split())
+        return self.skeleton.translate(SQUASH_MAP)
 
     @cached_property
     def numbers(self) -> list[re.Match[str]]:
@@ -159,12 +172,6 @@ _NUMBER = re.compile(
     r"|(?P<digits>(?<![\w+.\-][0-9])(?=(?:[ .\-]?[0-9]){6})[0-9]*(?:[ .\-][0-9]+){0,5}"
     r"(?![\w]|[.\-][0-9]))"
     r")"
-)
-
-
-# Lower-cases ASCII letters and blanks out everything that is not \w.
-_WORD_MAP = str.maketrans(
-    {chr(i): (chr(i).lower() if chr(i).isalnum() or chr(i) == "_" else " ") for i in range(128)}
 )
 
 
@@ -939,92 +946,6 @@ _FINDERS: dict[str, Finder] = {
 }
 
 
-# --- custom detectors -------------------------------------------------------
-
-
-class _CustomMatcher:
-    """One admin-defined detector, compiled once; fails closed on timeout."""
-
-    def __init__(self, detector: CustomDetector) -> None:
-        if detector.kind not in ("keywords", "regex"):
-            raise ValueError(f"custom detector {detector.name!r}: unknown kind {detector.kind!r}")
-        _check_level(detector.level, f"custom detector {detector.name!r}")
-        self.detector = f"custom:{detector.name}"
-        self.label = _custom_label(detector)
-        self.level = detector.level
-        try:
-            self.patterns = _compile_custom(detector)
-        except regex.error as exc:
-            raise ValueError(f"custom detector {detector.name!r}: {exc}") from exc
-        keywords = (
-            [p for p in detector.patterns if p.strip()] if detector.kind == "keywords" else []
-        )
-        # For each keyword, the words it is made of; None: cannot prefilter, always run.
-        self.needs: list[frozenset[str]] | None = [_words_of(k) for k in keywords] or None
-        if self.needs and not all(self.needs):
-            self.needs = None  # a keyword with no letters or digits ("!!!")
-
-    def spans(self, scan: _Scan) -> list[Span]:
-        if not self._may_match(scan):
-            return []
-        deadline = time.perf_counter() + CUSTOM_TIMEOUT_S
-        spans: list[Span] = []
-        try:
-            for pattern in self.patterns:
-                remaining = deadline - time.perf_counter()
-                if remaining <= 0:
-                    raise TimeoutError
-                matches = pattern.finditer(scan.text, timeout=remaining)
-                spans += [m.span() for m in matches if m.end() > m.start()]
-        except TimeoutError:
-            # We cannot tell what the text holds, so treat all of it as a match.
-            return [(0, len(scan.text))]
-        return spans
-
-    def _may_match(self, scan: _Scan) -> bool:
-        """A keyword list is a big alternation, slow to scan (100 keywords
-        cost more than all built-in detectors together); most texts contain
-        none of the words, which set lookups tell far faster. Only for ASCII
-        text and keywords, where lower-casing and the regex's case-insensitive
-        matching agree, so the shortcut can never hide a match."""
-        words = scan.ascii_words
-        if self.needs is None or words is None:
-            return True
-        return any(need <= words for need in self.needs)
-
-
-def _words_of(keyword: str) -> frozenset[str]:
-    if not keyword.isascii():
-        return frozenset()
-    return frozenset(keyword.translate(_WORD_MAP).split())
-
-
-def _compile_custom(detector: CustomDetector) -> list[regex.Pattern[str]]:
-    patterns = [p for p in detector.patterns if p.strip()]
-    if detector.kind == "regex":
-        return [regex.compile(p) for p in patterns]
-    if not patterns:
-        return []
-    # One alternation for all keywords, longest first so "Project Falcon" wins
-    # over "Project".
-    words = sorted({p.strip() for p in patterns}, key=len, reverse=True)
-    return [regex.compile("|".join(map(_keyword_regex, words)), regex.IGNORECASE)]
-
-
-def _keyword_regex(keyword: str) -> str:
-    """Whole words: no letter or digit may touch an end that is one ("C++"
-    matches in "C++11", "falcon" not in "falcons"); any run of whitespace
-    inside the keyword matches any other (a line break, two spaces)."""
-    body = r"\s+".join(regex.escape(part) for part in keyword.split())
-    before = r"(?<!\w)" if _is_word_char(keyword[0]) else ""
-    after = r"(?!\w)" if _is_word_char(keyword[-1]) else ""
-    return before + body + after
-
-
-def _is_word_char(ch: str) -> bool:
-    return ch.isalnum() or ch == "_"
-
-
 def _custom_label(detector: CustomDetector) -> str:
     """Upper-case letters, digits and "_", starting with a letter, so that
     placeholders like ``[PROJECT_CODE_1]`` stay recognisable."""
@@ -1062,24 +983,35 @@ class Classifier:
             for name, setting in settings.items()
             if setting.enabled
         ]
-        self._custom = [_CustomMatcher(detector) for detector in custom]
+        for detector in custom:
+            _check_level(detector.level, f"custom detector {detector.name!r}")
+        self._custom = [CustomMatcher(d, _custom_label(d)) for d in custom]
 
-    def scan(self, text: str) -> list[Finding]:
-        """Findings sorted by start; overlapping ones merged into one (see _resolve)."""
+    def scan(self, text: str, deadline: Deadline | None = None) -> list[Finding]:
+        """Findings sorted by start, in ``text``'s offsets; overlapping ones
+        merged into one (see _resolve). ``deadline`` is the request's budget
+        for custom detectors, shared by all its texts."""
         if not text:
             return []
-        scan = _Scan(text)
+        shadow = Shadow.of(text)
+        scan = _Scan(shadow.text)
         found = [
             Finding(name, _LABELS[name], level, start, end)
             for name, finder, level in self._builtins
             for start, end in finder(scan)
         ]
+        deadline = deadline or Deadline()
         for matcher in self._custom:
             found += [
                 Finding(matcher.detector, matcher.label, matcher.level, start, end)
-                for start, end in matcher.spans(scan)
+                for start, end in matcher.spans(scan, deadline)
             ]
-        return _resolve(found)
+        resolved = _resolve(found)
+        if shadow.text is text:
+            return resolved
+        return [
+            Finding(f.detector, f.label, f.level, *shadow.span(f.start, f.end)) for f in resolved
+        ]
 
     def level_of(self, findings: Sequence[Finding]) -> int:
         return max((finding.level for finding in findings), default=PUBLIC)
@@ -1105,152 +1037,6 @@ def _resolve(findings: Sequence[Finding]) -> list[Finding]:
 def _rank(finding: Finding) -> tuple[int, int, int]:
     specificity = _SPECIFICITY.get(finding.detector, _CUSTOM_SPECIFICITY)
     return finding.level, specificity, finding.end - finding.start
-
-
-# --- validating custom patterns ----------------------------------------------
-
-_PROBE_TIMEOUT_S = 0.02  # one probe; a safe pattern needs microseconds
-_PROBE_BUDGET_S = 0.5  # all probes together
-_PUMP_LENGTH = 32  # exponential patterns take seconds at ~30 characters
-_EMPTY_PROBES = ("", "a", " 1_.-\n")
-
-
-def custom_pattern_problem(kind: str, pattern: str) -> str | None:
-    """A readable reason a custom keyword/regex is refused, or None."""
-    if kind not in ("keywords", "regex"):
-        return f"unknown kind {kind!r} (use 'keywords' or 'regex')"
-    if not pattern.strip():
-        return "is empty"
-    if len(pattern) > MAX_PATTERN_LENGTH:
-        return f"is longer than {MAX_PATTERN_LENGTH} characters"
-    if kind == "keywords":
-        return None  # escaped before use: always a plain, safe match
-    try:
-        compiled = regex.compile(pattern)
-    except regex.error as exc:
-        return f"is not a valid regular expression: {exc}"
-    if _matches_empty(compiled):
-        return "can match an empty string, so it would match everywhere"
-    if _nested_repeat(pattern) or _too_slow(compiled, pattern):
-        return (
-            "risks catastrophic backtracking (a repeat inside a repeat, like (a+)+, or "
-            "overlapping alternatives, like (a|ab)*): make the repeated parts unambiguous"
-        )
-    return None
-
-
-def _matches_empty(compiled: regex.Pattern[str]) -> bool:
-    try:
-        return any(
-            m.end() == m.start()
-            for probe in _EMPTY_PROBES
-            for m in compiled.finditer(probe, timeout=_PROBE_TIMEOUT_S)
-        )
-    except TimeoutError:
-        return False  # _too_slow reports it
-
-
-def _too_slow(compiled: regex.Pattern[str], pattern: str) -> bool:
-    """Run the pattern on inputs built to make backtracking explode: a
-    character or fragment of the pattern repeated, then one that fails."""
-    deadline = time.perf_counter() + _PROBE_BUDGET_S
-    for probe in _adversarial_inputs(pattern):
-        try:
-            compiled.fullmatch(probe, timeout=_PROBE_TIMEOUT_S)
-            compiled.search(probe, timeout=_PROBE_TIMEOUT_S)
-        except TimeoutError:
-            return True
-        if time.perf_counter() > deadline:
-            return True
-    return False
-
-
-def _adversarial_inputs(pattern: str) -> Iterator[str]:
-    plain = re.sub(r"\\[A-Za-z]", "", pattern)  # \d, \w … are classes, not letters
-    units = {"a", "A", "0", " ", "_", "-", ".", "@", "\n"}
-    units |= {ch for ch in plain if ch.isprintable()}
-    units |= set(re.findall(r"[A-Za-z0-9]{2,8}", plain))
-    for unit in sorted(units):
-        pumped = unit * max(1, _PUMP_LENGTH // len(unit))
-        for tail in ("!", "\x00"):
-            yield pumped + tail
-
-
-_GROUP_OPEN = re.compile(r"\((?:\?(?:P?<\w+>|<[=!]|[=!>|]|[A-Za-z0-9\-]*:))?")
-_QUANTIFIER = re.compile(r"(?:([*+?])|\{(\d*)(,?)(\d*)\})([?+]?)")
-
-
-@dataclass
-class _Branch:
-    required: int = 0  # items that must match at least once
-    repeats: bool = False  # some item can repeat without bound
-
-
-def _nested_repeat(pattern: str) -> bool:
-    """A group repeated without bound whose body is essentially one unbounded
-    repeat, like (a+)+, (a*)* or (\\w+\\s?)+: the engine can split the input
-    between the two repeats in exponentially many ways. (a+)+ happens to be
-    caught by the regex module's own guards, but variants of it are not."""
-    stack: list[list[_Branch]] = [[_Branch()]]
-    i = 0
-    while i < len(pattern):
-        lone_group, i = _next_item(pattern, i, stack)
-        if lone_group is None:
-            continue
-        quantifier = _QUANTIFIER.match(pattern, i)
-        optional, unbounded = _quantifier_kind(quantifier)
-        if quantifier:
-            i = quantifier.end()
-        if lone_group and unbounded:
-            return True
-        branch = stack[-1][-1]
-        branch.repeats |= unbounded or lone_group
-        branch.required += not optional
-    return False
-
-
-def _next_item(pattern: str, i: int, stack: list[list[_Branch]]) -> tuple[bool | None, int]:
-    """Consume one item; return (is it a group that is a lone repeat, next
-    index), or (None, next index) for "(", "|" and other non-items."""
-    ch = pattern[i]
-    if ch == "(":
-        stack.append([_Branch()])
-        opened = _GROUP_OPEN.match(pattern, i)
-        return None, opened.end() if opened else i + 1
-    if ch == "|":
-        stack[-1].append(_Branch())
-        return None, i + 1
-    if ch == ")" and len(stack) > 1:
-        branches = stack.pop()
-        return any(b.repeats and b.required <= 1 for b in branches), i + 1
-    if ch == "\\":
-        return False, i + 2
-    if ch == "[":
-        return False, _class_end(pattern, i)
-    return False, i + 1
-
-
-def _class_end(pattern: str, i: int) -> int:
-    j = i + 1
-    if j < len(pattern) and pattern[j] == "^":
-        j += 1
-    if j < len(pattern) and pattern[j] == "]":
-        j += 1  # a "]" first in a class is literal
-    while j < len(pattern) and pattern[j] != "]":
-        j += 2 if pattern[j] == "\\" else 1
-    return j + 1
-
-
-def _quantifier_kind(quantifier: re.Match[str] | None) -> tuple[bool, bool]:
-    """(may match zero times, may repeat without bound); possessive counts as bounded."""
-    if quantifier is None:
-        return False, False
-    symbol, low, comma, high, mode = quantifier.groups()
-    if symbol:
-        optional, unbounded = symbol in "*?", symbol in "*+"
-    else:
-        optional, unbounded = low in ("", "0"), bool(comma) and not high
-    return optional, unbounded and mode != "+"
 
 
 # --- redaction --------------------------------------------------------------

@@ -36,15 +36,21 @@ FEATURE_DESCRIPTIONS: dict[str, str] = {
 }
 
 _CODE_FENCE = re.compile(r"```|~~~")
+# Indentation is "[ \t]*", never "\s*": with MULTILINE, "^\s*" would start at
+# every line of a run of blank lines and read the whole run each time
+# (quadratic: 12 KB of newlines froze the server for seconds).
 _CODE_LINE = re.compile(
-    r"^\s*(def |class |import |from \S+ import |function |const |let |var |public |"
+    r"^[ \t]*(def |class |import |from \S+ import |function |const |let |var |public |"
     r"#include|SELECT |INSERT |UPDATE |CREATE |for \(|if \(|return |\}|\{$|</?\w+>)",
     re.MULTILINE,
 )
-_LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+", re.MULTILINE)
+_LIST_ITEM = re.compile(r"^[ \t]*(?:[-*•]|\d+[.)])[ \t]+", re.MULTILINE)
 _COMPARISON = re.compile(r"[=<>≤≥] ?-?\d")
 _INLINE_MATH = re.compile(r"\$[^$\n]{1,80}\$")
 _WORD = re.compile(r"[a-z][a-z-]*")
+# "500 words"; the lookbehind starts a number only at its first digit, so a
+# long run of digits is read once, not once per digit.
+_WORD_COUNT = re.compile(r"(?<![0-9])[0-9]{3,} words")
 
 # Vocabulary is matched on lower-cased words (a set lookup each) and a few
 # phrases (substring counts): an alternation regex with IGNORECASE over the
@@ -117,9 +123,7 @@ def features_of(
     math += len(_COMPARISON.findall(last)) + (len(_INLINE_MATH.findall(last)) if "$" in last else 0)
     constraints = _vocabulary_hits(words, last, _CONSTRAINT_WORDS, _CONSTRAINT_PHRASES)
     output = _saturate(max_tokens or 0, 4000)
-    if _vocabulary_hits(words, last, _LONG_WORDS, _LONG_PHRASES) or re.search(
-        r"\d{3,} words", last
-    ):
+    if _vocabulary_hits(words, last, _LONG_WORDS, _LONG_PHRASES) or _WORD_COUNT.search(last):
         output = max(output, 0.7)
     return {
         "length": _saturate(estimated_tokens, 3000),

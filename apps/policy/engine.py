@@ -8,14 +8,16 @@ calls ``route`` on the signals stored in the ledger.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
 
+from apps.core.privacy import PrivacyZone
 from apps.providers.specs import Catalog, ModelSpec
 
-from .classification import BuiltinSetting, Classifier, CustomDetector, Finding
+from .classification import BuiltinSetting, Classifier, CustomDetector, Deadline, Finding
 from .complexity import Complexity, complexity_of, score
 from .document import CLOUD, LOCAL, REQUESTED, Conditions, LevelPolicy, PolicyDocument, RulePolicy
 
@@ -76,7 +78,7 @@ class Decision:
     block_message: str = ""
     # The data as it will be sent: its level and zones drop when it is redacted.
     egress_level_name: str = ""
-    egress_zones: frozenset[str] = frozenset({"on_prem"})
+    egress_zones: frozenset[str] = frozenset({PrivacyZone.ON_PREM})
     # Why there are no candidates: "context_length_exceeded" or "no_model_available".
     problem: str = ""
 
@@ -105,14 +107,50 @@ class CompiledPolicy:
 
 
 def classify(
-    policy: CompiledPolicy, texts: Sequence[str], team_id: int | None
+    policy: CompiledPolicy,
+    texts: Sequence[str],
+    team_id: int | None,
+    turns: Sequence[int] | None = None,
 ) -> tuple[Located, ...]:
+    """Every text's findings, plus values split across two turns of the
+    conversation ("my card is 4111 1111" / "1111 1111"), under one time
+    budget. ``turns``: the indices of the texts that are the conversation's
+    messages, in order (default: all of them)."""
     classifier = policy.classifier(team_id)
-    return tuple(
+    deadline = Deadline()
+    found = [
         Located(index, finding)
         for index, text in enumerate(texts)
-        for finding in classifier.scan(text)
-    )
+        for finding in classifier.scan(text, deadline)
+    ]
+    turns = range(len(texts)) if turns is None else turns
+    found += _across_boundaries(classifier, texts, turns, deadline)
+    return tuple(sorted(found, key=lambda f: (f.message, f.finding.start)))
+
+
+_SEAM = 80  # characters on each side of a boundary between two texts
+
+
+def _across_boundaries(
+    classifier: Classifier, texts: Sequence[str], turns: Sequence[int], deadline: Deadline
+) -> list[Located]:
+    """Findings in the end of one turn joined to the start of the next
+    non-blank one (as one word, and as two) that cross the join: each part
+    is a finding in the text it is in."""
+    found = []
+    filled = [index for index in turns if texts[index].strip()]
+    for first, second in itertools.pairwise(filled):
+        tail, head = texts[first][-_SEAM:], texts[second][:_SEAM]
+        offset = len(texts[first]) - len(tail)
+        for joint in ("", " "):
+            seam = len(tail) + len(joint)
+            for f in classifier.scan(tail + joint + head, deadline):
+                if f.start < len(tail) and f.end > seam:
+                    found.append(
+                        Located(first, replace(f, start=offset + f.start, end=offset + len(tail)))
+                    )
+                    found.append(Located(second, replace(f, start=0, end=f.end - seam)))
+    return found
 
 
 def signals_of(
@@ -131,10 +169,20 @@ def signals_of(
 
 
 def decide(
-    policy: CompiledPolicy, catalog: Catalog, texts: Sequence[str], facts: Facts
+    policy: CompiledPolicy,
+    catalog: Catalog,
+    texts: Sequence[str],
+    facts: Facts,
+    *,
+    turns: Sequence[int] | None = None,
 ) -> Decision:
-    findings = classify(policy, texts, facts.team_id)
-    return route(policy, catalog, signals_of(policy, texts, facts, findings), findings)
+    """``texts``: everything that would leave (findings point into it);
+    ``turns``: which of them are the conversation's messages, in order, for
+    complexity and for values split across turns (default: all)."""
+    findings = classify(policy, texts, facts.team_id, turns)
+    scored = texts if turns is None else [texts[index] for index in turns]
+    signals = signals_of(policy, scored, facts, findings)
+    return route(policy, catalog, signals, findings)
 
 
 def rescore(policy: CompiledPolicy, signals: Signals) -> Signals:
@@ -158,7 +206,7 @@ def route(
     skipped: list[tuple[str, str]] = []
     rule = _first_match(doc.rules, signals, skipped)
     reasons.append(f"rule: {rule.name}")
-    zones = frozenset(("on_prem", *level_policy.allowed_zones))
+    zones = frozenset((PrivacyZone.ON_PREM, *level_policy.allowed_zones))
     decision = Decision(
         policy_version=policy.version,
         level=signals.level,
@@ -201,7 +249,7 @@ def route(
                 decision,
                 redact=True,
                 egress_level_name=f"{level_policy.name}, redacted to {floor.name}",
-                egress_zones=frozenset(("on_prem", *floor.allowed_zones)),
+                egress_zones=frozenset((PrivacyZone.ON_PREM, *floor.allowed_zones)),
             )
     if candidates:
         first = candidates[0]
