@@ -85,10 +85,12 @@ class Hub:
 
 
 @pytest.fixture
-def hub(_hub_server: ServerThread, transactional_db: None) -> Hub:
-    """HybridHub on a real ASGI server; data is committed so it can see it."""
+def hub(_hub_server: ServerThread, transactional_db: None) -> Iterator[Hub]:
+    """HybridHub on a real ASGI server; data is committed so it can see it.
+    The models a test loaded are freed after it (each test's rows are new)."""
     catalog_invalidate()
-    return Hub(url=_hub_server.url)
+    yield Hub(url=_hub_server.url)
+    adapters_close()
 
 
 # --- models ---------------------------------------------------------------------

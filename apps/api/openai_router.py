@@ -33,7 +33,7 @@ def _caller(request: HttpRequest) -> Caller:
 def _chat_request(body: ChatCompletionIn, request: HttpRequest) -> ChatRequest:
     return ChatRequest(
         model=body.model,
-        messages=tuple(ChatMessage(m.role, m.text()) for m in body.messages),
+        messages=tuple(ChatMessage(m.role, m.text(), m.name or "") for m in body.messages),
         params=GenerationParams(
             max_tokens=body.max_completion_tokens or body.max_tokens,
             temperature=body.temperature,

@@ -9,9 +9,9 @@ from typing import Any
 from django import forms
 
 from apps.accounts.models import Team
+from apps.core.privacy import ZONES, PrivacyZone
 from apps.policy.classification import BUILTIN_DETECTORS, DETECTOR_DESCRIPTIONS
 from apps.policy.complexity import DEFAULT_WEIGHTS, FEATURE_DESCRIPTIONS
-from apps.policy.document import ZONES
 
 Doc = dict[str, Any]
 WHEN_NO_MODEL = [
@@ -41,8 +41,8 @@ class LevelsForm(forms.Form):
         for i, level in enumerate(doc["levels"]):
             self.fields[f"name_{i}"] = forms.CharField(initial=level["name"], max_length=30)
             self.fields[f"zones_{i}"] = forms.MultipleChoiceField(
-                choices=[(z, z) for z in ZONES if z != "on_prem"],
-                initial=[z for z in level["allowed_zones"] if z != "on_prem"],
+                choices=[(z.value, z.label) for z in ZONES if z.leaves_the_machine],
+                initial=[z for z in level["allowed_zones"] if z != PrivacyZone.ON_PREM],
                 required=False,
                 widget=forms.CheckboxSelectMultiple,
             )
@@ -63,7 +63,7 @@ class LevelsForm(forms.Form):
         doc["levels"] = [
             {
                 "name": data[f"name_{i}"].strip().lower(),
-                "allowed_zones": ["on_prem", *data[f"zones_{i}"]],
+                "allowed_zones": [PrivacyZone.ON_PREM.value, *data[f"zones_{i}"]],
                 "when_no_model": data[f"when_{i}"],
                 "block_message": data[f"message_{i}"],
             }

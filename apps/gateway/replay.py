@@ -12,13 +12,14 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from apps.core.privacy import ZONES, PrivacyZone
 from apps.policy.complexity import score
 from apps.policy.engine import CompiledPolicy, Decision, Facts, Signals, route
 from apps.providers.specs import Catalog
 
 from .models import UsageRecord
 
-ZONE_RANK = {"on_prem": 0, "vendor_zero_retention": 1, "vendor": 2}
+ZONE_RANK: dict[str, int] = {zone.value: rank for rank, zone in enumerate(ZONES)}
 MAX_ROWS = 20_000
 
 
@@ -104,15 +105,15 @@ def policy_replay(*, policy: CompiledPolicy, catalog: Catalog, days: int) -> Rep
 def _replay_one(report: ReplayReport, row: UsageRecord, decision: Decision) -> None:
     report.requests += 1
     report.cost_before += row.cost_micros
-    report.local_before += row.privacy_zone == "on_prem"
+    report.local_before += row.privacy_zone == PrivacyZone.ON_PREM
     first = decision.candidates[0] if decision.candidates else None
     if first is None:
         report.blocked_after += 1
-        after, zone = "blocked", "on_prem"
+        after, zone = "blocked", PrivacyZone.ON_PREM.value
     else:
         after, zone = first.name, first.provider.privacy_zone
         report.cost_after += first.cost_micros(row.prompt_tokens, row.completion_tokens)
-    report.local_after += zone == "on_prem" and first is not None
+    report.local_after += zone == PrivacyZone.ON_PREM and first is not None
     if after != row.model_name:
         report.changes.append(
             ReplayChange(

@@ -34,7 +34,14 @@ from apps.providers.adapters import (
     adapter_for,
 )
 from apps.providers.catalog import Catalog, ModelSpec, catalog_aget, catalog_load
-from apps.providers.egress import Egress
+from apps.providers.egress import (
+    Egress,
+    EgressRefused,
+    outgoing_fields,
+    outgoing_texts,
+    texts_digest,
+    with_texts,
+)
 from apps.providers.tokens import estimate_tokens
 
 from .errors import GatewayError
@@ -262,38 +269,53 @@ def _facts(policy: CompiledPolicy, caller: Caller, request: ChatRequest) -> Fact
     )
 
 
+def _decide_now(
+    policy: CompiledPolicy, catalog: Catalog, facts: Facts, request: ChatRequest
+) -> Decision:
+    """Classify every text that would leave (contents, names, stop strings:
+    ``outgoing_fields``), score the conversation, apply the rules."""
+    fields = list(outgoing_fields(request.messages, request.params))
+    texts = [text for _, text in fields]
+    turns = [index for index, (where, _) in enumerate(fields) if where.endswith(".content")]
+    return decide(policy, catalog, texts, facts, turns=turns)
+
+
 async def _decide(
     policy: CompiledPolicy, catalog: Catalog, caller: Caller, request: ChatRequest, tally: Tally
 ) -> Decision:
     facts = _facts(policy, caller, request)
-    texts = [m.content for m in request.messages]
-    if sum(len(t) for t in texts) <= _INLINE_DECIDE_CHARS:
-        return decide(policy, catalog, texts, facts)
-    return await asyncio.to_thread(decide, policy, catalog, texts, facts)
+    if sum(len(m.content) for m in request.messages) <= _INLINE_DECIDE_CHARS:
+        return _decide_now(policy, catalog, facts, request)
+    return await asyncio.to_thread(_decide_now, policy, catalog, facts, request)
 
 
 def decision_preview(*, caller: Caller, request: ChatRequest) -> Decision:
     """What the published policy would decide for this request, without sending it."""
     policy = policy_compiled(policy_published_get())
-    return decide(
-        policy,
-        catalog_load(),
-        [m.content for m in request.messages],
-        _facts(policy, caller, request),
-    )
+    return _decide_now(policy, catalog_load(), _facts(policy, caller, request), request)
 
 
-def _outgoing(
-    decision: Decision, request: ChatRequest
-) -> tuple[list[ChatMessage], Egress, StreamRestorer | None]:
-    """The messages that may be sent, the egress ticket they travel with, and
-    how to put redacted values back into the answer."""
-    egress = Egress(decision.egress_level_name, decision.egress_zones)
-    if not decision.redact:
-        return list(request.messages), egress, None
-    texts, mapping = redact_texts([m.content for m in request.messages], decision.findings)
-    messages = [ChatMessage(m.role, text) for m, text in zip(request.messages, texts, strict=True)]
-    return messages, egress, StreamRestorer(mapping)
+@dataclass(frozen=True)
+class Outgoing:
+    """What may be sent, the egress ticket it travels with (its level, its
+    zones and the digest of exactly these texts), and how to put redacted
+    values back into the answer."""
+
+    messages: list[ChatMessage]
+    params: GenerationParams
+    egress: Egress
+    restorer: StreamRestorer | None
+
+
+def _outgoing(decision: Decision, request: ChatRequest) -> Outgoing:
+    messages, params = list(request.messages), request.params
+    texts, restorer = list(outgoing_texts(messages, params)), None
+    if decision.redact:
+        texts, mapping = redact_texts(texts, decision.findings)
+        messages, params = with_texts(messages, params, texts)
+        restorer = StreamRestorer(mapping)
+    egress = Egress(decision.egress_level_name, decision.egress_zones, texts_digest(texts))
+    return Outgoing(messages, params, egress, restorer)
 
 
 async def _dispatch(
@@ -301,19 +323,19 @@ async def _dispatch(
 ) -> Completion:
     decision = attempts.decision
     assert decision is not None
-    messages, egress, restorer = _outgoing(decision, request)
+    out = _outgoing(decision, request)
     last: ProviderError | None = None
     for model in decision.candidates:
         for attempt in range(model.provider.max_retries + 1):
-            stream = adapter_for(model).stream_chat(messages, request.params, egress)
+            stream = adapter_for(model).stream_chat(out.messages, out.params, out.egress)
             try:
                 first = await _first_piece(stream, tally)
             except ProviderError as exc:
                 await _aclose(stream)
                 last = exc
                 attempts.failed.append({"model": model.name, "error": exc.code})
-                if exc.code == "egress_refused":
-                    await _security_event(caller, model, egress)
+                if isinstance(exc, EgressRefused):
+                    await _security_event(caller, model, out.egress)
                     attempts.reasons.append(f"{model.name} refused by the egress guard")
                     break
                 if exc.retryable and attempt < model.provider.max_retries:
@@ -332,7 +354,7 @@ async def _dispatch(
                     status=UsageRecord.Status.CANCELLED, error_type="client_disconnected",
                 )  # fmt: skip
                 raise
-            return Completion(caller, request, model, attempts, tally, stream, first, restorer)
+            return Completion(caller, request, model, attempts, tally, stream, first, out.restorer)
     assert last is not None
     await _record_failure(caller, request, None, attempts, tally, last)
     tried = ", ".join(m.name for m in decision.candidates)

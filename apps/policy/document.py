@@ -12,11 +12,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from apps.core.privacy import ZONES, PrivacyZone
+
 from .classification import BUILTIN_DETECTORS, LEVELS, custom_pattern_problem
 from .complexity import DEFAULT_WEIGHTS
 
-Zone = Literal["on_prem", "vendor_zero_retention", "vendor"]
-ZONES: tuple[Zone, ...] = ("on_prem", "vendor_zero_retention", "vendor")
+Zone = PrivacyZone
 # Model selectors a rule may list besides model names.
 REQUESTED, LOCAL, CLOUD = "@requested", "@local", "@cloud"
 SELECTORS = (REQUESTED, LOCAL, CLOUD)
@@ -29,12 +30,12 @@ class Strict(BaseModel):
 
 class LevelPolicy(Strict):
     name: str = Field(min_length=1, max_length=30, pattern=r"^[a-z][a-z0-9_-]*$")
-    allowed_zones: tuple[Zone, ...] = ("on_prem",)
+    allowed_zones: tuple[Zone, ...] = (PrivacyZone.ON_PREM,)
     when_no_model: Literal["local", "redact", "block"] = "local"
     block_message: str = Field(default="", max_length=300)
 
     def allows(self, zone: str) -> bool:
-        return zone == "on_prem" or zone in self.allowed_zones
+        return zone == PrivacyZone.ON_PREM or zone in self.allowed_zones
 
 
 class DetectorPolicy(Strict):
@@ -159,7 +160,7 @@ class PolicyDocument(Strict):
         if len(set(names)) != len(names):
             raise ValueError("level names must differ")
         for lower, higher in zip(self.levels, self.levels[1:], strict=False):
-            if not set(higher.allowed_zones) <= set(lower.allowed_zones) | {"on_prem"}:
+            if not set(higher.allowed_zones) <= set(lower.allowed_zones) | {PrivacyZone.ON_PREM}:
                 raise ValueError(
                     f"level {higher.name!r} may not allow a zone that {lower.name!r} does not"
                 )
@@ -189,9 +190,12 @@ def default_document() -> PolicyDocument:
     return PolicyDocument(
         levels=(
             LevelPolicy(name=LEVELS[0], allowed_zones=ZONES),
-            LevelPolicy(name=LEVELS[1], allowed_zones=("on_prem", "vendor_zero_retention")),
-            LevelPolicy(name=LEVELS[2], allowed_zones=("on_prem",)),
-            LevelPolicy(name=LEVELS[3], allowed_zones=("on_prem",)),
+            LevelPolicy(
+                name=LEVELS[1],
+                allowed_zones=(PrivacyZone.ON_PREM, PrivacyZone.VENDOR_ZERO_RETENTION),
+            ),
+            LevelPolicy(name=LEVELS[2], allowed_zones=(PrivacyZone.ON_PREM,)),
+            LevelPolicy(name=LEVELS[3], allowed_zones=(PrivacyZone.ON_PREM,)),
         ),
         detectors={
             name: DetectorPolicy(enabled=s.enabled, level=s.level)

@@ -4,16 +4,11 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from apps.accounts.models import Team
+from apps.core.privacy import PrivacyZone
 
 from .specs import LOCAL_KINDS
 
-
-class PrivacyZone(models.TextChoices):
-    """Where a provider keeps prompts, from most to least private."""
-
-    ON_PREM = "on_prem", "On-prem (never leaves our machines)"
-    VENDOR_ZERO_RETENTION = "vendor_zero_retention", "Vendor, zero retention"
-    VENDOR = "vendor", "Vendor"
+__all__ = ["LanguageModel", "ModelFallback", "PrivacyZone", "Provider"]
 
 
 class Provider(models.Model):
@@ -27,7 +22,7 @@ class Provider(models.Model):
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=32, choices=Kind.choices)
-    privacy_zone = models.CharField(max_length=32, choices=PrivacyZone.choices)
+    privacy_zone = models.CharField(max_length=32, choices=PrivacyZone.choices())
     base_url = models.URLField(blank=True, help_text="For OpenAI-compatible providers.")
     api_key_env = models.CharField(
         "API key variable",

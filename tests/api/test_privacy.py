@@ -14,9 +14,9 @@ from apps.gateway.models import UsageRecord
 from apps.policy.document import CLOUD, LevelPolicy, RulePolicy
 from apps.policy.models import SecurityEvent
 from apps.policy.services import document_json, document_parse, policy_draft_edit, policy_publish
-from apps.providers.adapters import ChatMessage, GenerationParams, ProviderError, adapter_for
+from apps.providers.adapters import ChatMessage, GenerationParams, adapter_for
 from apps.providers.catalog import catalog_load
-from apps.providers.egress import Egress
+from apps.providers.egress import Egress, EgressRefused, outgoing_texts, texts_digest
 from tests.conftest import add_fallbacks, make_cloud_model, make_local_model
 
 CARD = "Refund card 4111 1111 1111 1111 today."
@@ -97,8 +97,8 @@ def test_the_egress_guard_refuses_even_when_routing_is_wrong(
 ):
     real_decide = gateway_services.decide
 
-    def buggy_decide(policy, catalog, texts, facts):
-        decision = real_decide(policy, catalog, texts, facts)
+    def buggy_decide(policy, catalog, texts, facts, **options):
+        decision = real_decide(policy, catalog, texts, facts, **options)
         cloud_first = (catalog.get("cloud-mini"), catalog.get("tiny"))
         return decision.__class__(**{**decision.__dict__, "candidates": cloud_first})
 
@@ -117,15 +117,15 @@ def test_the_egress_guard_refuses_even_when_routing_is_wrong(
 
 def test_the_guard_sits_in_the_adapter_itself(models, cloud):
     adapter = adapter_for(catalog_load().get("cloud-mini"))
-    restricted = Egress("restricted", frozenset({"on_prem"}))
+    messages, params = [ChatMessage("user", CARD)], GenerationParams()
+    digest = texts_digest(outgoing_texts(messages, params))
+    restricted = Egress("restricted", frozenset({"on_prem"}), digest)
 
     async def call():
-        async for _ in adapter.stream_chat(
-            [ChatMessage("user", CARD)], GenerationParams(), restricted
-        ):
+        async for _ in adapter.stream_chat(messages, params, restricted):
             pass
 
-    with pytest.raises(ProviderError) as caught:
+    with pytest.raises(EgressRefused) as caught:
         asyncio.run(call())
     assert caught.value.code == "egress_refused"
     assert cloud.requests == []

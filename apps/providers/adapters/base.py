@@ -1,17 +1,22 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from ..egress import Egress
 
+# Field metadata: a fixed vocabulary validated at the door, not user text,
+# so the classifier need not read it (see egress.outgoing_texts).
+VOCABULARY = "vocabulary"
+
 
 @dataclass(frozen=True)
 class ChatMessage:
-    role: str
-    content: str
+    role: str = field(metadata={VOCABULARY: True})
+    content: str = ""
+    name: str = ""  # the participant's name (OpenAI's ``name``); user text like any other
 
 
 @dataclass(frozen=True)

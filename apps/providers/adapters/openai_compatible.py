@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..catalog import ModelSpec
-from ..egress import Egress, egress_check
+from ..egress import Egress
 from ..tokens import estimate_tokens
 from .base import ChatMessage, GenerationParams, PromptTokens, ProviderError, TextDelta, Usage
 
@@ -71,6 +71,13 @@ async def _sse_events(response: Any) -> AsyncIterator[dict[str, Any]]:
         yield payload
 
 
+def _message(message: ChatMessage) -> dict[str, str]:
+    out = {"role": message.role, "content": message.content}
+    if message.name:
+        out["name"] = message.name
+    return out
+
+
 class OpenAICompatibleAdapter:
     def __init__(self, model: ModelSpec) -> None:
         import openai
@@ -112,7 +119,7 @@ class OpenAICompatibleAdapter:
     def _arguments(self, messages: list[ChatMessage], params: GenerationParams) -> dict[str, Any]:
         arguments: dict[str, Any] = {
             "model": self.model.upstream_id,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "messages": [_message(m) for m in messages],
         }
         if params.max_tokens is not None:
             arguments["max_tokens"] = params.max_tokens
@@ -127,7 +134,8 @@ class OpenAICompatibleAdapter:
     async def stream_chat(
         self, messages: list[ChatMessage], params: GenerationParams, egress: Egress
     ) -> AsyncIterator[TextDelta | PromptTokens | Usage]:
-        egress_check(egress=egress, provider=self.model.provider)
+        # The egress guard (egress.GuardedAdapter) has checked this call:
+        # adapter_for never hands out this adapter unguarded.
         arguments = self._arguments(messages, params)
         try:
             if params.stream:
