@@ -18,6 +18,7 @@ import argparse
 import dataclasses
 import hashlib
 import json
+import os
 import random
 import re
 import statistics
@@ -124,6 +125,7 @@ def summarise(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     by_category: dict[str, Tally] = {c: Tally() for c in CATEGORIES}
     by_disguise: dict[str, Tally] = {d: Tally() for d in DISGUISES}
     by_kind: dict[str, Tally] = defaultdict(Tally)
+    by_type: dict[str, Tally] = defaultdict(Tally)
     structured = Tally()
     negatives: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # kind: [texts, flagged]
     fired: Counter[str] = Counter()
@@ -141,6 +143,7 @@ def summarise(outcomes: Sequence[Outcome]) -> dict[str, Any]:
             by_category[span.category].add(caught, right)
             by_disguise[span.disguise].add(caught, right)
             by_kind[record.kind.split(":")[0]].add(caught, right)
+            by_type[span.type].add(caught, right)
             if span.category in STRUCTURED:
                 structured.add(caught, right)
     total = [sum(v[0] for v in negatives.values()), sum(v[1] for v in negatives.values())]
@@ -149,6 +152,7 @@ def summarise(outcomes: Sequence[Outcome]) -> dict[str, Any]:
         "structured": dataclasses.asdict(structured),
         "disguises": {d: dataclasses.asdict(t) for d, t in by_disguise.items() if t.values},
         "text_kinds": {k: dataclasses.asdict(t) for k, t in sorted(by_kind.items())},
+        "types": {k: dataclasses.asdict(t) for k, t in sorted(by_type.items())},
         "negatives": {
             **{k: {"texts": v[0], "flagged": v[1]} for k, v in sorted(negatives.items())},
             "all": {"texts": total[0], "flagged": total[1]},
@@ -176,19 +180,27 @@ def decision_times(
             current = ""
     for prompt in prompts[:20]:  # warm up
         classifier.level_of(classifier.scan(prompt))
-    samples = []
+    wall, cpu = [], []
     for _ in range(rounds):
         for prompt in prompts:
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             classifier.level_of(classifier.scan(prompt))
-            samples.append(time.perf_counter() - started)
-    cuts = statistics.quantiles(samples, n=100)
+            cpu.append(time.process_time() - started_cpu)
+            wall.append(time.perf_counter() - started)
     return {
         "texts": len(prompts),
-        "runs": len(samples),
-        "p50_ms": statistics.median(samples) * 1000,
-        "p99_ms": cuts[98] * 1000,
+        "runs": len(wall),
+        "p50_ms": _percentile(wall, 50),
+        "p99_ms": _percentile(wall, 99),
+        "cpu_p50_ms": _percentile(cpu, 50),
+        "cpu_p99_ms": _percentile(cpu, 99),
+        "load_average": os.getloadavg()[0],
     }
+
+
+def _percentile(samples: Sequence[float], percent: int) -> float:
+    """In milliseconds."""
+    return statistics.quantiles(samples, n=100)[percent - 1] * 1000
 
 
 # --- output -----------------------------------------------------------------------
@@ -263,8 +275,11 @@ def markdown(report: dict[str, Any]) -> str:
         lines += [
             "",
             f"Decision time (scan + level) at 4 KB, {timing['texts']} texts x "
-            f"{timing['runs'] // max(1, timing['texts'])} runs: p50 {timing['p50_ms']:.2f} ms, "
-            f"p99 {timing['p99_ms']:.2f} ms (targets: regex tier < 1 ms p50 / < 5 ms p99).",
+            f"{timing['runs'] // max(1, timing['texts'])} runs: "
+            f"wall p50 {timing['p50_ms']:.2f} ms, "
+            f"p99 {timing['p99_ms']:.2f} ms; CPU p50 {timing['cpu_p50_ms']:.2f} ms, "
+            f"p99 {timing['cpu_p99_ms']:.2f} ms (load average {timing['load_average']:.1f}; "
+            "targets for the regex tier: < 1 ms p50, < 5 ms p99).",
         ]
     return "\n".join(lines)
 
