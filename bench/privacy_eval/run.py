@@ -114,12 +114,6 @@ class Tally:
         self.caught += caught
         self.caught_right += right
 
-    def recall(self) -> float | None:
-        return self.caught / self.values if self.values else None
-
-    def recall_right(self) -> float | None:
-        return self.caught_right / self.values if self.values else None
-
 
 def summarise(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     by_category: dict[str, Tally] = {c: Tally() for c in CATEGORIES}
