@@ -14,7 +14,7 @@ export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[llamacpp,test,dev]"
+	$(PY) -m pip install --quiet -e ".[llamacpp,test,dev,bench]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -46,6 +46,7 @@ bench: install
 	$(PY) bench/local_engine.py
 	$(PY) bench/policy_decision.py
 	$(PY) bench/classification_eval.py
+	$(PY) -m bench.privacy_eval.run --split test
 
 clean:
 	rm -rf $(VENV)
