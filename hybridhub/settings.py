@@ -84,6 +84,9 @@ API_MIDDLEWARE = ["apps.core.handlers.api_security_headers"]
 # A client that announces a body must send all of it within this many seconds
 # (both handlers; answered 408), so it cannot hold a worker socket forever.
 HYBRIDHUB_BODY_READ_TIMEOUT_SECONDS = envfloat("HYBRIDHUB_BODY_READ_TIMEOUT_SECONDS", "30")
+# Requests with more headers, or more header bytes, are answered 431.
+HYBRIDHUB_MAX_HEADER_COUNT = envint("HYBRIDHUB_MAX_HEADER_COUNT", "100")
+HYBRIDHUB_MAX_HEADER_BYTES = envint("HYBRIDHUB_MAX_HEADER_BYTES", "65536")
 
 ROOT_URLCONF = "hybridhub.urls"
 ASGI_APPLICATION = "hybridhub.asgi.application"

@@ -44,23 +44,40 @@ class BoundedASGIHandler(ASGIHandler):
             raise BodyReadTimeout from None
 
     async def handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if _headers_too_large(scope["headers"]):
+            await _refuse(
+                scope, send, 431, "request_headers_too_large", "Too many or too large headers."
+            )
+            return
         try:
             await super().handle(scope, receive, send)
         except BodyReadTimeout:
             logger.info("Request body not received in time: %s", scope.get("path", ""))
-            await _send_request_timeout(scope, send)
+            await _refuse(
+                scope, send, 408, "request_timeout", "The request body did not arrive in time."
+            )
 
 
-async def _send_request_timeout(scope: dict[str, Any], send: Any) -> None:
-    message = "The request body did not arrive in time."
-    if scope.get("path", "").startswith(settings.API_PATH_PREFIX):  # OpenAI's error format
-        error = {"message": message, "type": "invalid_request_error", "param": None}
-        body = json.dumps({"error": {**error, "code": "request_timeout"}}).encode()
+def _headers_too_large(headers: list[tuple[bytes, bytes]]) -> bool:
+    """More headers, or more header bytes, than any client of ours sends
+    (uvicorn's default parser has no limit of its own; docs/security.md)."""
+    if len(headers) > settings.HYBRIDHUB_MAX_HEADER_COUNT:
+        return True
+    return (
+        sum(len(name) + len(value) for name, value in headers) > settings.HYBRIDHUB_MAX_HEADER_BYTES
+    )
+
+
+async def _refuse(scope: dict[str, Any], send: Any, status: int, code: str, message: str) -> None:
+    """A plain error before Django ran: OpenAI's error body on /v1/, text elsewhere."""
+    if scope.get("path", "").startswith(settings.API_PATH_PREFIX):
+        error = {"message": message, "type": "invalid_request_error", "param": None, "code": code}
+        body = json.dumps({"error": error}).encode()
         content_type = b"application/json"
     else:
         body, content_type = message.encode(), b"text/plain; charset=utf-8"
     headers = [(b"content-type", content_type), (b"connection", b"close")]
-    await send({"type": "http.response.start", "status": 408, "headers": headers})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 

@@ -117,6 +117,18 @@ def test_a_body_that_never_arrives_is_answered_408_and_closed(hub, settings, pat
         assert b'"code": "request_timeout"' in answer
 
 
+@pytest.mark.parametrize("path", ["/v1/models", "/accounts/login/"])
+def test_too_many_or_too_large_headers_are_refused(hub, path):
+    many = {f"x-h{i}": "a" for i in range(200)}
+    assert httpx.get(hub.url + path, headers=many).status_code == 431
+    huge = {"x-big": "a" * 70_000}
+    response = httpx.get(hub.url + path, headers=huge)
+    assert response.status_code == 431
+    if path.startswith("/v1/"):
+        assert response.json()["error"]["code"] == "request_headers_too_large"
+    assert httpx.get(hub.url + path, headers={"x-ok": "a" * 1000}).status_code != 431
+
+
 # --- login throttling ------------------------------------------------------------------
 
 
