@@ -177,6 +177,18 @@ def test_a_locked_out_attempt_hashes_nothing_and_is_fast(client, member, setting
     assert time.monotonic() - started < 5  # well under: no hashing at all
 
 
+def test_throttling_works_on_the_live_server(hub, member):
+    with httpx.Client(base_url=hub.url) as browser:
+        browser.get("/accounts/login/")
+        token = {"csrfmiddlewaretoken": browser.cookies["csrftoken"]}
+        for _ in range(5):
+            browser.post("/accounts/login/", data={**token, "username": "mia", "password": "no"})
+        right = browser.post(
+            "/accounts/login/", data={**token, "username": "mia", "password": "pw-mia"}
+        )
+        assert right.status_code == 429 and "sessionid" not in browser.cookies
+
+
 def test_success_before_the_limit_resets_the_count(client, member):
     for attempt in range(4):
         login(client, "mia", f"wrong-{attempt}")
