@@ -95,6 +95,15 @@ def _answer(request: HttpRequest, pk: int) -> Message:
     )
 
 
+def _answer_to_read(user: User, pk: int) -> tuple[Message, bool] | None:
+    """(answer, read_only) if ``user`` may read its conversation, else None."""
+    answer = Message.objects.filter(pk=pk, role=Message.Role.ASSISTANT).first()
+    if answer is None:
+        return None
+    readable = services.conversation_readable(user=user, code=answer.conversation.code)
+    return (answer, readable[1]) if readable else None
+
+
 # --- rendering ---------------------------------------------------------------------
 
 
@@ -350,18 +359,10 @@ async def answer_stream(request: HttpRequest, pk: int) -> HttpResponseBase:
     user = await request.auser()
     if not user.is_authenticated:
         return HttpResponse(status=401)
-    answer = await sync_to_async(
-        lambda: (
-            Message.objects.filter(pk=pk, role="assistant").select_related("conversation").first()
-        )
-    )()
-    readable = answer and await sync_to_async(services.conversation_readable)(
-        user=user,  # type: ignore[arg-type]
-        code=answer.conversation.code,
-    )
-    if answer is None or not readable:
+    found = await sync_to_async(_answer_to_read)(user, pk)  # type: ignore[arg-type]
+    if found is None:
         return HttpResponse(status=404)
-    read_only = readable[1]
+    read_only = found[1]
 
     async def events() -> AsyncIterator[bytes]:
         generation = generation_get(pk)
