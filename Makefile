@@ -8,6 +8,8 @@ PORT ?= 8000
 # A portable llama.cpp build: -march=native builds crash on CPUs whose AMX
 # state the kernel does not expose. pip's wheel cache keeps the result.
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
+# Connection limits and no trust in X-Forwarded-* (docs/security.md, "Deployment").
+UVICORN_LIMITS ?= --no-proxy-headers --timeout-keep-alive 5 --limit-concurrency 1000
 
 .PHONY: install run test lint format bench clean
 
@@ -27,7 +29,7 @@ run: install .env
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py bootstrap_demo
 	@echo "HybridHub on http://$(HOST):$(PORT)/  (admin: /admin/, API: /v1/, docs: /v1/docs)"
-	$(VENV)/bin/uvicorn hybridhub.asgi:application --host $(HOST) --port $(PORT) --timeout-graceful-shutdown 10
+	$(VENV)/bin/uvicorn hybridhub.asgi:application --host $(HOST) --port $(PORT) --timeout-graceful-shutdown 10 $(UVICORN_LIMITS)
 
 lint: install
 	$(VENV)/bin/ruff check .

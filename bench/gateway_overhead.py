@@ -101,7 +101,7 @@ team = Team.objects.create(name="Bench", slug="bench")
 user = User.objects.create_user("bench")
 Membership.objects.create(user=user, team=team)
 vendor = Provider.objects.create(name="mock", kind="openai_compatible", privacy_zone="vendor",
-    base_url="{base_url}", api_key_env="BENCH_VENDOR_KEY", max_retries=0)
+    base_url="{base_url}", api_key_env="HYBRIDHUB_PROVIDER_KEY_BENCH", max_retries=0)
 LanguageModel.objects.create(provider=vendor, name="cloud", upstream_id="mock-1",
     input_price_per_mtok=150000, output_price_per_mtok=600000)
 print(api_key_create(user=user, team=team, name="bench").secret)
@@ -117,7 +117,12 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="hybridhub-bench-"))
     mock_port, hub_port = free_port(), free_port()
-    env = bench_env(workdir, BENCH_VENDOR_KEY="sk-bench", HYBRIDHUB_PRELOAD_LOCAL_MODELS="false")
+    env = bench_env(
+        workdir,
+        HYBRIDHUB_PROVIDER_KEY_BENCH="sk-bench",
+        HYBRIDHUB_PROVIDER_ALLOW_LOOPBACK="true",  # the mock vendor is on 127.0.0.1
+        HYBRIDHUB_PRELOAD_LOCAL_MODELS="false",
+    )
     key = prepare_database(env, SETUP.replace("{base_url}", f"http://127.0.0.1:{mock_port}/v1"))
 
     mock = subprocess.Popen(

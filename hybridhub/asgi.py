@@ -9,17 +9,18 @@ import os
 import sys
 from typing import Any
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hybridhub.settings")
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)  # what get_asgi_application() does, before our handler
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from apps.core.handlers import APIHandler  # noqa: E402
+from apps.core.handlers import APIHandler, BoundedASGIHandler  # noqa: E402
 
+django_asgi_app = BoundedASGIHandler()
 api_asgi_app = APIHandler()
 
 

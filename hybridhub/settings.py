@@ -5,6 +5,7 @@ Defaults give a working single machine: SQLite and the in-memory channel layer.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -52,6 +53,7 @@ INSTALLED_APPS = [
     "channels",
     "ninja",
     "django_htmx",
+    "axes",
     "apps.core",
     "apps.accounts",
     "apps.providers",
@@ -71,12 +73,20 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "apps.core.handlers.content_security_policy",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 # /v1/ (bearer-token API) skips the browser's middleware: see apps/core/handlers.py.
 API_PATH_PREFIX = "/v1/"
 API_MIDDLEWARE = ["apps.core.handlers.api_security_headers"]
+# A client that announces a body must send all of it within this many seconds
+# (both handlers; answered 408), so it cannot hold a worker socket forever.
+HYBRIDHUB_BODY_READ_TIMEOUT_SECONDS = envfloat("HYBRIDHUB_BODY_READ_TIMEOUT_SECONDS", "30")
+# Requests with more headers, or more header bytes, are answered 431.
+HYBRIDHUB_MAX_HEADER_COUNT = envint("HYBRIDHUB_MAX_HEADER_COUNT", "100")
+HYBRIDHUB_MAX_HEADER_BYTES = envint("HYBRIDHUB_MAX_HEADER_BYTES", "65536")
 
 ROOT_URLCONF = "hybridhub.urls"
 ASGI_APPLICATION = "hybridhub.asgi.application"
@@ -128,6 +138,24 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out account or address before any password is hashed.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling (django-axes): after this many failures in a row, for an
+# account or from a client address, that account or address waits out the cool-off.
+AXES_FAILURE_LIMIT = envint("HYBRIDHUB_LOGIN_FAILURE_LIMIT", "5")
+AXES_COOLOFF_TIME = timedelta(minutes=envfloat("HYBRIDHUB_LOGIN_COOLOFF_MINUTES", "15"))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# The address the ASGI server gives (uvicorn rewrites it from X-Forwarded-For
+# only for proxies it is told to trust: see docs/security.md).
+AXES_CLIENT_IP_CALLABLE = "apps.core.handlers.client_address"
+AXES_ENABLE_ACCESS_FAILURE_LOG = False
+AXES_DISABLE_ACCESS_LOG = True  # failures are what throttling needs; no row per login
+AXES_VERBOSE = False
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/chat/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -147,8 +175,31 @@ SERVESTATIC_AUTOREFRESH = DEBUG
 # A whole chat request (all messages) must fit in this many bytes.
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("HYBRIDHUB_MAX_REQUEST_BYTES", str(4 * 1024 * 1024))
 
-SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", "false")
+# --- HTTPS and deployment hardening (docs/security.md) ------------------------
+# SECURE_HTTPS=true when served over HTTPS: redirect to HTTPS, HSTS, secure cookies.
+SECURE_HTTPS = envbool("SECURE_HTTPS", "false")
+SECURE_SSL_REDIRECT = SECURE_HTTPS
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "31536000") if SECURE_HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "true")
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "false")
+if not SECURE_HSTS_PRELOAD:
+    # Preloading is a promise to browsers that outlives this server: opt in.
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]
+SESSION_COOKIE_SECURE = SECURE_HTTPS or envbool("SECURE_COOKIES", "false")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Behind a reverse proxy that terminates TLS: trust its X-Forwarded-Proto.
+# Off by default: a client could otherwise claim HTTPS. (X-Forwarded-For is
+# the ASGI server's job: uvicorn --proxy-headers --forwarded-allow-ips.)
+if envbool("BEHIND_PROXY", "false"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+X_FRAME_OPTIONS = "DENY"
+# Every page: scripts and styles only from our own origin (htmx and its SSE
+# extension are vendored in static/), no inline script, no framing.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 
 # --- HybridHub ---------------------------------------------------------------
 # How long the in-process provider catalogue is trusted before it is re-read.
@@ -160,6 +211,14 @@ HYBRIDHUB_MAX_RETRY_WAIT_SECONDS = envfloat("HYBRIDHUB_MAX_RETRY_WAIT_SECONDS", 
 HYBRIDHUB_RETRY_BASE_SECONDS = envfloat("HYBRIDHUB_RETRY_BASE_SECONDS", "0.5")
 # CPython's GIL switch interval for the server process (default 5 ms there).
 HYBRIDHUB_SWITCH_INTERVAL_MS = envfloat("HYBRIDHUB_SWITCH_INTERVAL_MS", "0.5")
+# Which environment variables may hold provider keys (apps/providers/guards.py).
+HYBRIDHUB_PROVIDER_KEY_PREFIX = os.getenv(
+    "HYBRIDHUB_PROVIDER_KEY_PREFIX", "HYBRIDHUB_PROVIDER_KEY_"
+)
+HYBRIDHUB_PROVIDER_KEY_ALLOW = envlist("HYBRIDHUB_PROVIDER_KEY_ALLOW", "OPENAI_API_KEY")
+# Provider URLs on loopback (a local vLLM) or link-local/metadata addresses.
+HYBRIDHUB_PROVIDER_ALLOW_LOOPBACK = envbool("HYBRIDHUB_PROVIDER_ALLOW_LOOPBACK", "false")
+HYBRIDHUB_PROVIDER_ALLOW_LINK_LOCAL = envbool("HYBRIDHUB_PROVIDER_ALLOW_LINK_LOCAL", "false")
 
 LOGGING = {
     "version": 1,
@@ -167,5 +226,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
-    "loggers": {"httpx": {"level": "WARNING"}, "openai": {"level": "WARNING"}},
+    "loggers": {
+        "httpx": {"level": "WARNING"},
+        "openai": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
+    },
 }

@@ -8,6 +8,10 @@ os.environ.setdefault("HYBRIDHUB_PRELOAD_LOCAL_MODELS", "false")
 os.environ.setdefault("HYBRIDHUB_RETRY_BASE_SECONDS", "0.01")
 os.environ.setdefault("HYBRIDHUB_CATALOG_TTL_SECONDS", "0")
 os.environ.setdefault("MOCKAI_API_KEY", "sk-mock-test")
+# The loopback mock vendor: its key variable and its 127.0.0.1 URL are allowed
+# explicitly, as a deployment with a local vLLM would (apps/providers/guards.py).
+os.environ.setdefault("HYBRIDHUB_PROVIDER_KEY_ALLOW", "OPENAI_API_KEY,MOCKAI_API_KEY")
+os.environ.setdefault("HYBRIDHUB_PROVIDER_ALLOW_LOOPBACK", "true")
 
 from hybridhub.settings import *  # noqa: F403
 

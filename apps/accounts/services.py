@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from .models import ApiKey, Membership, Team
@@ -48,14 +49,30 @@ def api_key_revoke(*, api_key: ApiKey) -> None:
         api_key.save(update_fields=["revoked_at"])
 
 
+def api_keys_with_membership() -> QuerySet[ApiKey]:
+    """Keys annotated with ``is_member``: whether the owner is still in the key's team.
+
+    A key acts for its owner within its team, so it works only while that
+    membership exists: removing someone from a team stops their keys at once,
+    without touching the keys (adding them back brings the keys back).
+    """
+    membership = Membership.objects.filter(user=OuterRef("user"), team=OuterRef("team"))
+    return ApiKey.objects.annotate(is_member=Exists(membership))
+
+
 def api_key_authenticate(*, secret: str) -> ApiKey | None:
-    """The active key for ``secret`` (with user and team loaded), or None."""
+    """The active key for ``secret`` (with user and team loaded), or None.
+
+    Active: not revoked, its user active and still a member of its team.
+    """
     parts = secret.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX:
         return None
     api_key = (
-        ApiKey.objects.select_related("user", "team")
+        api_keys_with_membership()
+        .select_related("user", "team")
         .filter(prefix=parts[1], revoked_at__isnull=True, user__is_active=True)
+        .filter(is_member=True)  # type: ignore[misc]  # an annotation django-stubs cannot see
         .first()
     )
     if api_key is None or not hmac.compare_digest(api_key.secret_hash, _digest(secret)):

@@ -4,6 +4,7 @@ same gateway pipeline as the API (completion_start), never around it."""
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import replace
 from typing import Any
 
@@ -35,6 +36,36 @@ def teams_of(user: User) -> QuerySet[Team]:
     return Team.objects.filter(memberships__user=user).order_by("name")
 
 
+# Who may open a conversation is decided at every request from the current
+# memberships (docs/security.md): the owner while they are in its team; once
+# they leave it, nobody writes to it and the team's admins may read it.
+
+
+def conversations_writable(user: User) -> QuerySet[Conversation]:
+    """The user's own conversations in teams they still belong to."""
+    return Conversation.objects.filter(user=user, team__memberships__user=user)
+
+
+def conversations_orphaned(*, admin: User, team: Team) -> QuerySet[Conversation]:
+    """Conversations of people who left ``team``, if ``admin`` administers it."""
+    if not Membership.objects.filter(user=admin, team=team, role=Membership.Role.ADMIN).exists():
+        return Conversation.objects.none()
+    members = Membership.objects.filter(team=team).values("user_id")
+    return Conversation.objects.filter(team=team).exclude(user_id__in=members)
+
+
+def conversation_readable(*, user: User, code: uuid.UUID) -> tuple[Conversation, bool] | None:
+    """(conversation, read_only) for ``user``, or None if they may not see it."""
+    found = Conversation.objects.select_related("team").filter(code=code).first()
+    if found is None:
+        return None
+    if conversations_writable(user).filter(pk=found.pk).exists():
+        return found, False
+    if conversations_orphaned(admin=user, team=found.team).filter(pk=found.pk).exists():
+        return found, True
+    return None
+
+
 def conversation_create(*, user: User, team: Team, model: str = "auto") -> Conversation:
     if not Membership.objects.filter(user=user, team=team).exists():
         raise ValidationError("You are not a member of that team.")
@@ -42,7 +73,7 @@ def conversation_create(*, user: User, team: Team, model: str = "auto") -> Conve
 
 
 def conversations_find(*, user: User, team: Team, query: str = "") -> QuerySet[Conversation]:
-    found = Conversation.objects.filter(user=user, team=team)
+    found = conversations_writable(user).filter(team=team)
     if query:
         found = found.filter(Q(title__icontains=query) | Q(messages__content__icontains=query))
     return found.distinct()

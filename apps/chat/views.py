@@ -4,6 +4,7 @@ so they can start the background generation on the server's event loop."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any, cast
@@ -23,11 +24,12 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils.html import escape
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from apps.accounts.models import ApiKey, Team
-from apps.accounts.services import api_key_create
+from apps.accounts.services import api_key_create, api_keys_with_membership
 from apps.accounts.services import api_key_revoke as revoke_key
 from apps.gateway.errors import GatewayError
 from apps.gateway.services import Caller, ChatRequest, decision_preview
@@ -63,14 +65,25 @@ def _active_team(request: HttpRequest) -> Team | None:
     return chosen or services.teams_of(_user(request)).first()
 
 
-def _conversation(request: HttpRequest, code: object) -> Conversation:
+def _code(code: object) -> uuid.UUID:
     try:
-        code = uuid.UUID(str(code))
+        return uuid.UUID(str(code))
     except ValueError:
         raise Http404("No such conversation.") from None
-    return get_object_or_404(
-        Conversation.objects.select_related("team"), code=code, user=_user(request)
-    )
+
+
+def _conversation(request: HttpRequest, code: object) -> Conversation:
+    """One of the user's conversations, in a team they are still in (to write)."""
+    writable = services.conversations_writable(_user(request)).select_related("team")
+    return get_object_or_404(writable, code=_code(code))
+
+
+def _conversation_to_read(request: HttpRequest, code: object) -> tuple[Conversation, bool]:
+    """(conversation, read_only): also a former member's chat, for the team's admins."""
+    found = services.conversation_readable(user=_user(request), code=_code(code))
+    if found is None:
+        raise Http404("No such conversation.")
+    return found
 
 
 def _answer(request: HttpRequest, pk: int) -> Message:
@@ -78,8 +91,17 @@ def _answer(request: HttpRequest, pk: int) -> Message:
         Message.objects.select_related("conversation"),
         pk=pk,
         role=Message.Role.ASSISTANT,
-        conversation__user=_user(request),
+        conversation__in=services.conversations_writable(_user(request)),
     )
+
+
+def _answer_to_read(user: User, pk: int) -> tuple[Message, bool] | None:
+    """(answer, read_only) if ``user`` may read its conversation, else None."""
+    answer = Message.objects.filter(pk=pk, role=Message.Role.ASSISTANT).first()
+    if answer is None:
+        return None
+    readable = services.conversation_readable(user=user, code=answer.conversation.code)
+    return (answer, readable[1]) if readable else None
 
 
 # --- rendering ---------------------------------------------------------------------
@@ -119,6 +141,8 @@ def _page_context(
         "team": team,
         "teams": services.teams_of(user),
         "conversations": services.conversations_find(user=user, team=team) if team else [],
+        "orphaned": services.conversations_orphaned(admin=user, team=team) if team else [],
+        "read_only": False,
         "models": ["auto", *(m.name for m in catalog.for_team(team.pk if team else None))],
         "levels": _levels(),
         "messages": [message_view(m) for m in conversation.messages.all()] if conversation else [],
@@ -143,8 +167,9 @@ def chat_home(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def conversation_page(request: HttpRequest, code: str) -> HttpResponse:
-    conversation = _conversation(request, code)
-    return render(request, "chat/page.html", _page_context(request, conversation))
+    conversation, read_only = _conversation_to_read(request, code)
+    context = _page_context(request, conversation, read_only=read_only)
+    return render(request, "chat/page.html", context)
 
 
 @require_POST
@@ -258,9 +283,8 @@ async def _start_answer(request: HttpRequest, code: str, action: str) -> HttpRes
     user = await request.auser()
     if not user.is_authenticated:
         return redirect("login")
-    conversation = await sync_to_async(
-        lambda: get_object_or_404(Conversation.objects.select_related("team"), code=code, user=user)
-    )()
+    writable = services.conversations_writable(user).select_related("team")  # type: ignore[arg-type]
+    conversation = await sync_to_async(lambda: get_object_or_404(writable, code=code))()
     text = request.POST.get("text", "")
     try:
         if action == "send":
@@ -316,8 +340,16 @@ def feedback(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "chat/_feedback.html", {"m": message_view(answer)})
 
 
+# Every line ending the SSE format knows (CRLF, CR, LF): a bare CR in model
+# output must not end a line, or it could end the event and forge another.
+_SSE_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
 def _sse(event: str, data: str) -> bytes:
-    lines = "".join(f"data: {line}\n" for line in data.split("\n"))
+    """One event; each line of ``data`` becomes a ``data:`` field, so the
+    browser gets ``data`` back with its line breaks as LF, and nothing in it
+    can end the event."""
+    lines = "".join(f"data: {line}\n" for line in _SSE_LINE_BREAK.split(data))
     return f"event: {event}\n{lines}\n".encode()
 
 
@@ -327,11 +359,10 @@ async def answer_stream(request: HttpRequest, pk: int) -> HttpResponseBase:
     user = await request.auser()
     if not user.is_authenticated:
         return HttpResponse(status=401)
-    answer = await sync_to_async(
-        lambda: Message.objects.filter(pk=pk, conversation__user=user, role="assistant").first()
-    )()
-    if answer is None:
+    found = await sync_to_async(_answer_to_read)(user, pk)  # type: ignore[arg-type]
+    if found is None:
         return HttpResponse(status=404)
+    read_only = found[1]
 
     async def events() -> AsyncIterator[bytes]:
         generation = generation_get(pk)
@@ -345,7 +376,7 @@ async def answer_stream(request: HttpRequest, pk: int) -> HttpResponseBase:
                 generation.unsubscribe(queue)
         finished = await sync_to_async(Message.objects.get)(pk=pk)
         html = await sync_to_async(render_to_string)(
-            "chat/_message.html", {"m": message_view(finished)}
+            "chat/_message.html", {"m": message_view(finished), "read_only": read_only}
         )
         yield _sse("done", html)
 
@@ -358,6 +389,7 @@ async def answer_stream(request: HttpRequest, pk: int) -> HttpResponseBase:
 # --- settings: API keys --------------------------------------------------------------
 
 
+@never_cache  # shows a new key once: no browser or proxy may keep a copy
 @login_required
 def api_keys(request: HttpRequest) -> HttpResponse:
     user = _user(request)
@@ -370,7 +402,7 @@ def api_keys(request: HttpRequest) -> HttpResponse:
             issued = api_key_create(user=user, team=team, name=request.POST.get("name", ""))
         except ValidationError as exc:
             error = " ".join(exc.messages)
-    keys = ApiKey.objects.filter(user=user).select_related("team")
+    keys = api_keys_with_membership().filter(user=user).select_related("team")
     base_url = request.build_absolute_uri("/v1")
     return render(
         request,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.db.models import QuerySet
 
 from apps.accounts.models import Team
 from apps.core.privacy import ZONES, PrivacyZone
@@ -258,9 +259,13 @@ class SimulateForm(forms.Form):
     max_tokens = forms.IntegerField(min_value=1, required=False, initial=256)
     against = forms.ChoiceField(choices=[("published", "published"), ("draft", "draft")])
 
-    def __init__(self, *args: Any, doc: Doc, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, doc: Doc, teams: QuerySet[Team] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.fields["sensitivity"].choices = level_choices(doc, blank=True)  # type: ignore[attr-defined]
+        if teams is not None:  # only the teams the user may see
+            self.fields["team"].queryset = teams  # type: ignore[attr-defined]
 
     def messages(self) -> list[str]:
         parts = [p.strip() for p in self.cleaned_data["conversation"].split("\n---\n")]

@@ -8,6 +8,7 @@ teams' floors and custom detectors; only org admins publish.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, cast
@@ -84,7 +85,7 @@ def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
         "level_names": level_names,
         "team_settings": [(t, _team_settings(doc, t.pk, level_names)) for t in teams],
         "org_detectors": _named_levels(doc["custom_detectors"], level_names),
-        "team_names": {t.pk: t.name for t in Team.objects.all()},
+        "team_names": {t.pk: t.name for t in teams},
         "rules": [
             {**rule, "conditions": conditions_text(rule["when"], level_names)}
             for rule in doc["rules"]
@@ -169,10 +170,20 @@ def section_save(request: HttpRequest, section: str) -> HttpResponse:
     return _edit(request, summary, form.apply, template)  # type: ignore[attr-defined]
 
 
+# A team id as written in URLs and the policy document: ASCII digits, no
+# leading zero ("²" and "٣" are digits to str.isdigit, "007" would be a
+# second key for team 7).
+_TEAM_ID = re.compile(r"[1-9][0-9]{0,17}")
+
+
 def _scope_allowed(request: HttpRequest, scope: str) -> None:
+    """``scope`` is "org" (org admins) or the id of a team the user administers."""
     if scope == "org":
         _org_admin_only(request)
-    elif not scope.isdigit() or int(scope) not in request.team_ids:  # type: ignore[attr-defined]
+        return
+    if not _TEAM_ID.fullmatch(scope) or not Team.objects.filter(pk=int(scope)).exists():
+        raise Http404("No such team.")
+    if int(scope) not in request.team_ids:  # type: ignore[attr-defined]
         raise PermissionDenied("Not one of your teams.")
 
 
@@ -327,15 +338,28 @@ def discard(request: HttpRequest) -> HttpResponse:
 @require_GET
 @console_access
 def versions(request: HttpRequest) -> HttpResponse:
+    """Versions and the audit log. Org admins see whole diffs; team admins see
+    only the entries that changed their teams, and only those teams' part."""
+    entries = PolicyAuditEntry.objects.select_related("actor")
+    if request.user.is_staff:
+        shown = [(entry, entry.diff) for entry in entries[:200]]
+    else:
+        keys = [str(pk) for pk in request.team_ids]  # type: ignore[attr-defined]
+        mine = entries.filter(team_diffs__has_any_keys=keys)[:200]
+        shown = [(entry, _team_part(entry, keys)) for entry in mine]
     return render(
         request,
         "console/versions.html",
         {
             "versions": PolicyVersion.objects.select_related("published_by", "created_by"),
-            "entries": PolicyAuditEntry.objects.select_related("actor")[:200],
+            "entries": shown,
             "org_admin": request.user.is_staff,
         },
     )
+
+
+def _team_part(entry: PolicyAuditEntry, keys: list[str]) -> str:
+    return "\n".join(entry.team_diffs[key] for key in keys if key in entry.team_diffs)
 
 
 @require_POST
@@ -352,7 +376,8 @@ def rollback(request: HttpRequest, number: int) -> HttpResponse:
 @console_access
 def simulate(request: HttpRequest) -> HttpResponse:
     doc = policy_working_get()[1].model_dump(mode="json")
-    form = forms.SimulateForm(request.POST or None, doc=doc)
+    teams = Team.objects.filter(pk__in=request.team_ids)  # type: ignore[attr-defined]
+    form = forms.SimulateForm(request.POST or None, doc=doc, teams=teams)
     result = None
     if request.method == "POST" and form.is_valid():
         result = _simulation(request, form)

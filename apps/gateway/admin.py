@@ -5,7 +5,7 @@ from .models import UsageRecord
 
 @admin.register(UsageRecord)
 class UsageRecordAdmin(admin.ModelAdmin):
-    """Read-only: the ledger is written by the gateway alone."""
+    """Read-only: the ledger is written by the gateway alone and never edited or deleted."""
 
     list_display = [
         "created_at", "user", "team", "model_name", "privacy_zone", "status",
@@ -20,3 +20,9 @@ class UsageRecordAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False  # append-only: no delete, and so no "delete selected" action
+
+    def get_readonly_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return [field.name for field in UsageRecord._meta.fields]

@@ -56,6 +56,9 @@ class PolicyAuditEntry(models.Model):
     version_number = models.PositiveIntegerField()
     summary = models.CharField(max_length=300)
     diff = models.TextField(blank=True)
+    # The part of the diff in each team's own section, by team id: what that
+    # team's admins may see (the whole diff shows other teams' detectors).
+    team_diffs = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

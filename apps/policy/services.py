@@ -67,11 +67,31 @@ def _diff(before: dict | None, after: dict) -> str:  # type: ignore[type-arg]
     )
 
 
+def _team_diffs(before: dict | None, after: dict | None) -> dict[str, str]:  # type: ignore[type-arg]
+    """The diff of each team section that changed, by team id."""
+    old, new = (before or {}).get("teams", {}), (after or {}).get("teams", {})
+    return {
+        team: _diff(old.get(team), new.get(team) or {})
+        for team in sorted({*old, *new})
+        if old.get(team) != new.get(team)
+    }
+
+
 def _audit(
-    actor: User | None, action: str, version: PolicyVersion, summary: str, diff: str = ""
+    actor: User | None,
+    action: str,
+    version: PolicyVersion,
+    summary: str,
+    before: dict | None = None,  # type: ignore[type-arg]
+    after: dict | None = None,  # type: ignore[type-arg]
 ) -> None:
     PolicyAuditEntry.objects.create(
-        actor=actor, action=action, version_number=version.number, summary=summary[:300], diff=diff
+        actor=actor,
+        action=action,
+        version_number=version.number,
+        summary=summary[:300],
+        diff=_diff(before, after) if after is not None else "",
+        team_diffs=_team_diffs(before, after) if after is not None else {},
     )
 
 
@@ -128,7 +148,7 @@ def policy_draft_edit(
             return draft
         draft.document = after
         draft.save(update_fields=["document"])
-        _audit(actor, PolicyAuditEntry.Action.EDIT, draft, summary, _diff(before, after))
+        _audit(actor, PolicyAuditEntry.Action.EDIT, draft, summary, before, after)
     return draft
 
 
@@ -150,7 +170,7 @@ def policy_publish(*, actor: User, note: str = "") -> PolicyVersion:
         if problems:
             raise ValidationError(problems)
         current = policy_published_get()
-        diff = _diff(current.document, draft.document)
+        before = current.document
         PolicyVersion.objects.filter(pk=current.pk).update(status=Status.RETIRED)
         draft.status, draft.published_at, draft.published_by = (
             Status.PUBLISHED,
@@ -159,7 +179,8 @@ def policy_publish(*, actor: User, note: str = "") -> PolicyVersion:
         )
         draft.note = note or draft.note
         draft.save(update_fields=["status", "published_at", "published_by", "note"])
-        _audit(actor, PolicyAuditEntry.Action.PUBLISH, draft, f"Published v{draft.number}", diff)
+        summary = f"Published v{draft.number}"
+        _audit(actor, PolicyAuditEntry.Action.PUBLISH, draft, summary, before, draft.document)
         transaction.on_commit(policy_invalidate)  # this process sees it at once
     return draft
 
@@ -189,7 +210,8 @@ def policy_rollback(*, actor: User, number: int) -> PolicyVersion:
             PolicyAuditEntry.Action.ROLLBACK,
             restored,
             f"Rolled back to v{number} (as v{restored.number})",
-            _diff(current.document, document),
+            current.document,
+            document,
         )
         transaction.on_commit(policy_invalidate)
     return restored

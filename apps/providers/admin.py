@@ -1,6 +1,8 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
-from .models import LanguageModel, ModelFallback, Provider
+from .models import LanguageModel, ModelFallback, Provider, ProviderChange
+from .services import provider_change_record, provider_values
 
 
 class LanguageModelInline(admin.TabularInline):
@@ -16,6 +18,39 @@ class ProviderAdmin(admin.ModelAdmin):
     list_filter = ["kind", "privacy_zone", "enabled"]
     search_fields = ["name", "base_url"]
     inlines = [LanguageModelInline]
+
+    # Every add, change and delete is recorded (ProviderChange, below).
+    def save_model(self, request: HttpRequest, obj: Provider, form, change: bool) -> None:  # type: ignore[no-untyped-def]
+        before = provider_values(Provider.objects.get(pk=obj.pk)) if change else None
+        super().save_model(request, obj, form, change)
+        action = "changed" if change else "added"
+        provider_change_record(actor=request.user, provider=obj, action=action, before=before)
+
+    def delete_model(self, request: HttpRequest, obj: Provider) -> None:
+        before = provider_values(obj)
+        super().delete_model(request, obj)
+        provider_change_record(actor=request.user, provider=obj, action="deleted", before=before)
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:  # type: ignore[no-untyped-def]
+        for provider in queryset:
+            self.delete_model(request, provider)
+
+
+@admin.register(ProviderChange)
+class ProviderChangeAdmin(admin.ModelAdmin):
+    """Read-only: the trail of provider edits."""
+
+    list_display = ["created_at", "actor", "action", "provider_name", "changes"]
+    list_filter = ["action"]
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
 
 
 class FallbackInline(admin.TabularInline):

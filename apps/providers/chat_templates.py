@@ -8,7 +8,9 @@ rendered in a sandbox because admins may paste them in. They receive
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+import secrets
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -90,6 +92,79 @@ def render_prompt(
         bos_token=bos_token,
         eos_token=eos_token,
     )
+
+
+@dataclass(frozen=True)
+class Special:
+    """A special token the template itself wrote (``<|im_start|>``, ``</s>``)."""
+
+    text: str
+
+
+def render_prompt_parts(
+    fmt: ChatFormat,
+    messages: Sequence[dict[str, str]],
+    *,
+    bos_token: str = "<s>",
+    eos_token: str = "</s>",
+) -> list[tuple[str, bool]]:
+    """The prompt as (text, from_template) parts, in order.
+
+    Each message's content is rendered as an unguessable placeholder, so the
+    template's own text and the messages' text come out apart: only the
+    former may contain special tokens. (A custom template that transforms
+    ``content``, e.g. ``| trim``, sees the placeholder, so the content is
+    used as sent.)
+    """
+    nonce = secrets.token_hex(16)
+    stand_ins = [{**m, "content": f"\x00{nonce}:{i}\x00"} for i, m in enumerate(messages)]
+    rendered = render_prompt(fmt, stand_ins, bos_token=bos_token, eos_token=eos_token)
+    pieces = re.split(f"\x00{nonce}:([0-9]+)\x00", rendered)
+    parts: list[tuple[str, bool]] = []
+    for index, piece in enumerate(pieces):
+        if index % 2:
+            parts.append((messages[int(piece)]["content"], False))
+        elif piece:
+            parts.append((piece, True))
+    return parts
+
+
+def prompt_fragments(
+    parts: Sequence[tuple[str, bool]], specials: Collection[str]
+) -> list[str | Special]:
+    """Plain text and special tokens, as a tokenizer should see them.
+
+    Special-token text is recognised in the template's parts only; in a
+    message it is plain text (``<|im_start|>system`` typed by a user is just
+    characters). Adjacent plain text is joined, so the tokenizer sees the
+    same runs it would if it split on special tokens itself.
+    """
+    marker = (
+        re.compile("|".join(re.escape(s) for s in sorted(specials, key=len, reverse=True)))
+        if specials
+        else None
+    )
+    fragments: list[str | Special] = []
+    for text, from_template in parts:
+        pieces: list[str | Special] = [text]
+        if from_template and marker is not None:
+            pieces = _split_specials(text, marker)
+        for piece in pieces:
+            if isinstance(piece, str) and fragments and isinstance(fragments[-1], str):
+                fragments[-1] += piece
+            elif piece:
+                fragments.append(piece)
+    return fragments
+
+
+def _split_specials(text: str, marker: re.Pattern[str]) -> list[str | Special]:
+    pieces: list[str | Special] = []
+    start = 0
+    for match in marker.finditer(text):
+        pieces += [text[start : match.start()], Special(match.group())]
+        start = match.end()
+    pieces.append(text[start:])
+    return pieces
 
 
 def template_check(source: str) -> str | None:

@@ -1,11 +1,13 @@
 import uuid
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
 from apps.accounts.models import Team
 from apps.core.privacy import PrivacyZone
 
+from .guards import api_key_env_problem, base_url_problem
 from .specs import LOCAL_KINDS
 
 __all__ = ["LanguageModel", "ModelFallback", "PrivacyZone", "Provider"]
@@ -28,7 +30,10 @@ class Provider(models.Model):
         "API key variable",
         max_length=100,
         blank=True,
-        help_text="Name of the environment variable that holds the key (never the key).",
+        help_text=(
+            "Name of the environment variable that holds the key (never the key): "
+            "HYBRIDHUB_PROVIDER_KEY_… or one listed in HYBRIDHUB_PROVIDER_KEY_ALLOW."
+        ),
     )
     timeout_seconds = models.FloatField(default=60)
     max_retries = models.PositiveSmallIntegerField(
@@ -54,6 +59,12 @@ class Provider(models.Model):
             raise ValidationError({"base_url": "An OpenAI-compatible provider needs a URL."})
         if self.api_key_env and not self.api_key_env.replace("_", "").isalnum():
             raise ValidationError({"api_key_env": "Use an environment variable name."})
+        errors = {
+            "api_key_env": api_key_env_problem(self.api_key_env),
+            "base_url": base_url_problem(self.base_url),
+        }
+        if any(errors.values()):
+            raise ValidationError({field: problem for field, problem in errors.items() if problem})
 
 
 class ChatTemplate(models.TextChoices):
@@ -161,3 +172,22 @@ class ModelFallback(models.Model):
     def clean(self) -> None:
         if self.model_id and self.model_id == self.fallback_id:
             raise ValidationError("A model cannot fall back to itself.")
+
+
+class ProviderChange(models.Model):
+    """Who changed which provider setting, from what to what (never a key:
+    providers hold only the *name* of the variable with the key)."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    provider_name = models.CharField(max_length=100)
+    action = models.CharField(max_length=10)  # added, changed, deleted
+    changes = models.JSONField(default=dict, blank=True)  # field: [before, after]
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.provider_name}"

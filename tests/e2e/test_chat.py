@@ -50,7 +50,13 @@ def test_stream_then_stop_a_long_answer(chat):
     send(page, "hello world")
     answer = page.locator("article.msg.assistant").last
     answer.locator(".stream-tail").wait_for()
-    page.wait_for_function("window.__updates > 5")
+    # Polled from here: wait_for_function evaluates its predicate with eval(),
+    # which the page's Content-Security-Policy rightly refuses.
+    for _ in range(300):
+        if page.evaluate("window.__updates") > 5:
+            break
+        page.wait_for_timeout(50)
+    assert page.evaluate("window.__updates") > 5
     assert answer.get_attribute("aria-busy") == "true"
     assert page.locator("#transcript").get_attribute("role") == "log"
     screenshot(page, "chat-streaming")

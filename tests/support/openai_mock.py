@@ -36,6 +36,7 @@ class MockCloud:
     token_delay: float = 0.0  # seconds between streamed tokens
     include_usage: bool = True
     cut_stream_after: int | None = None  # close the connection after N tokens
+    script: list[str] | None = None  # exact chunks to answer with, instead of words
     failures: deque[Failure] = field(default_factory=deque)
     requests: list[dict[str, Any]] = field(default_factory=list)
 
@@ -89,6 +90,8 @@ class MockCloud:
         last = str(request["messages"][-1].get("content", ""))
         if last.startswith("echo:"):  # say the prompt back, a word a chunk
             words = [w + " " for w in last.removeprefix("echo:").split()]
+        if self.script is not None:
+            words = list(self.script)
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in request["messages"])
         usage = {
             "prompt_tokens": prompt_tokens,

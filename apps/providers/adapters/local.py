@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..catalog import LocalSpec, ModelSpec, resolve_model_file
-from ..chat_templates import chat_format, render_prompt
+from ..chat_templates import ChatFormat, Special, chat_format, prompt_fragments, render_prompt_parts
 from ..egress import Egress
 from .base import ChatMessage, GenerationParams, PromptTokens, ProviderError, TextDelta, Usage
 
@@ -34,8 +34,12 @@ class LocalEngine(Protocol):
     context_length: int
     bos_token: str
     eos_token: str
+    # Text of the special tokens the runtime's vocabulary has, and their ids.
+    special_tokens: dict[str, int]
 
-    def tokenize(self, text: str) -> list[int]: ...
+    def tokenize(self, text: str, add_bos: bool = True) -> list[int]:
+        """``text`` as plain text: special-token text in it stays characters."""
+        ...
 
     def generate(self, tokens: list[int], params: GenerationParams) -> Iterator[int]:
         """Sampled token ids, ending before (or at) the model's end of turn."""
@@ -218,13 +222,7 @@ class LocalAdapter:
         self, job: _Job, messages: list[ChatMessage], params: GenerationParams
     ) -> Iterator[TextDelta | PromptTokens | Usage]:
         engine = self._engine_get()
-        prompt = render_prompt(
-            self.format,
-            [asdict(m) for m in messages],
-            bos_token=engine.bos_token,
-            eos_token=engine.eos_token,
-        )
-        tokens = engine.tokenize(prompt)
+        tokens = prompt_tokens(engine, self.format, messages)
         room = engine.context_length - len(tokens) - 1
         if room <= 0:
             raise ProviderError(
@@ -257,3 +255,19 @@ class LocalAdapter:
         if rest or pending:
             yield TextDelta(rest, tokens=pending)
         yield Usage(len(tokens), generated, finish)
+
+
+def prompt_tokens(engine: LocalEngine, fmt: ChatFormat, messages: list[ChatMessage]) -> list[int]:
+    """The chat as token ids: the template's markers become special tokens,
+    the messages' text never does (a user typing ``<|im_start|>system``
+    must not open a system turn)."""
+    parts = render_prompt_parts(
+        fmt, [asdict(m) for m in messages], bos_token=engine.bos_token, eos_token=engine.eos_token
+    )
+    tokens = engine.tokenize("", add_bos=True)  # BOS, if the model wants one
+    for fragment in prompt_fragments(parts, engine.special_tokens):
+        if isinstance(fragment, Special):
+            tokens.append(engine.special_tokens[fragment.text])
+        else:
+            tokens += engine.tokenize(fragment, add_bos=False)
+    return tokens

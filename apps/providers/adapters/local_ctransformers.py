@@ -39,8 +39,11 @@ class CTransformersEngine:
             context_length=spec.context_length,
         )
         self.context_length = self.llm.context_length
+        # Its tokenizer (llama.cpp of mid-2023) never reads special-token text
+        # as special tokens, in the template or in a message: all plain text.
+        self.special_tokens: dict[str, int] = {}
 
-    def tokenize(self, text: str) -> list[int]:
+    def tokenize(self, text: str, add_bos: bool = True) -> list[int]:
         # Not llm.tokenize(): it sizes its buffer by characters, but byte
         # fallback and the leading-space piece can yield more tokens than
         # characters, and the native side writes past the end (heap
@@ -48,7 +51,8 @@ class CTransformersEngine:
         # byte, plus BOS and the leading space, is the most it can write.
         data = text.encode()
         buffer = (c_int * (len(data) + 2))()
-        count = self.llm.ctransformers_llm_tokenize(data, self.llm.model_type == "llama", buffer)
+        add_bos = add_bos and self.llm.model_type == "llama"
+        count = self.llm.ctransformers_llm_tokenize(data, add_bos, buffer)
         return buffer[:count]
 
     def generate(self, tokens: list[int], params: GenerationParams) -> Iterator[int]:

@@ -27,9 +27,24 @@ class LlamaCppEngine:
         )
         self.context_length = self.llm.n_ctx()
         self._vocab = llama_cpp.llama_model_get_vocab(self.llm.model)
+        self.special_tokens = self._special_tokens()
 
-    def tokenize(self, text: str) -> list[int]:
-        return self.llm.tokenize(text.encode(), add_bos=True, special=True)
+    def _special_tokens(self) -> dict[str, int]:
+        """Control and user-defined tokens: what a template may write as markers."""
+        lib, vocab = self._llama_cpp, self._vocab
+        wanted = lib.LLAMA_TOKEN_ATTR_CONTROL | lib.LLAMA_TOKEN_ATTR_USER_DEFINED
+        found: dict[str, int] = {}
+        for token in range(lib.llama_vocab_n_tokens(vocab)):
+            if lib.llama_vocab_get_attr(vocab, token) & wanted:
+                text = lib.llama_vocab_get_text(vocab, token).decode(errors="replace")
+                if text:
+                    found.setdefault(text, token)
+        return found
+
+    def tokenize(self, text: str, add_bos: bool = True) -> list[int]:
+        # special=False: text that spells a special token stays text; the
+        # template's markers are added by id (see local.prompt_tokens).
+        return self.llm.tokenize(text.encode(), add_bos=add_bos, special=False)
 
     def generate(self, tokens: list[int], params: GenerationParams) -> Iterator[int]:
         top_k, top_p, temperature = sampling(params)

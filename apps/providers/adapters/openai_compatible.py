@@ -11,13 +11,13 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
-import os
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ..catalog import ModelSpec
+from ..catalog import ModelSpec, ProviderSpec
 from ..egress import Egress
+from ..guards import api_key_env_problem, base_url_problem, provider_key_read
 from ..tokens import estimate_tokens
 from .base import ChatMessage, GenerationParams, PromptTokens, ProviderError, TextDelta, Usage
 
@@ -78,6 +78,17 @@ def _message(message: ChatMessage) -> dict[str, str]:
     return out
 
 
+def _checked_key(provider: ProviderSpec) -> str:
+    """The provider's key, after re-checking the row (see ..guards): a row
+    saved around the admin form must not read any variable or reach any URL."""
+    problem = base_url_problem(provider.base_url) or api_key_env_problem(provider.api_key_env)
+    if problem:
+        raise ProviderError(
+            f"{provider.name}: {problem}", code="provider_misconfigured", status=503
+        )
+    return provider_key_read(name=provider.api_key_env) if provider.api_key_env else "none"
+
+
 class OpenAICompatibleAdapter:
     def __init__(self, model: ModelSpec) -> None:
         import openai
@@ -90,7 +101,7 @@ class OpenAICompatibleAdapter:
     def _client_get(self) -> Any:
         """The SDK client, rebuilt if the key in the environment changed."""
         provider = self.model.provider
-        key = os.environ.get(provider.api_key_env, "") if provider.api_key_env else "none"
+        key = _checked_key(provider)
         if not key:
             raise ProviderError(
                 f"{provider.name}: its API key variable {provider.api_key_env} is not set.",
