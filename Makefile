@@ -14,7 +14,7 @@ export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[llamacpp,test,dev]"
+	$(PY) -m pip install --quiet -e ".[llamacpp,ner,test,dev]"
 	touch $@
 
 install: $(VENV)/.installed

@@ -20,6 +20,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
+from apps.policy.detectors import ner
 from apps.policy.engine import AUTO, CompiledPolicy, Decision, Facts, decide
 from apps.policy.models import SecurityEvent
 from apps.policy.redaction import StreamRestorer, redact_texts
@@ -42,7 +43,8 @@ from .models import UsageRecord
 
 logger = logging.getLogger(__name__)
 
-# Prompts above this many characters are classified off the event loop.
+# Prompts above this many characters are classified off the event loop, and
+# every prompt is while the NER model is on (it takes milliseconds per KB).
 _INLINE_DECIDE_CHARS = 32_000
 
 
@@ -267,7 +269,7 @@ async def _decide(
 ) -> Decision:
     facts = _facts(policy, caller, request)
     texts = [m.content for m in request.messages]
-    if sum(len(t) for t in texts) <= _INLINE_DECIDE_CHARS:
+    if sum(len(t) for t in texts) <= _INLINE_DECIDE_CHARS and not ner.active():
         return decide(policy, catalog, texts, facts)
     return await asyncio.to_thread(decide, policy, catalog, texts, facts)
 
