@@ -229,11 +229,10 @@ def _around(
 # Legal forms that end a company name ("Acme Widgets Ltd", "Müller & Söhne
 # GmbH", "Banco Santander, S.A."). Each is a whole word; the name is the run of
 # capitalised words before it.
-_LEGAL_FORM = re.compile(
-    r"(?:Inc|Incorporated|LLC|L\.L\.C|LLP|Ltd|Limited|Corp|Corporation|plc|PLC|Pty Ltd"
-    r"|GmbH|gGmbH|AG|KG|KGaA|SE|S\.A|S\.A\.S|SAS|SARL|S\.à r\.l|S\.r\.l|Srl|S\.p\.A|SpA"
-    r"|B\.V|BV|N\.V|Oy|Oyj|AB|A/S|ApS|ASA|K\.K|Kft|Sp\. z o\.o|S\.L|Pte Ltd|Co\. Ltd)"
-    r"(?![\w/])\.?"
+_LEGAL_FORMS = (
+    r"Inc|Incorporated|LLC|L\.L\.C|LLP|Ltd|Limited|Corp|Corporation|PLC|Pty Ltd"
+    r"|GmbH|AG|KG|KGaA|SE|S\.A|S\.A\.S|SAS|SARL|S\.à r\.l|S\.r\.l|Srl|S\.p\.A|SpA"
+    r"|B\.V|BV|N\.V|Oy|Oyj|AB|A/S|ApS|ASA|K\.K|Kft|Sp\. z o\.o|S\.L|Pte Ltd|Co\. Ltd"
 )
 # Words that name an institution after a capitalised name ("Leeds Teaching
 # Hospitals", "Northwind Bank") or before "of" ("University of Ghana").
@@ -244,7 +243,16 @@ _ORG_HEADS = (
     "Partners Holdings Capital Ventures Insurance Airlines Motors Pharmaceuticals "
     "Group Industries Enterprises Associates Studios"
 ).split()
-_ORG_HEAD = re.compile(rf"(?:{'|'.join(_ORG_HEADS)})(?![\w])")
+# One scan for both; every alternative starts with a capital, so the engine
+# skips from capital to capital in C.
+# (Flat: a group around either list would hide the first letters from it.)
+_ORG_ANCHOR = re.compile(
+    "|".join(
+        [rf"{form}(?![\w/])\.?" for form in _LEGAL_FORMS.split("|")]
+        + [rf"{head}(?![\w])" for head in _ORG_HEADS]
+    )
+)
+_HEAD_SET = frozenset(_ORG_HEADS)
 _CAP_WORD = re.compile(rf"[{_UP}0-9][\w'\u2019\-]*|&|and|of|for|the|de|del|la|für|und")
 _CONNECTORS = frozenset({"&", "and", "of", "for", "the", "de", "del", "la", "für", "und"})
 # Capitalised words that start or join a sentence rather than name a company.
@@ -252,9 +260,13 @@ _NOT_ORG_WORDS = _NOT_NAMES | frozenset(
     "Our Their Your My His Her Its National Local Central Regional Main New Old Global "
     "Ask Tell Invoice Pay Contact Call Email Bill Charge Refund Thank Send Ping".split()
 )
-_EMPLOYER_CUES = ("work at", "works at", "working at", "worked at", "work for", "works for",
-                  "working for", "worked for", "employed by", "employed at", "joined", "job at",
-                  "intern at", "internship at", "offer from", "contract with")  # fmt: skip
+# "works at", "employed by", "joined"…: found from their first word, with
+# str.find (a scan per cue word costs more than the whole rule tier).
+_EMPLOYER_WORDS = ("work", "employed", "joined", "job", "intern", "offer", "contract")
+_EMPLOYER_CUE = re.compile(
+    r"(?:work(?:s|ed|ing)?[ \t]+(?:at|for)|employed[ \t]+(?:by|at)|joined|job[ \t]+at"
+    r"|intern(?:ship)?[ \t]+at|offer[ \t]+from|contract[ \t]+with)(?![\w])"
+)
 _ORG_WORDS = rf"[{_UP}][\w'\u2019&\-]*(?:[ \t]+[{_UP}][\w'\u2019&\-]*){{0,3}}"
 _EMPLOYER = re.compile(rf"[ \t]+({_ORG_WORDS})")
 _OF_NAME = re.compile(rf"[ \t]+of[ \t]+({_ORG_WORDS})")
@@ -262,17 +274,39 @@ _OF_NAME = re.compile(rf"[ \t]+of[ \t]+({_ORG_WORDS})")
 
 def _org_rules(scan: _Scan) -> Iterator[Span]:
     text = scan.text
-    for match in _LEGAL_FORM.finditer(text):
-        if _outside_word(text, match.start() - 1):
-            start = _name_start_before(text, match.start(), heads_ok=True)
-            if start is not None:
-                yield start, match.end()
-    for match in _ORG_HEAD.finditer(text):
-        if _outside_word(text, match.start() - 1):
+    for match in _ORG_ANCHOR.finditer(text):
+        if not _outside_word(text, match.start() - 1):
+            continue
+        if match.group() in _HEAD_SET:
             yield from _institution(text, match)
-    for match in _after_cues(scan, _EMPLOYER_CUES, _EMPLOYER):
-        if match.group(1).split()[0] not in _NOT_ORG_WORDS:
-            yield match.span(1)
+            continue
+        start = _name_start_before(text, match.start(), heads_ok=True)
+        if start is not None:
+            yield start, match.end()
+    yield from _employers(scan)
+    yield from _plcs(text)
+
+
+def _plcs(text: str) -> Iterator[Span]:
+    """ "Tesco plc": lower case, so not in _ORG_ANCHOR, whose scan would then
+    stop at every "p"."""
+    at = text.find(" plc")
+    while at >= 0:
+        end = at + len(" plc")
+        start = _name_start_before(text, at) if _outside_word(text, end) else None
+        if start is not None:
+            yield start, end
+        at = text.find(" plc", end)
+
+
+def _employers(scan: _Scan) -> Iterator[Span]:
+    for at, _ in _cues(scan.lower, _EMPLOYER_WORDS, whole=False):
+        if not _outside_word(scan.lower, at - 1):
+            continue
+        cue = _EMPLOYER_CUE.match(scan.lower, at)
+        name = _EMPLOYER.match(scan.text, cue.end()) if cue else None
+        if name and name.group(1).split()[0] not in _NOT_ORG_WORDS:
+            yield name.span(1)
 
 
 def _name_start_before(text: str, at: int, *, heads_ok: bool = False) -> int | None:
