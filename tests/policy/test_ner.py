@@ -61,6 +61,8 @@ ORGANISATIONS = [
     ("Our supplier is Kobayashi Seiki K.K. in Osaka.", "Kobayashi Seiki K.K."),
     ("The Python Software Foundation funds the sprint.", "Python Software Foundation"),
     ("Complaint from a customer of Bank of Ireland about fees.", "Bank of Ireland"),
+    ("Counterparty:\nGlobex Holdings Pte Ltd (Singapore)", "Globex Holdings Pte Ltd"),
+    ("Shares in Tesco plc fell on Monday.", "Tesco plc"),
 ]
 
 
@@ -99,6 +101,8 @@ def test_the_rule_tier_alone_finds_cued_names_and_addresses():
         "Bank " * 20_000,
         "Aa " * 33_000 + "GmbH",
         "Aa, " * 25_000,
+        "Aa\n" * 33_000 + "Ltd",
+        " plc" * 25_000,
         "works at " * 12_000,
         "University of " * 7_000,
         "Mr " * 33_000,
@@ -106,10 +110,10 @@ def test_the_rule_tier_alone_finds_cued_names_and_addresses():
     ],
 )
 def test_rule_tier_is_linear_on_adversarial_input(text):
-    started = time.perf_counter()
+    started = time.thread_time()  # CPU time: other processes on the machine do not count
     for finder in (ner.find_person, ner.find_org, ner.find_address):
         list(finder(_scan(text)))
-    assert time.perf_counter() - started < 1.0
+    assert time.thread_time() - started < 1.0
 
 
 def _scan(text):

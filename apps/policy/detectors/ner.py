@@ -253,10 +253,11 @@ _ORG_ANCHOR = re.compile(
     )
 )
 _HEAD_SET = frozenset(_ORG_HEADS)
+_LEGAL_WORDS = frozenset(form.replace("\\", "") for form in _LEGAL_FORMS.split("|"))
 _CAP_WORD = re.compile(rf"[{_UP}0-9][\w'\u2019\-]*|&|and|of|for|the|de|del|la|für|und")
 _CONNECTORS = frozenset({"&", "and", "of", "for", "the", "de", "del", "la", "für", "und"})
 # Capitalised words that start or join a sentence rather than name a company.
-_NOT_ORG_WORDS = _NOT_NAMES | frozenset(
+_NOT_ORG_WORDS = (_NOT_NAMES - {"Inc", "Ltd", "Llc", "Corp", "Company", "Group"}) | frozenset(
     "Our Their Your My His Her Its National Local Central Regional Main New Old Global "
     "Ask Tell Invoice Pay Contact Call Email Bill Charge Refund Thank Send Ping".split()
 )
@@ -314,22 +315,30 @@ def _name_start_before(text: str, at: int, *, heads_ok: bool = False) -> int | N
     (at most five words, joined by "&", "and", "of"…); None if there is none.
     Walks back word by word and stops at the first that is not part of a name."""
     floor = max(0, at - 80)
-    end = floor + len(text[floor:at].rstrip(" \t,"))
+    end = at
+    while end > floor and text[end - 1] in " \t,":
+        end -= 1
     start: int | None = None
     for _ in range(5):
-        begin = text.rfind(" ", floor, end) + 1 or floor
-        begin = max(begin, text.rfind("\t", floor, end) + 1)
+        blank = max(text.rfind(" ", floor, end), text.rfind("\t", floor, end))
+        begin = max(floor, blank + 1, text.rfind("\n", floor, end) + 1)
         word = text[begin:end]
         if word not in _CONNECTORS:
-            if not _CAP_WORD.fullmatch(word) or word in _NOT_ORG_WORDS:
-                break
-            if not heads_ok and word in _ORG_HEADS:
+            if not _org_word(word, heads_ok=heads_ok):
                 break
             start = begin
-        end = len(text[floor:begin].rstrip(" \t")) + floor
-        if end == begin:
-            break  # no blank before the word: the run starts here
+        if begin == floor or text[begin - 1] == "\n":
+            break  # a name does not run across lines
+        end = begin - 1
+        while end > floor and text[end - 1] in " \t":
+            end -= 1
     return start
+
+
+def _org_word(word: str, *, heads_ok: bool) -> bool:
+    if word in _NOT_ORG_WORDS or word in _LEGAL_WORDS or (not heads_ok and word in _HEAD_SET):
+        return False
+    return _CAP_WORD.fullmatch(word) is not None
 
 
 def _institution(text: str, head: re.Match[str]) -> Iterator[Span]:
