@@ -298,3 +298,15 @@ def test_a_short_prompt_is_decided_on_the_loop_while_ner_is_off(
     monkeypatch.setattr(ner, "active", lambda: False)
     ask(hub, member, tiny_gguf)
     assert decide_threads == ["on the loop"]
+
+
+def test_the_setting_switches_the_model_tier(settings, monkeypatch):
+    from django.apps import apps
+
+    monkeypatch.setattr(ner, "_enabled", False)  # restored afterwards
+    settings.HYBRIDHUB_NER = True
+    apps.get_app_config("policy").ready()
+    assert ner._enabled
+    settings.HYBRIDHUB_NER = False
+    apps.get_app_config("policy").ready()
+    assert not ner._enabled
