@@ -209,6 +209,8 @@ HYBRIDHUB_PRELOAD_LOCAL_MODELS = envbool("HYBRIDHUB_PRELOAD_LOCAL_MODELS", "true
 # Cap on a cloud retry's wait, whatever Retry-After asks for.
 HYBRIDHUB_MAX_RETRY_WAIT_SECONDS = envfloat("HYBRIDHUB_MAX_RETRY_WAIT_SECONDS", "20")
 HYBRIDHUB_RETRY_BASE_SECONDS = envfloat("HYBRIDHUB_RETRY_BASE_SECONDS", "0.5")
+# Names and addresses by an on-prem NER model (needs the "ner" extra): on or off.
+HYBRIDHUB_NER = envbool("HYBRIDHUB_NER", "off")
 # CPython's GIL switch interval for the server process (default 5 ms there).
 HYBRIDHUB_SWITCH_INTERVAL_MS = envfloat("HYBRIDHUB_SWITCH_INTERVAL_MS", "0.5")
 # Which environment variables may hold provider keys (apps/providers/guards.py).

@@ -1,6 +1,18 @@
+import logging
+
 from django.apps import AppConfig
+from django.conf import settings
+
+log = logging.getLogger(__name__)
 
 
 class PolicyConfig(AppConfig):
     name = "apps.policy"
     label = "policy"
+
+    def ready(self) -> None:
+        from .detectors import ner
+
+        ner.configure(enabled=settings.HYBRIDHUB_NER)
+        if settings.HYBRIDHUB_NER and not ner.installed():
+            log.warning("HYBRIDHUB_NER=on but the ner extra is not installed: rules only")

