@@ -9,7 +9,7 @@ teams' floors and custom detectors; only org admins publish.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
+from functools import partial, wraps
 from typing import Any, cast
 
 from django.contrib.auth.decorators import login_required
@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts.models import Membership, Team
 from apps.gateway.replay import policy_replay
-from apps.policy.classification import DETECTOR_DESCRIPTIONS
+from apps.policy.classification import DETECTOR_DESCRIPTIONS, DETECTOR_PACKS
 from apps.policy.complexity import FEATURE_DESCRIPTIONS
 from apps.policy.document import SELECTORS
 from apps.policy.engine import Facts, decide
@@ -167,6 +167,16 @@ def section_save(request: HttpRequest, section: str) -> HttpResponse:
     if not form.is_valid():
         return _section(request, template, **{name: form})
     return _edit(request, summary, form.apply, template)  # type: ignore[attr-defined]
+
+
+@require_POST
+@console_access
+def detector_pack_enable(request: HttpRequest, pack: str) -> HttpResponse:
+    _org_admin_only(request)
+    if pack not in DETECTOR_PACKS:
+        raise Http404("No such detector pack.")
+    summary = f"Enabled the {pack.upper()} identifier pack"
+    return _edit(request, summary, partial(forms.pack_enable, pack=pack), "console/_detectors.html")
 
 
 def _scope_allowed(request: HttpRequest, scope: str) -> None:
