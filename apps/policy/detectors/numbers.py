@@ -490,45 +490,24 @@ _IPV6_CHAIN = re.compile(
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 
 
+# Four dotted octets, not inside a longer dotted run ("1.2.3.4.5" is an OID or a
+# version), with an optional "/24" prefix length.
+_IPV4 = re.compile(
+    r"[0-9](?<![\w.][0-9])[0-9]{0,2}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?![\w]|\.[0-9])"
+    r"(?:/[0-9]{1,2}(?![\w]|[./][0-9]))?"
+)
+
+
 def find_ip(scan: _Scan) -> Iterator[Span]:
     text = scan.text
     if "." in text:
-        for run in scan.numbers:
-            if len(run) >= 7 and len(run.groups) >= 4:
-                yield from _ipv4_in_run(text, run)
+        for match in _IPV4.finditer(text):
+            address, _, prefix = match.group().partition("/")
+            if _ipv4_ok(address) and not _after_version_word(text, match.start()):
+                end = match.end() if prefix and int(prefix) <= 32 else match.start() + len(address)
+                yield match.start(), end
     if ":" in text:
         yield from _ipv6_spans(text)
-
-
-def _ipv4_in_run(text: str, run: Run) -> Iterator[Span]:
-    """Each chain of exactly four groups joined by dots ("1.2.3.4.5" is a
-    version or an OID), with a "/24" prefix length taken along."""
-    groups, separators = run.groups, _separators(text, run.groups)
-    i = 0
-    while i < len(groups):
-        j = i
-        while j < len(separators) and separators[j] == ".":
-            j += 1
-        if j - i == 3:
-            span = _ipv4_span(text, run, i, j, separators)
-            if span:
-                yield span
-        i = j + 1
-
-
-def _ipv4_span(text: str, run: Run, i: int, j: int, separators: Sequence[str]) -> Span | None:
-    start, end = run.groups[i][0], run.groups[j][1]
-    if start > 0 and (text[start - 1].isalnum() or text[start - 1] in "_."):
-        return None
-    if not _ipv4_ok(text[start:end]) or _after_version_word(text, start):
-        return None
-    if j < len(separators) and separators[j] == "/":
-        prefix = text[run.groups[j + 1][0] : run.groups[j + 1][1]]
-        if len(prefix) <= 2 and int(prefix) <= 32:
-            return start, run.groups[j + 1][1]
-    elif j == len(run.groups) - 1 and end < len(text) and (text[end].isalnum() or text[end] == "_"):
-        return None
-    return start, end
 
 
 def _after_version_word(text: str, start: int) -> bool:
@@ -573,23 +552,27 @@ def _ipv6_ok(candidate: str) -> bool:
 
 # --- MAC addresses --------------------------------------------------------------
 
-# "00:1a:2b:3c:4d:5e", "00-1A-2B-3C-4D-5E", Cisco's "001a.2b3c.4d5e". The
-# lookbehind after the first character keeps a match from starting inside a
-# longer hex run or colon list (an SSH fingerprint has 16 pairs).
-_MAC = re.compile(
-    r"[0-9A-Fa-f](?<![0-9A-Za-z_:\-.][0-9A-Fa-f])[0-9A-Fa-f]"
-    r"(?:([:\-])[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2}){4}"
-    r"|[0-9A-Fa-f]{2}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4})"
-    r"(?![0-9A-Za-z_]|[:\-.][0-9A-Za-z])"
+# "00:1a:2b:3c:4d:5e", "00-1A-2B-3C-4D-5E", Cisco's "001a.2b3c.4d5e". Each
+# starts at its first separator (rarer in prose than hex letters, so ``re``
+# skips faster), the lookbehind checks the hex before it and that no longer
+# hex run or colon list comes before (an SSH fingerprint has 16 pairs).
+# A pattern must start with a plain character for ``re`` to skip fast: one
+# pattern per separator, with no capture group in front.
+_HEX = "[0-9A-Fa-f]"
+_MAC_BEFORE = r"(?<![0-9A-Za-z_:\-.])"
+_MAC_END = r"(?![0-9A-Za-z_]|[:\-.][0-9A-Za-z])"
+_MACS = (
+    (re.compile(f":(?<={_MAC_BEFORE}{_HEX}{{2}}:){_HEX}{{2}}(?::{_HEX}{{2}}){{4}}{_MAC_END}"), 2),
+    (re.compile(f"-(?<={_MAC_BEFORE}{_HEX}{{2}}-){_HEX}{{2}}(?:-{_HEX}{{2}}){{4}}{_MAC_END}"), 2),
+    (re.compile(rf"\.(?<={_MAC_BEFORE}{_HEX}{{4}}\.){_HEX}{{4}}\.{_HEX}{{4}}{_MAC_END}"), 4),
 )
 
 
 def find_mac(scan: _Scan) -> Iterator[Span]:
     text = scan.text
-    if ":" not in text and "-" not in text and "." not in text:
-        return
-    for match in _MAC.finditer(text):
-        value = match.group().lower()
-        hexes = value.replace(":", "").replace("-", "").replace(".", "")
-        if any(ch.isdigit() for ch in hexes) and hexes not in ("000000000000", "ffffffffffff"):
-            yield match.span()
+    for pattern, head in _MACS:
+        for match in pattern.finditer(text):
+            start, end = match.start() - head, match.end()
+            hexes = "".join(ch for ch in text[start:end].lower() if ch not in ":-.")
+            if any(ch.isdigit() for ch in hexes) and hexes not in ("0" * 12, "f" * 12):
+                yield start, end
