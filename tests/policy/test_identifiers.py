@@ -225,6 +225,7 @@ NATIONAL = [
     ("US", "(415) 555-0132"),
     ("US", "415-555-0132"),
     ("US", "415.555.0132"),
+    ("US", "415 555-0132"),
     ("US", "415 555 0132"),
     ("US", "1-800-555-0199"),
     ("US", "1 (212) 555-0199"),
@@ -253,6 +254,8 @@ def test_national_formats_of_the_default_regions(region, written):
         ("office {}, thanks", "020 7946 0958 ext 7"),
         ("mobile: {}", "98765 43210"),  # India, no trunk prefix: needs the cue
         ("phone {}", "2025550143"),  # bare run after a cue
+        ("Call me at {} after six", "1-372-598-2963"),  # an unassigned area code
+        ("reach the desk on {} or", "0033 6 94 02 43 61"),
         ("Tel.: {}", "0049 89 1234567"),
         ("tel:{}", "+14155550132"),
         ("see {} ok", "+44(0)115 4960914"),  # a "+" and a possible length: enough
@@ -287,6 +290,8 @@ PHONE_NEAR_MISSES = [
     "IP 10.0.0.1 and 192.168.100.200",
     "see pages 0 12 34",
     "padded ids 0000012345 and 00123456789, spaced 200 300 4000",
+    "value: 227 616 7992, ticket 024-00-8225, part no. 078-05-1120, id 502 254 3143",
+    "released on 0648844874, order 0800 123 4567, tracking 020 7946 0958",
 ]
 
 

@@ -290,8 +290,13 @@ _PHONE_CUES = (
     "téléphone", "tél", "portable", "telefon", "handy", "rufnummer", "teléfono", "móvil",
     "telefono", "cellulare", "telefoon", "mobiel", "número", "numero", "nummer",
 )  # fmt: skip
-# Standard numbers shaped like phone numbers ("ISSN 0317-8471").
-_NOT_PHONE_CUES = ("isbn", "issn", "doi", "isin", "sku", "order", "invoice", "ean", "upc")
+# Words that introduce other numbers ("ISSN 0317-8471", "order 0800 123 456",
+# "id 502 254 3143"), unless a phone cue comes too.
+_NOT_PHONE_CUES = (
+    "isbn", "issn", "doi", "isin", "sku", "ean", "upc", "order", "invoice", "id", "ref",
+    "reference", "ticket", "tracking", "serial", "part", "value", "version", "released",
+    "build", "account", "acct", "amount", "total", "qty", "iban",
+)  # fmt: skip
 # "2024-01-15", "15.01.2024", "01/15/2024", at the start of a candidate.
 _DATE_START = re.compile(
     r"[0-9]{4}[./\-][0-9]{1,2}[./\-][0-9]{1,2}(?![0-9])|[0-9]{1,2}[./\-][0-9]{1,2}[./\-][0-9]{2,4}$"
@@ -341,13 +346,16 @@ def _phone_ok(scan: _Scan, lead: int, groups: Sequence[Span], regions: tuple[str
     if written[0] == "+":
         return len(digits) >= 8 and _international_ok(written, bare=len(groups) == 1)
     if digits[:2] == "00" and digits[2:3] != "0":
-        return len(digits) >= 9 and _parsed("+" + written[2:], None, trunk=False) is not None
-    if cue_before(scan.lower, lead, _NOT_PHONE_CUES, 24):
-        return False
+        international = "+" + written[2:]
+        if len(groups) > 1 and _possible_international(international):
+            return True  # "0033 6 94 02 43 61"; a bare "00…" run must be valid
+        return len(digits) >= 9 and _parsed(international, None, trunk=False) is not None
     cued = cue_before(scan.lower, lead, _PHONE_CUES, 32)
+    if not cued and cue_before(scan.lower, lead, _NOT_PHONE_CUES, 16):
+        return False
     if len(groups) == 1 and not (cued and len(digits) >= 9) and not _bare_trunk(digits):
         return False  # a bare digit run is a count or an id unless called a phone
-    if not cued and _north_american_shape(text, written, groups, regions):
+    if _north_american_shape(text, written, groups, regions):
         return True
     for region in regions:
         formatted = _parsed(written, region, trunk=not cued)
@@ -383,9 +391,9 @@ def _bare_trunk(digits: str) -> bool:
 def _north_american_shape(
     text: str, written: str, groups: Sequence[Span], regions: tuple[str, ...]
 ) -> bool:
-    """ "(415) 555-0132", "415-555-0132", "1.415.555.0132": the North American
-    layout is distinctive enough even where libphonenumber does not know the
-    area code; with spaces only ("200 300 4000") it must also be valid."""
+    """ "(415) 555-0132", "415-555-0132", "1.415.555.0132", "415 555-0132": the
+    North American layout is distinctive enough even where libphonenumber does
+    not know the area code; with spaces only ("200 300 4000") it is not."""
     if not _NANP & set(regions):
         return False
     sizes = [end - start for start, end in groups]
@@ -393,15 +401,19 @@ def _north_american_shape(
         sizes, groups = sizes[1:], groups[1:]
     if sizes != [3, 3, 4] or text[groups[0][0]] in "01":
         return False
-    separators = _separators(text, groups)
-    parens = written.lstrip("1 ").startswith("(")
-    return (parens or separators[0] == separators[1]) and " " not in separators[1]
+    first, last = _separators(text, groups)
+    parens = written.lstrip("1 -.").startswith("(")
+    return last in ("-", ".") and (parens or first in (last, " "))
 
 
 def _phone_shaped(text: str, written: str, groups: Sequence[Span]) -> bool:
-    """Not a date, a version or IP ("1.2.3.4"), a fraction or an ISBN."""
+    """Not a date, a version or IP ("1.2.3.4"), an SSN's layout, a fraction
+    or an ISBN."""
     separators = _separators(text, groups)
     if _DATE_START.match(written.lstrip("+(")):
+        return False
+    sizes = [end - start for start, end in groups]
+    if sizes == [3, 2, 4] and written[0] != "+" and len(set(separators)) == 1:
         return False
     dotted = "." in separators and len(groups) <= 4 and all(e - s <= 3 for s, e in groups)
     if dotted and written[0] != "+":
