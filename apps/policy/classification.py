@@ -3,6 +3,9 @@
 Built-in detectors are regular expressions plus the checks that make them
 precise: Luhn and issuer prefixes for cards, mod-97 for IBANs, the SSA's
 invalid ranges for SSNs, ``ipaddress`` for IPs, a decoded header for JWTs.
+Structured identifiers (cards, phones, SSNs, IP and MAC addresses, email,
+IBAN, national identifier packs) live in ``detectors/``, one module per
+family; this module wires them.
 Findings hold offsets only: matched text is never copied into them, logged
 or stored.
 

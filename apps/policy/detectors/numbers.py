@@ -1,13 +1,14 @@
 """Digit-based detectors: payment cards, phone numbers, US SSNs, IP and MAC
 addresses. Pure functions of the text; see docs/classification.md.
 
-All of them read one shared, linear scan of the text (``runs``): maximal runs
-of digit groups joined by one separator each (space, ".", "-", "/", or a
-parenthesis as in "(0)20" or "(415) 555"). Each detector then reads the
-groups of a run (which windows of them make a card, where a dotted chain of
-four makes an IPv4 address) and validates its candidates: Luhn and issuer
-ranges for cards, Google's libphonenumber (the ``phonenumbers`` package) for
-phone numbers, the SSA's never-issued ranges for SSNs, ``ipaddress`` for IPs.
+Cards, phones and SSNs read one shared, linear scan of the text (``runs``):
+maximal runs of digit groups joined by one separator each (space, ".", "-",
+"/", or a parenthesis as in "(0)20" or "(415) 555"). Each detector then reads
+the groups of a run (which windows of them make a card) and validates its
+candidates: Luhn and issuer ranges for cards, Google's libphonenumber (the
+``phonenumbers`` package) for phone numbers, the SSA's never-issued ranges for
+SSNs. IP and MAC addresses have their own linear patterns (``ipaddress``
+validates IPv6).
 Context words ("card", "ssn", "tel") found with ``str.rfind`` just before a
 candidate let through what its shape alone does not prove.
 """
