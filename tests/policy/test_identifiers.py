@@ -211,9 +211,9 @@ NATIONAL = [
     ("DE", "030/1234567"),
     ("DE", "(030) 1234 5678"),
     ("DE", "0151 23456789"),
-    ("FR", "01 23 45 67 89"),
-    ("FR", "06.12.34.56.78"),
-    ("FR", "06-12-34-56-78"),
+    ("FR", "01 42 68 53 79"),
+    ("FR", "06.52.14.38.27"),
+    ("FR", "06-52-14-38-27"),
     ("ES", "612 34 56 78"),
     ("ES", "912 34 56 78"),
     ("IT", "02 1234 5678"),
@@ -291,6 +291,8 @@ PHONE_NEAR_MISSES = [
     "IP 10.0.0.1 and 192.168.100.200",
     "see pages 0 12 34",
     "padded ids 0000012345 and 00123456789, spaced 200 300 4000",
+    "ratio 0.381094567191384 and 0.7584295078, draw 07 10 20 33 44 and 09 11 18 27 34 40",
+    "totals 1,234,567 and 12,345,678,901",
     "value: 227 616 7992, ticket 024-00-8225, part no. 078-05-1120, id 502 254 3143",
     "released on 0648844874, order 0800 123 4567, tracking 020 7946 0958",
 ]
@@ -501,6 +503,32 @@ def test_national_identifiers_valid_and_checksum_failing(name, template, valid, 
 )
 def test_weak_or_unchecked_identifiers_need_a_cue_word(name, value):
     assert_not_flagged(name.upper(), f"reference {value} attached", PACKS_ON)
+
+
+@pytest.mark.parametrize(
+    ("label", "template", "value"),
+    [
+        ("NL_BSN", "Can you check whether {} is the right BSN for Lauren?", "111222333"),
+        ("PL_PESEL", "is {} the right PESEL?", "44051401359"),
+        ("US_BANK_ACCOUNT", "whether {} is the right account number", "61256092"),
+        ("SSN", "{} is my SSN", "123456789"),
+    ],
+)
+def test_a_cue_word_may_come_after_the_value(label, template, value):
+    assert_finds_exactly(label, template, value, PACKS_ON)
+
+
+@pytest.mark.parametrize(
+    ("label", "value"),
+    [
+        ("CARD", "9792 7257 9383 8280"),
+        ("CARD", "3540.5692.0653.6999.37"),
+        ("CARD", "501817225540"),
+        ("PHONE", "+34943093088"),
+    ],
+)
+def test_csv_fields_after_a_number(label, value):
+    assert_finds_exactly(label, '1234,"Ana Ruiz",94105,{}\n', value)
 
 
 def test_packs_are_off_by_default_restricted_and_described():

@@ -36,7 +36,7 @@ from stdnum.pl import pesel as pl_pesel
 from stdnum.us import itin as us_itin
 from stdnum.us import rtn as us_rtn
 
-from .numbers import cue_before
+from .numbers import cue_after, cue_before
 
 if TYPE_CHECKING:
     from apps.policy.classification import _Scan
@@ -304,8 +304,13 @@ def _find(identifier: _Identifier, scan: _Scan) -> Iterator[Span]:
         needs_cue = identifier.context == "always" or (
             identifier.context == "unless_grouped" and not grouped
         )
-        if not needs_cue or cue_before(scan.lower, match.start(), identifier.cues):
+        if not needs_cue or _cued(scan.lower, *match.span(), identifier.cues):
             yield match.span()
+
+
+def _cued(lower: str, start: int, end: int, cues: tuple[str, ...]) -> bool:
+    """A cue word just before, or just after ("… 698712055 is the right BSN")."""
+    return cue_before(lower, start, cues) or cue_after(lower, end, cues)
 
 
 def _finder(identifier: _Identifier) -> Finder:

@@ -63,6 +63,7 @@ class Run:
         return self._groups
 
 
+_THOUSANDS = re.compile(r"[0-9]{3}(?![0-9])")
 MIN_RUN = 7  # "1.2.3.4", the shortest candidate of any detector here
 
 
@@ -81,13 +82,17 @@ def _separators(text: str, groups: Sequence[Span]) -> list[str]:
 
 def clear_before(text: str, start: int) -> bool:
     """Nothing glued to the front: not inside a word or a longer number
-    ("x4111…", "1.5", "12:30"), not a price or a reference ("$", "#")."""
+    ("x4111…", "1.5", "12:30", "1,234"), not a price or a reference ("$",
+    "#"). A comma after digits is a CSV field separator unless three digits
+    follow it, as in a thousands separator."""
     if start == 0:
         return True
     ch = text[start - 1]
     if ch.isalnum() or ch in "_$€£¥#@\\":
         return False
-    return not (ch in ".,:-/" and start >= 2 and text[start - 2].isdigit())
+    if ch == "," and start >= 2 and text[start - 2].isdigit():
+        return _THOUSANDS.match(text, start) is None
+    return not (ch in ".:-/" and start >= 2 and text[start - 2].isdigit())
 
 
 def clear_after(text: str, end: int) -> bool:
@@ -104,6 +109,22 @@ def cue_before(lower: str, start: int, cues: Sequence[str], window: int = 40) ->
     """One of the cue words (whole words) starts within ``window`` characters
     before ``start``, on the same line."""
     return cue_at(lower, start, cues, window) is not None
+
+
+def cue_after(lower: str, end: int, cues: Sequence[str], window: int = 32) -> bool:
+    """One of the cue words (whole words) starts within ``window`` characters
+    after ``end``, on the same line ("… 698712055 is the right BSN")."""
+    high = min(len(lower), end + window)
+    for cue in cues:
+        at = lower.find(cue, end, high)
+        if at < 0:
+            continue
+        stop = at + len(cue)
+        before_ok = not lower[at - 1].isalnum()
+        after_ok = stop >= len(lower) or not lower[stop].isalnum()
+        if before_ok and after_ok and "\n" not in lower[end:at]:
+            return True
+    return False
 
 
 def cue_at(lower: str, start: int, cues: Sequence[str], window: int = 40) -> int | None:
@@ -323,12 +344,13 @@ def _phone_in_run(scan: _Scan, run: Run, regions: tuple[str, ...]) -> Span | Non
     if not clear_before(text, lead) or (lead and text[lead - 1] == "+"):
         return None  # "C+1…", "1+1", "++44"
     groups = run.groups
-    # The whole run, or the run without its last group or two ("… 0958 2 times");
-    # no phone number has more than eight groups.
+    # The whole run, or after a cue word the run without its last group or two
+    # ("call 020 7946 0958 2 times"); no phone number has more than eight groups.
     longest = min(len(groups), 8)
+    cued = cue_before(scan.lower, lead, _PHONE_CUES, 32)
     for count in range(longest, max(0, longest - 3), -1):
         end = groups[count - 1][1]
-        if count < len(groups) and text[end] != " ":
+        if count < len(groups) and (text[end] != " " or not cued):
             continue
         if count == len(groups) and not clear_after(text, end) and not _EXTENSION.match(text, end):
             return None
@@ -416,6 +438,11 @@ def _phone_shaped(text: str, written: str, groups: Sequence[Span]) -> bool:
     sizes = [end - start for start, end in groups]
     if sizes == [3, 2, 4] and written[0] != "+" and len(set(separators)) == 1:
         return False
+    if separators == ["."]:
+        return False  # "0.381094567191384" is a decimal
+    pairs = [int(text[s:e]) for s, e in groups[1:]] if set(sizes[1:]) == {2} else []
+    if len(pairs) >= 4 and pairs == sorted(set(pairs)) and written[0] != "+":
+        return False  # "07 10 20 33 44": drawn numbers, in order
     dotted = "." in separators and len(groups) <= 4 and all(e - s <= 3 for s, e in groups)
     if dotted and written[0] != "+":
         return False
@@ -494,7 +521,7 @@ def find_ssn(scan: _Scan) -> Iterator[Span]:
 
 def _ssn_in_run(scan: _Scan, run: Run) -> Span | None:
     """ddd-dd-dddd (dashes, spaces or dots) anywhere; any other writing of
-    nine digits ("123456789", "1234 56 789") only after "SSN" or "social
+    nine digits ("123456789", "1234 56 789") only next to "SSN" or "social
     security"."""
     text, groups, count = scan.text, run.groups, 0
     for j, (start, end) in enumerate(groups):
@@ -510,7 +537,8 @@ def _ssn_in_run(scan: _Scan, run: Run) -> Span | None:
             return None
         separators = _separators(text, window)
         standard = [e - s for s, e in window] == [3, 2, 4] and len(set(separators)) == 1
-        if standard or cue_before(scan.lower, run.start, _SSN_CUES):
+        cued = cue_before(scan.lower, run.start, _SSN_CUES) or cue_after(scan.lower, end, _SSN_CUES)
+        if standard or cued:
             return run.start, end
         return None
     return None
