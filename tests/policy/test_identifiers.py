@@ -518,6 +518,12 @@ def test_a_cue_word_may_come_after_the_value(label, template, value):
     assert_finds_exactly(label, template, value, PACKS_ON)
 
 
+def test_a_csv_column_named_ssn():
+    text = 'id,name,ssn,street\n86306,"Emil Imiela",453328033,"al. Kilińskiego 193"\n'
+    assert found(text) == [("SSN", "453328033")]
+    assert found(text.replace(",ssn,", ",phone_ext,")) == []
+
+
 @pytest.mark.parametrize(
     ("label", "value"),
     [

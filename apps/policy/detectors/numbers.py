@@ -127,6 +127,21 @@ def cue_after(lower: str, end: int, cues: Sequence[str], window: int = 32) -> bo
     return False
 
 
+_FIELD_EDGES = frozenset(',;\t"')
+
+
+def in_named_column(scan: _Scan, start: int, end: int, cues: Sequence[str]) -> bool:
+    """A delimited field (CSV, TSV) in a text whose first line, a header,
+    names the column ("id,name,ssn,street")."""
+    text = scan.text
+    before = text[start - 1] if start else ""
+    after = text[end] if end < len(text) else "\n"
+    if before not in _FIELD_EDGES or (after not in _FIELD_EDGES and after not in "\r\n"):
+        return False
+    header_end = scan.lower.find("\n", 0, 500)
+    return header_end > 0 and cue_before(scan.lower, header_end, cues, header_end)
+
+
 def cue_at(lower: str, start: int, cues: Sequence[str], window: int = 40) -> int | None:
     """Where the latest such cue word starts, or None."""
     low, latest = max(0, start - window), None
@@ -537,8 +552,9 @@ def _ssn_in_run(scan: _Scan, run: Run) -> Span | None:
             return None
         separators = _separators(text, window)
         standard = [e - s for s, e in window] == [3, 2, 4] and len(set(separators)) == 1
-        cued = cue_before(scan.lower, run.start, _SSN_CUES) or cue_after(scan.lower, end, _SSN_CUES)
-        if standard or cued:
+        lower = scan.lower
+        cued = cue_before(lower, run.start, _SSN_CUES) or cue_after(lower, end, _SSN_CUES)
+        if standard or cued or in_named_column(scan, run.start, end, _SSN_CUES):
             return run.start, end
         return None
     return None
