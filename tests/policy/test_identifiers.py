@@ -535,6 +535,7 @@ def test_a_csv_column_named_ssn():
 )
 def test_csv_fields_after_a_number(label, value):
     assert_finds_exactly(label, '1234,"Ana Ruiz",94105,{}\n', value)
+    assert_finds_exactly(label, '1234,"Ana Ruiz",{},94105\n', value)
 
 
 def test_packs_are_off_by_default_restricted_and_described():

@@ -96,13 +96,17 @@ def clear_before(text: str, start: int) -> bool:
 
 
 def clear_after(text: str, end: int) -> bool:
-    """Nothing glued to the end: no letter, "%", or more digits after a "." or ":"."""
+    """Nothing glued to the end: no letter, "%", or more digits after a "."
+    or ":"; after a comma, only three digits (a thousands separator), not
+    the next field of a CSV row."""
     if end >= len(text):
         return True
     ch = text[end]
     if ch.isalnum() or ch in "_%":
         return False
-    return not (ch in ".,:-/" and end + 1 < len(text) and text[end + 1].isdigit())
+    if ch == ",":
+        return _THOUSANDS.match(text, end + 1) is None
+    return not (ch in ".:-/" and end + 1 < len(text) and text[end + 1].isdigit())
 
 
 def cue_before(lower: str, start: int, cues: Sequence[str], window: int = 40) -> bool:
