@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+import phonenumbers
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
@@ -211,6 +212,16 @@ HYBRIDHUB_MAX_RETRY_WAIT_SECONDS = envfloat("HYBRIDHUB_MAX_RETRY_WAIT_SECONDS", 
 HYBRIDHUB_RETRY_BASE_SECONDS = envfloat("HYBRIDHUB_RETRY_BASE_SECONDS", "0.5")
 # Names and addresses by an on-prem NER model (needs the "ner" extra): on or off.
 HYBRIDHUB_NER = envbool("HYBRIDHUB_NER", "off")
+# Countries (ISO 3166 codes) whose national phone formats ("020 7946 0958",
+# "(415) 555-0132") the phone detector accepts without a "+"; in this order.
+HYBRIDHUB_PHONE_REGIONS = [
+    code.upper() for code in envlist("HYBRIDHUB_PHONE_REGIONS", "US,GB,DE,FR,ES,IT,NL,CA,AU,IN")
+]
+if set(HYBRIDHUB_PHONE_REGIONS) - phonenumbers.SUPPORTED_REGIONS:
+    raise ImproperlyConfigured(
+        "HYBRIDHUB_PHONE_REGIONS: unknown region codes "
+        + ", ".join(sorted(set(HYBRIDHUB_PHONE_REGIONS) - phonenumbers.SUPPORTED_REGIONS))
+    )
 # CPython's GIL switch interval for the server process (default 5 ms there).
 HYBRIDHUB_SWITCH_INTERVAL_MS = envfloat("HYBRIDHUB_SWITCH_INTERVAL_MS", "0.5")
 # Which environment variables may hold provider keys (apps/providers/guards.py).

@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 
 from apps.accounts.models import Team
 from apps.core.privacy import ZONES, PrivacyZone
-from apps.policy.classification import BUILTIN_DETECTORS, DETECTOR_DESCRIPTIONS
+from apps.policy.classification import BUILTIN_DETECTORS, DETECTOR_DESCRIPTIONS, DETECTOR_PACKS
 from apps.policy.complexity import DEFAULT_WEIGHTS, FEATURE_DESCRIPTIONS
 
 Doc = dict[str, Any]
@@ -73,11 +73,29 @@ class LevelsForm(forms.Form):
         return doc
 
 
+PACK_TITLES = {"uk": "United Kingdom", "us": "United States", "eu": "European Union",
+               "ca": "Canada"}  # fmt: skip
+
+
+def _detector_setting(doc: Doc, name: str) -> dict[str, Any]:
+    """The document's setting, or the built-in default for a detector that
+    this document predates (national packs: off)."""
+    default = BUILTIN_DETECTORS[name]
+    return doc["detectors"].get(name, {"enabled": default.enabled, "level": default.level})
+
+
+def pack_enable(doc: Doc, *, pack: str) -> Doc:
+    """Switch on every detector of a national pack, keeping their levels."""
+    for name in DETECTOR_PACKS[pack]:
+        doc["detectors"][name] = {**_detector_setting(doc, name), "enabled": True}
+    return doc
+
+
 class DetectorsForm(forms.Form):
     def __init__(self, *args: Any, doc: Doc, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for name in BUILTIN_DETECTORS:
-            setting = doc["detectors"].get(name, {"enabled": True, "level": 0})
+            setting = _detector_setting(doc, name)
             self.fields[f"on_{name}"] = forms.BooleanField(
                 initial=setting["enabled"], required=False, label=name
             )
@@ -85,11 +103,21 @@ class DetectorsForm(forms.Form):
                 choices=level_choices(doc), initial=str(setting["level"])
             )
 
-    def rows(self) -> list[tuple[str, str, forms.BoundField, forms.BoundField]]:
+    def rows(self, names: Any = None) -> list[tuple[str, str, forms.BoundField, forms.BoundField]]:
         return [
             (name, DETECTOR_DESCRIPTIONS.get(name, ""), self[f"on_{name}"], self[f"level_{name}"])
-            for name in BUILTIN_DETECTORS
+            for name in (BUILTIN_DETECTORS if names is None else names)
         ]
+
+    def sections(self) -> list[dict[str, Any]]:
+        """The general detectors, then one section per national pack."""
+        in_packs = {name for names in DETECTOR_PACKS.values() for name in names}
+        general = [name for name in BUILTIN_DETECTORS if name not in in_packs]
+        sections: list[dict[str, Any]] = [{"pack": "", "title": "", "rows": self.rows(general)}]
+        for pack, names in DETECTOR_PACKS.items():
+            title = f"{PACK_TITLES.get(pack, pack.upper())} identifiers"
+            sections.append({"pack": pack, "title": title, "rows": self.rows(names)})
+        return sections
 
     def apply(self, doc: Doc) -> Doc:
         data = self.cleaned_data

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.policy_page, name="policy"),
     path("levels/", views.section_save, {"section": "levels"}, name="levels"),
     path("detectors/", views.section_save, {"section": "detectors"}, name="detectors"),
+    path("detectors/packs/<str:pack>/", views.detector_pack_enable, name="detector_pack"),
     path("weights/", views.section_save, {"section": "weights"}, name="weights"),
     path("custom/<str:scope>/", views.custom_detector_add, name="custom_add"),
     path(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from functools import wraps
+from functools import partial, wraps
 from typing import Any, cast
 
 from django.contrib.auth.decorators import login_required
@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts.models import Membership, Team
 from apps.gateway.replay import policy_replay
-from apps.policy.classification import DETECTOR_DESCRIPTIONS
+from apps.policy.classification import DETECTOR_DESCRIPTIONS, DETECTOR_PACKS
 from apps.policy.complexity import FEATURE_DESCRIPTIONS
 from apps.policy.document import SELECTORS
 from apps.policy.engine import Facts, decide
@@ -174,6 +174,16 @@ def section_save(request: HttpRequest, section: str) -> HttpResponse:
 # leading zero ("²" and "٣" are digits to str.isdigit, "007" would be a
 # second key for team 7).
 _TEAM_ID = re.compile(r"[1-9][0-9]{0,17}")
+
+
+@require_POST
+@console_access
+def detector_pack_enable(request: HttpRequest, pack: str) -> HttpResponse:
+    _org_admin_only(request)
+    if pack not in DETECTOR_PACKS:
+        raise Http404("No such detector pack.")
+    summary = f"Enabled the {pack.upper()} identifier pack"
+    return _edit(request, summary, partial(forms.pack_enable, pack=pack), "console/_detectors.html")
 
 
 def _scope_allowed(request: HttpRequest, scope: str) -> None:

@@ -3,6 +3,9 @@
 Built-in detectors are regular expressions plus the checks that make them
 precise: Luhn and issuer prefixes for cards, mod-97 for IBANs, the SSA's
 invalid ranges for SSNs, ``ipaddress`` for IPs, a decoded header for JWTs.
+Structured identifiers (cards, phones, SSNs, IP and MAC addresses, email,
+IBAN, national identifier packs) live in ``detectors/``, one module per
+family; this module wires them.
 Findings hold offsets only: matched text is never copied into them, logged
 or stored.
 
@@ -26,14 +29,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
 import json
 import math
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 
 from .custom_detectors import (
     MAX_PATTERN_LENGTH,
@@ -42,7 +44,8 @@ from .custom_detectors import (
     Deadline,
     custom_pattern_problem,
 )
-from .detectors import ner
+from .detectors import contact, national, ner, numbers
+from .detectors.numbers import DEFAULT_PHONE_REGIONS as DEFAULT_PHONE_REGIONS
 from .normalize import Shadow, skeleton
 
 LEVELS: tuple[str, ...] = ("public", "internal", "confidential", "restricted")
@@ -89,26 +92,45 @@ BUILTIN_DETECTORS: dict[str, BuiltinSetting] = {
     "person": BuiltinSetting(True, INTERNAL),
     "org": BuiltinSetting(True, INTERNAL),
     "address": BuiltinSetting(True, CONFIDENTIAL),
+    "mac": BuiltinSetting(True, INTERNAL),  # like an IP address: maps a network
+}
+# National identifiers, grouped in packs an org admin switches on as a whole:
+# off by default (each country's formats look like numbers elsewhere).
+DETECTOR_PACKS: dict[str, tuple[str, ...]] = {
+    "uk": ("uk_nino", "uk_nhs", "uk_passport", "uk_driving_licence"),
+    "us": ("us_itin", "us_passport", "us_driver_licence", "us_mbi", "us_npi", "us_aba_routing",
+           "us_bank_account"),
+    "eu": ("de_tax_id", "fr_nir", "es_dni", "it_fiscal_code", "nl_bsn", "pl_pesel"),
+    "ca": ("ca_sin",),
+}  # fmt: skip
+BUILTIN_DETECTORS |= {
+    name: BuiltinSetting(False, RESTRICTED) for pack in DETECTOR_PACKS.values() for name in pack
 }
 
 DETECTOR_DESCRIPTIONS: dict[str, str] = {
-    "email": "Email addresses (user@domain.tld)",
-    "phone": "Phone numbers: international (+44 …, 0049 …), US (415) 555-0132, or after 'tel:'",
-    "card": "Payment card numbers (13-19 digits, Luhn-checked, known issuer prefixes)",
-    "iban": "International bank account numbers (IBAN, country length and mod-97 checked)",
-    "ssn": "US Social Security numbers (ddd-dd-dddd, never-issued ranges excluded)",
-    "ip": "IPv4 and IPv6 addresses (not loopback, not version numbers)",
+    "email": "Email addresses (user@domain.tld, Unicode and punycode domains)",
+    "phone": "Phone numbers of any country, validated by libphonenumber: international "
+    "(+44 …, 0049 …), national formats of the configured regions, extensions",
+    "card": "Payment card numbers (12-19 digits, Luhn-checked; issuer ranges, or after 'card')",
+    "iban": "International bank account numbers (IBAN, any case or grouping, mod-97 checked)",
+    "ssn": "US Social Security numbers (ddd-dd-dddd; other forms after 'SSN'; never-issued "
+    "ranges excluded)",
+    "ip": "IPv4 and IPv6 addresses, private ranges included (not loopback or version numbers)",
     "secret": "Credentials: API keys and tokens, private keys, JWTs, passwords, random tokens",
     "person": "Person names: after a title, a greeting or 'my name is'; anywhere with NER on",
     "org": "Organisation names: companies with a legal form (Ltd, GmbH), banks, universities…",
     "address": "Street addresses: house number, street name and type, optional city and ZIP",
+    "mac": "MAC addresses (00:1a:2b:3c:4d:5e, dashes, Cisco 001a.2b3c.4d5e)",
+    **national.DESCRIPTIONS,
 }
 
 _LABELS = {name: name.upper() for name in BUILTIN_DETECTORS}
 # Which finding wins an overlap when levels tie: the more specific detector.
 _SPECIFICITY = {
     "secret": 9, "card": 8, "iban": 7, "ssn": 6, "email": 5,
-    "phone": 4, "ip": 3, "address": 2, "person": 1, "org": 0,
+    "phone": 4, "ip": 3, "address": 2, "person": 1, "org": 0, "mac": 3,
+    # a national identifier is more specific than a phone or card it resembles
+    **{name: 8 for pack in DETECTOR_PACKS.values() for name in pack},
 }  # fmt: skip
 _CUSTOM_SPECIFICITY = 10  # an admin's own rule is the most specific of all
 
@@ -149,33 +171,9 @@ class _Scan:
         return self.skeleton.translate(SQUASH_MAP)
 
     @cached_property
-    def numbers(self) -> list[re.Match[str]]:
-        """Card, SSN, US phone, IPv4 and other long digit runs, in one pass."""
-        return list(_NUMBER.finditer(self.text))
-
-
-# A regex scan costs little between candidates and a lot at each one, so all
-# digit-based shapes share one scan that stops at the first digit of each run,
-# and each branch checks what precedes the run with a lookbehind. The first
-# branch that fits wins; the detectors then validate (Luhn, ranges, octets).
-_NUMBER = re.compile(
-    r"[0-9](?<![0-9][0-9])(?:"
-    # SSN: ddd-dd-dddd or ddd dd dddd
-    r"(?P<ssn>(?<![\-.][0-9])[0-9]{2}(?P<ssn_sep>[\- ])[0-9]{2}(?P=ssn_sep)[0-9]{4}"
-    r"(?![0-9]|-[0-9]))"
-    # North American phone: [1-]ddd-ddd-dddd or with dots; area and exchange start 2-9
-    r"|(?P<us>(?<![\w+.\-/][0-9])(?:(?<=1)[ .\-][2-9])?(?<=[2-9])[0-9]{2}(?P<us_sep>[.\-])"
-    r"[2-9][0-9]{2}(?P=us_sep)[0-9]{4}(?![\w]|[.\-/][0-9]))"
-    # IPv4, not inside a longer dotted run ("1.2.3.4.5" is an OID or a version)
-    r"|(?P<ip>(?<![\w.][0-9])[0-9]{0,2}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?![\w]|\.[0-9]))"
-    # card: 13-19 digits, single spaces or dashes allowed between any two
-    r"|(?P<card>(?<![.\-][0-9])(?<![0-9][ \-][0-9])(?:[ \-]?[0-9]){12,18}"
-    r"(?![ \-]?[0-9]|\.[0-9]))"
-    # any other run of 7+ digits: a phone or an SSN if a cue word comes before it
-    r"|(?P<digits>(?<![\w+.\-][0-9])(?=(?:[ .\-]?[0-9]){6})[0-9]*(?:[ .\-][0-9]+){0,5}"
-    r"(?![\w]|[.\-][0-9]))"
-    r")"
-)
+    def numbers(self) -> list[numbers.Run]:
+        """Runs of digit groups (cards, SSNs, phones, IPv4 …), in one pass."""
+        return numbers.runs(self.text)
 
 
 def _cues(lower: str, words: Sequence[str], *, whole: bool = True) -> Iterator[Span]:
@@ -202,330 +200,6 @@ def _after_cues(
         match = value.match(scan.text, end)
         if match:
             yield match
-
-
-# --- email ------------------------------------------------------------------
-
-# Anchored on the "@" so the engine skips straight to candidates; the local
-# part is then walked back by hand (a regex cannot search backwards).
-_EMAIL_DOMAIN = re.compile(
-    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+([A-Za-z]{2,63})(?![\w-])"
-)
-_LOCAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
-# File names like "icon@2x.png" are shaped like addresses; no TLD is an image type.
-_NOT_TLDS = frozenset({"png", "jpg", "jpeg", "gif", "svg", "webp", "bmp", "ico", "tif", "tiff"})
-
-
-def _find_email(scan: _Scan) -> Iterator[Span]:
-    text = scan.text
-    if "@" not in text:
-        return
-    for match in _EMAIL_DOMAIN.finditer(text):
-        start = _local_part_start(text, match.start())
-        if start is None or match.group(1).lower() in _NOT_TLDS:
-            continue
-        if not _in_url_authority(text, start):
-            yield start, match.end()
-
-
-def _local_part_start(text: str, at: int) -> int | None:
-    start, floor = at, max(0, at - 65)
-    while start > floor and text[start - 1] in _LOCAL_CHARS:
-        start -= 1
-    local = text[start:at]
-    if start > 0 and text[start - 1] in _LOCAL_CHARS:
-        return None  # longer than 64 characters: not an address
-    if not local or local[0] == "." or local[-1] == "." or ".." in local:
-        return None
-    return start
-
-
-def _in_url_authority(text: str, start: int) -> bool:
-    """ "https://bob:pw@host" holds a user and a password, not an address."""
-    scheme_end = text.rfind("://", max(0, start - 256), start)
-    between = text[scheme_end + 3 : start]
-    return scheme_end >= 0 and not any(ch.isspace() or ch == "/" for ch in between)
-
-
-# --- phone ------------------------------------------------------------------
-
-# "+44 20 7946 0958", "+1 (415) 555-0132", "0049 30 123456": every group after
-# the first starts with a separator or "(", so the regex cannot backtrack.
-_PHONE_INTL = re.compile(
-    r"(?:\+|00)(?<![\w+.\-/]\+)(?<![\w+.\-/]00)(?<![0-9][ .\-]00)(?=[1-9])[0-9]+"
-    r"(?:[ .\-]?\([0-9]{1,5}\)[ .\-]?[0-9]+|[ .\-][0-9]+)*"
-    r"(?![\w+])"
-)
-# "(415) 555-0132"; the dashed and dotted forms are in _NUMBER.
-_PHONE_US_PAREN = re.compile(
-    r"\((?<!\w\()[2-9][0-9]{2}\) ?[2-9][0-9]{2}[ .\-][0-9]{4}(?![\w]|[.\-/][0-9])"
-)
-# A run of digits is a phone number when one of these words comes just before.
-_PHONE_CUE_BEFORE = re.compile(
-    r"\b(?:phone|tel|telephone|mobile|mob|cell|cellphone|fax|call|ring|whatsapp|sms"
-    r"|landline|text me)\b[^0-9\n]{0,15}$"
-)
-_DATE_LIKE = re.compile(r"[0-9]{1,4}[./\-][0-9]{1,2}[./\-][0-9]{1,4}")
-
-
-def _find_phone(scan: _Scan) -> Iterator[Span]:
-    text = scan.text
-    if "+" in text or "00" in text:
-        for match in _PHONE_INTL.finditer(text):
-            if _intl_phone_ok(match.group()):
-                yield match.span()
-    if "(" in text:
-        for match in _PHONE_US_PAREN.finditer(text):
-            yield _with_trunk_prefix(text, match.start()), match.end()
-    for match in scan.numbers:
-        if match.group("us") or (match.group("digits") and _national_phone_ok(scan, match)):
-            yield match.span()
-
-
-# ITU country calling codes: "+2147483647" (a 32-bit limit) has none.
-_CALLING_CODES = frozenset(
-    "1 7 20 27 30 31 32 33 34 36 39 40 41 43 44 45 46 47 48 49 51 52 53 54 55 56 57 58 60 61 "
-    "62 63 64 65 66 81 82 84 86 90 91 92 93 94 95 98 211 212 213 216 218 290 291 297 298 299 "
-    "420 421 423 670 800 808 850 852 853 855 856 870 878 880 881 882 883 886 888 979 992 993 "
-    "994 995 996 998".split()
-    + [
-        str(code)
-        for low, high in ((220, 258), (260, 269), (350, 359), (370, 389), (500, 509), (590, 599),
-                          (672, 683), (685, 692), (960, 968), (970, 977))
-        for code in range(low, high + 1)
-    ]
-)  # fmt: skip
-
-
-def _intl_phone_ok(number: str) -> bool:
-    dialled = number[1:] if number[0] == "+" else number[2:]  # country code onwards
-    if not any(dialled[:size] in _CALLING_CODES for size in (1, 2, 3)):
-        return False
-    digits = sum(ch.isdigit() for ch in dialled)
-    separated = not dialled.isdigit()
-    if not separated and (number[0] == "0" or digits < 10):
-        return False  # a bare digit run is a phone number only with "+" and 10+ digits
-    if dialled[0] in "17":
-        return digits == 11  # North America (+1) and Russia (+7): always 10 more digits
-    return 8 <= digits <= 15  # E.164 allows at most 15
-
-
-def _with_trunk_prefix(text: str, start: int) -> int:
-    """Take a "1 " before "(415) 555-0132" along."""
-    if text[max(0, start - 2) : start] == "1 " and _outside_word(text, start - 3):
-        return start - 2
-    return start
-
-
-def _national_phone_ok(scan: _Scan, match: re.Match[str]) -> bool:
-    number, start = match.group(), match.start()
-    if not _PHONE_CUE_BEFORE.search(scan.lower, max(0, start - 30), start):
-        return False
-    digits = sum(ch.isdigit() for ch in number)
-    if _DATE_LIKE.fullmatch(number) or not 7 <= digits <= 15:
-        return False
-    return not number.isdigit() or digits >= 10  # 1234567 after "call" is a count
-
-
-# --- payment card -----------------------------------------------------------
-
-# (first IIN, last IIN, lengths): IINs compare as strings of equal length.
-_CARD_ISSUERS: tuple[tuple[str, str, tuple[int, ...]], ...] = (
-    ("4", "4", (13, 16, 19)),  # Visa
-    ("51", "55", (16,)),  # Mastercard
-    ("2221", "2720", (16,)),  # Mastercard 2-series
-    ("34", "34", (15,)),  # American Express
-    ("37", "37", (15,)),
-    ("6011", "6011", (16, 17, 18, 19)),  # Discover
-    ("644", "649", (16, 17, 18, 19)),
-    ("65", "65", (16, 17, 18, 19)),
-    ("3528", "3589", (16, 17, 18, 19)),  # JCB
-    ("300", "305", (14, 15, 16, 17, 18, 19)),  # Diners Club
-    ("36", "36", (14, 15, 16, 17, 18, 19)),
-    ("38", "39", (16, 17, 18, 19)),
-    ("62", "62", (16, 17, 18, 19)),  # UnionPay
-    ("2200", "2204", (16, 17, 18, 19)),  # Mir
-    ("5018", "5018", (13, 15, 16, 19)),  # Maestro
-    ("5020", "5020", (13, 15, 16, 19)),
-    ("5038", "5038", (13, 15, 16, 19)),
-    ("5893", "5893", (13, 15, 16, 19)),
-    ("6304", "6304", (13, 15, 16, 19)),
-    ("6759", "6759", (13, 15, 16, 19)),
-    ("6761", "6763", (13, 15, 16, 19)),
-)
-
-
-def _find_card(scan: _Scan) -> Iterator[Span]:
-    for match in scan.numbers:
-        if match.group("card") and _card_ok(match.group()):
-            yield match.span()
-
-
-def _card_ok(number: str) -> bool:
-    separators = {ch for ch in number if not ch.isdigit()}
-    if len(separators) > 1:
-        return False
-    if separators and not all(3 <= len(group) <= 6 for group in number.split(separators.pop())):
-        return False  # "41 11 11 …" is not how anyone writes a card
-    digits = number.replace(" ", "").replace("-", "")
-    return _issuer_known(digits) and _luhn_ok(digits)
-
-
-def _issuer_known(digits: str) -> bool:
-    return any(
-        low <= digits[: len(low)] <= high and len(digits) in lengths
-        for low, high, lengths in _CARD_ISSUERS
-    )
-
-
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for position, ch in enumerate(reversed(digits)):
-        value = ord(ch) - 48
-        if position % 2:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
-
-
-# --- IBAN -------------------------------------------------------------------
-
-# Country code -> IBAN length, from the SWIFT IBAN registry.
-_IBAN_LENGTHS = {
-    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22,
-    "BH": 22, "BI": 27, "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24,
-    "DE": 22, "DJ": 27, "DK": 18, "DO": 28, "EE": 20, "EG": 29, "ES": 24, "FI": 18,
-    "FK": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27,
-    "GT": 28, "HN": 28, "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26,
-    "IT": 27, "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LC": 32, "LI": 21, "LT": 20,
-    "LU": 20, "LV": 21, "LY": 25, "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MN": 20,
-    "MR": 27, "MT": 31, "MU": 30, "NI": 28, "NL": 18, "NO": 15, "OM": 23, "PK": 24,
-    "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "RU": 33, "SA": 24,
-    "SC": 31, "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "SO": 23, "ST": 25,
-    "SV": 28, "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
-    "YE": 30,
-}  # fmt: skip
-_IBAN_START = re.compile(r"[A-Z](?<![A-Za-z0-9][A-Z])[A-Z][0-9]{2}(?= ?[A-Z0-9])")
-_IBAN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
-
-
-def _find_iban(scan: _Scan) -> Iterator[Span]:
-    text = scan.text
-    for match in _IBAN_START.finditer(text):
-        length = _IBAN_LENGTHS.get(match.group()[:2])
-        end = _iban_end(text, match.start(), length) if length else None
-        if end is not None and _iban_checksum_ok(text[match.start() : end].replace(" ", "")):
-            yield match.start(), end
-
-
-def _iban_end(text: str, start: int, length: int) -> int | None:
-    """Where an IBAN of this length starting here ends: exactly ``length``
-    characters, optionally printed in groups of four, then a word boundary."""
-    count, i, n = 0, start, len(text)
-    while count < length:
-        if i < n and text[i] in _IBAN_CHARS:
-            count, i = count + 1, i + 1
-        elif i + 1 < n and text[i] == " " and count % 4 == 0 and text[i + 1] in _IBAN_CHARS:
-            i += 1
-        else:
-            return None
-    return None if i < n and text[i].isalnum() else i
-
-
-def _iban_checksum_ok(iban: str) -> bool:
-    if not 2 <= int(iban[2:4]) <= 98:
-        return False
-    rearranged = iban[4:] + iban[:4]
-    return int("".join(str(int(ch, 36)) for ch in rearranged)) % 97 == 1
-
-
-# --- US Social Security number ------------------------------------------------
-
-# A bare nine-digit run is an SSN only right after one of these.
-_SSN_CUE_BEFORE = re.compile(r"\b(?:ssn|social security(?: number| no\.?| #)?)\b[^0-9\n]{0,12}$")
-# Published in advertising and voided by the SSA: not anyone's number.
-_SSN_VOID = frozenset({"078051120", "219099999"})
-
-
-def _find_ssn(scan: _Scan) -> Iterator[Span]:
-    for match in scan.numbers:
-        if match.group("ssn"):
-            if _ssn_ok(match.group().replace(match.group("ssn_sep"), "")):
-                yield match.span()
-        elif match.group("digits") and len(match.group()) == 9 and _ssn_ok(match.group()):
-            start = match.start()
-            if _SSN_CUE_BEFORE.search(scan.lower, max(0, start - 40), start):
-                yield match.span()
-
-
-def _ssn_ok(number: str) -> bool:
-    """Never issued: area 000, 666 and 900-999, group 00, serial 0000."""
-    area, group, serial = number[:3], number[3:5], number[5:]
-    if not number.isdigit() or area in ("000", "666") or area[0] == "9":
-        return False
-    return group != "00" and serial != "0000" and number not in _SSN_VOID
-
-
-# --- IP address -------------------------------------------------------------
-
-# "version 1.2.3.4", "v1.2.3.4", "section 8.1.2.2": numbered, not addressed.
-_VERSION_BEFORE = re.compile(
-    r"(?i)(?:\bversion|\brelease|\bbuild|\bfirmware|\bver\.?|\bv|\bsection|\bchapter"
-    r"|\bclause|§)[\s:=#]{0,3}$"
-)
-_IPV6_HINT = re.compile(r":[0-9A-Fa-f]{0,4}:")
-_IPV6 = re.compile(r"(?:[0-9A-Fa-f]{1,4})?(?::[0-9A-Fa-f]{0,4}){2,8}(?:\.[0-9]{1,3}){0,3}(?![\w:])")
-_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
-
-
-def _find_ip(scan: _Scan) -> Iterator[Span]:
-    text = scan.text
-    for match in scan.numbers:
-        if match.group("ip") and _ipv4_ok(match.group()) and not _after_version_word(match):
-            yield match.span()
-    yield from _ipv6_spans(text)
-
-
-def _after_version_word(match: re.Match[str]) -> bool:
-    start = match.start()
-    return _VERSION_BEFORE.search(match.string, max(0, start - 20), start) is not None
-
-
-def _ipv6_spans(text: str) -> Iterator[Span]:
-    """From each "::" or ":hex:" back to where the address would start."""
-    covered = 0
-    for hint in _IPV6_HINT.finditer(text):
-        if hint.start() < covered:
-            continue
-        start = hint.start()
-        while start > max(0, hint.start() - 4) and text[start - 1] in _HEX_DIGITS:
-            start -= 1
-        candidate = _IPV6.match(text, start)
-        before = text[start - 1] if start else " "
-        if candidate and not (before.isalnum() or before in ":._") and _ipv6_ok(candidate.group()):
-            covered = candidate.end()
-            yield candidate.span()
-
-
-def _ipv4_ok(address: str) -> bool:
-    octets = address.split(".")
-    if any(int(o) > 255 or (len(o) > 1 and o[0] == "0") for o in octets):
-        return False  # leading zeros read as octal in some tools: not a plain IP
-    # Loopback, "any" and broadcast say nothing about anyone's network.
-    return octets[0] != "127" and address not in ("0.0.0.0", "255.255.255.255")
-
-
-def _ipv6_ok(candidate: str) -> bool:
-    groups = [g for g in candidate.split(":") if g]
-    if not any(ch.isdigit() for ch in candidate):
-        return False  # "add::bad" is C++, not an address
-    if len(groups) < 3 and not any(len(g) >= 4 for g in groups):
-        return False  # "a[1::3]" is a Python slice; real addresses have more, or longer, groups
-    try:
-        address = ipaddress.IPv6Address(candidate)
-    except ValueError:
-        return False
-    return not (address.is_loopback or address.is_unspecified)
 
 
 # --- secrets ----------------------------------------------------------------
@@ -777,16 +451,18 @@ def _entropy(value: str) -> float:
 
 Finder = Callable[[_Scan], Iterator[Span]]
 _FINDERS: dict[str, Finder] = {
-    "email": _find_email,
-    "phone": _find_phone,
-    "card": _find_card,
-    "iban": _find_iban,
-    "ssn": _find_ssn,
-    "ip": _find_ip,
+    "email": contact.find_email,
+    "phone": numbers.find_phone,
+    "card": numbers.find_card,
+    "iban": contact.find_iban,
+    "ssn": numbers.find_ssn,
+    "ip": numbers.find_ip,
+    "mac": numbers.find_mac,
     "secret": _find_secret,
     "person": ner.find_person,
     "org": ner.find_org,
     "address": ner.find_address,
+    **national.FINDERS,
 }
 
 
@@ -813,17 +489,25 @@ class Classifier:
         self,
         builtins: Mapping[str, BuiltinSetting] | None = None,
         custom: Sequence[CustomDetector] = (),
+        *,
+        phone_regions: Sequence[str] = numbers.DEFAULT_PHONE_REGIONS,
     ) -> None:
         """``builtins`` overrides the defaults by name; names this version does
-        not know are ignored, so an older stored policy keeps working."""
+        not know are ignored, so an older stored policy keeps working.
+        ``phone_regions``: countries (ISO 3166 codes) whose national phone
+        formats count without a "+" (settings.HYBRIDHUB_PHONE_REGIONS)."""
         settings = {
             **BUILTIN_DETECTORS,
             **{k: v for k, v in (builtins or {}).items() if k in BUILTIN_DETECTORS},
         }
         for name, setting in settings.items():
             _check_level(setting.level, f"detector {name!r}")
+        finders: dict[str, Finder] = {
+            **_FINDERS,
+            "phone": partial(numbers.find_phone, regions=tuple(phone_regions)),
+        }
         self._builtins = [
-            (name, _FINDERS[name], setting.level)
+            (name, finders[name], setting.level)
             for name, setting in settings.items()
             if setting.enabled
         ]

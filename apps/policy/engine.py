@@ -17,7 +17,14 @@ from functools import cached_property
 from apps.core.privacy import PrivacyZone
 from apps.providers.specs import Catalog, ModelSpec
 
-from .classification import BuiltinSetting, Classifier, CustomDetector, Deadline, Finding
+from .classification import (
+    DEFAULT_PHONE_REGIONS,
+    BuiltinSetting,
+    Classifier,
+    CustomDetector,
+    Deadline,
+    Finding,
+)
 from .complexity import Complexity, complexity_of, score
 from .document import CLOUD, LOCAL, REQUESTED, Conditions, LevelPolicy, PolicyDocument, RulePolicy
 
@@ -89,6 +96,9 @@ class CompiledPolicy:
 
     version: int
     document: PolicyDocument
+    # Countries whose national phone formats count without "+" (a deployment
+    # setting, HYBRIDHUB_PHONE_REGIONS, not part of the policy document).
+    phone_regions: tuple[str, ...] = DEFAULT_PHONE_REGIONS
     _classifiers: dict[int | None, Classifier] = field(default_factory=dict)
 
     def classifier(self, team_id: int | None) -> Classifier:
@@ -98,6 +108,7 @@ class CompiledPolicy:
             self._classifiers[team_id] = Classifier(
                 {name: BuiltinSetting(d.enabled, d.level) for name, d in doc.detectors.items()},
                 [CustomDetector(c.name, c.kind, c.patterns, c.level, c.label) for c in custom],
+                phone_regions=self.phone_regions,
             )
         return self._classifiers[team_id]
 

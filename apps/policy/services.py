@@ -228,7 +228,7 @@ def _compiled_published() -> CompiledPolicy:
     if _cached is None or _cached[1].version != published.number:
         _cached = (
             time.monotonic(),
-            CompiledPolicy(published.number, document_parse(published.document)),
+            policy_compiled(published),
         )
     else:
         _cached = (time.monotonic(), _cached[1])
@@ -259,4 +259,8 @@ def policy_working_get() -> tuple[PolicyVersion, PolicyDocument]:
 
 
 def policy_compiled(version: PolicyVersion) -> CompiledPolicy:
-    return CompiledPolicy(version.number, document_parse(version.document))
+    return CompiledPolicy(
+        version.number,
+        document_parse(version.document),
+        phone_regions=tuple(settings.HYBRIDHUB_PHONE_REGIONS),
+    )

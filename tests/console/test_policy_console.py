@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from apps.accounts.models import Membership
 from apps.gateway.models import UsageRecord
+from apps.policy.classification import DETECTOR_PACKS
 from apps.policy.models import PolicyAuditEntry, PolicyVersion
 from apps.policy.services import policy_published_get, policy_working_get
 
@@ -190,3 +191,26 @@ def test_unknown_rule_actions_and_vanished_rules_are_refused(org_admin):
     html = org_admin.post("/policy/rules/gone/", rule_post(), **HX).content.decode()
     assert "That rule no longer exists." in html
     assert not PolicyVersion.objects.filter(status="draft").exists()
+
+
+def test_national_packs_are_grouped_and_switched_on_in_one_click(org_admin):
+    page = org_admin.get("/policy/").content.decode()
+    assert 'id="pack-uk"' in page and "United Kingdom identifiers" in page
+    assert "/policy/detectors/packs/eu/" in page
+    detectors = policy_working_get()[1].detectors
+    assert not any(detectors[name].enabled for name in DETECTOR_PACKS["uk"])
+
+    response = org_admin.post("/policy/detectors/packs/uk/", **HX)
+    assert response.status_code == 200
+    assert response.content.decode().lstrip().startswith('<section id="detectors"')
+    detectors = policy_working_get()[1].detectors
+    assert all(detectors[name].enabled for name in DETECTOR_PACKS["uk"])
+    assert all(detectors[name].level == 3 for name in DETECTOR_PACKS["uk"])
+    assert not any(detectors[name].enabled for name in DETECTOR_PACKS["us"])
+    assert PolicyAuditEntry.objects.get().summary == "Enabled the UK identifier pack"
+    assert org_admin.post("/policy/detectors/packs/xx/", **HX).status_code == 404
+
+
+def test_only_org_admins_enable_packs(client, team_admin):
+    client.force_login(team_admin.user)
+    assert client.post("/policy/detectors/packs/uk/", **HX).status_code == 403

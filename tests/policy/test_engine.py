@@ -247,3 +247,19 @@ def test_document_validation_is_readable():
         CustomDetectorPolicy(name="bad", kind="regex", patterns=(r"(\w)\1",), level=2)
     with pytest.raises(ValidationError, match="needs a message"):
         RulePolicy(name="b", action="block")
+
+
+def test_phone_regions_and_national_packs_reach_the_classifier():
+    """The deployment's phone regions come in through CompiledPolicy (the
+    engine stays pure); a pack switched on in the document is used."""
+    text = "Büro 0221 1234567, NI AB 12 34 56 C"
+    german = CompiledPolicy(1, default_document(), phone_regions=("DE",))
+    american = CompiledPolicy(1, default_document(), phone_regions=("US",))
+    assert [f.label for f in german.classifier(None).scan(text)] == ["PHONE"]
+    assert american.classifier(None).scan(text) == []
+
+    doc = default_document()
+    detectors = {**doc.detectors, "uk_nino": doc.detectors["uk_nino"].model_copy(
+        update={"enabled": True})}  # fmt: skip
+    uk = CompiledPolicy(1, doc.model_copy(update={"detectors": detectors}), phone_regions=())
+    assert [(f.label, f.level) for f in uk.classifier(None).scan(text)] == [("UK_NINO", 3)]

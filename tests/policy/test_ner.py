@@ -264,13 +264,13 @@ def decide_threads(monkeypatch):
     seen = []
     real_decide = gateway_services.decide
 
-    def recording_decide(policy, catalog, texts, facts):
+    def recording_decide(policy, catalog, texts, facts, **options):
         try:
             asyncio.get_running_loop()
             seen.append("on the loop")
         except RuntimeError:
             seen.append("off the loop")
-        return real_decide(policy, catalog, texts, facts)
+        return real_decide(policy, catalog, texts, facts, **options)
 
     monkeypatch.setattr(gateway_services, "decide", recording_decide)
     return seen

@@ -253,6 +253,7 @@ _ORG_ANCHOR = re.compile(
     )
 )
 _HEAD_SET = frozenset(_ORG_HEADS)
+_NUMBER_AFTER = re.compile(r"[ \t]*[0-9]")
 _LEGAL_WORDS = frozenset(form.replace("\\", "") for form in _LEGAL_FORMS.split("|"))
 _CAP_WORD = re.compile(rf"[{_UP}0-9][\w'\u2019\-]*|&|and|of|for|the|de|del|la|für|und")
 _CONNECTORS = frozenset({"&", "and", "of", "for", "the", "de", "del", "la", "für", "und"})
@@ -281,6 +282,8 @@ def _org_rules(scan: _Scan) -> Iterator[Span]:
         if match.group() in _HEAD_SET:
             yield from _institution(text, match)
             continue
+        if _NUMBER_AFTER.match(text, match.end()):
+            continue  # "NI AB 12 34 56 C", "SE 123": an identifier, not "Volvo AB"
         start = _name_start_before(text, match.start(), heads_ok=True)
         if start is not None:
             yield start, match.end()
