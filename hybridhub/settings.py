@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.providers",
     "apps.policy",
+    "apps.budgets",
     "apps.gateway",
     "apps.api",
     "apps.chat",
@@ -160,6 +161,13 @@ HYBRIDHUB_MAX_RETRY_WAIT_SECONDS = envfloat("HYBRIDHUB_MAX_RETRY_WAIT_SECONDS", 
 HYBRIDHUB_RETRY_BASE_SECONDS = envfloat("HYBRIDHUB_RETRY_BASE_SECONDS", "0.5")
 # CPython's GIL switch interval for the server process (default 5 ms there).
 HYBRIDHUB_SWITCH_INTERVAL_MS = envfloat("HYBRIDHUB_SWITCH_INTERVAL_MS", "0.5")
+# Budgets: calendar periods (day/week/month) reset at midnight in this zone.
+HYBRIDHUB_ORG_TIME_ZONE = os.getenv("HYBRIDHUB_ORG_TIME_ZONE") or TIME_ZONE
+# A reservation outliving this many seconds belongs to a request that died
+# (crash, kill -9): it is released. Keep it above the longest request.
+HYBRIDHUB_BUDGET_RESERVATION_TTL_SECONDS = envint("HYBRIDHUB_BUDGET_RESERVATION_TTL_SECONDS", "900")
+# How often each process looks for such reservations, at most.
+HYBRIDHUB_BUDGET_SWEEP_SECONDS = envfloat("HYBRIDHUB_BUDGET_SWEEP_SECONDS", "30")
 
 LOGGING = {
     "version": 1,
