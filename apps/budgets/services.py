@@ -19,12 +19,13 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import BigIntegerField, Case, F, Value, When
+from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from apps.accounts.models import ApiKey, Team
@@ -35,7 +36,7 @@ from .periods import period_end
 from .selectors import (
     Who,
     budget_state,
-    budgets_applicable,
+    budgets_applicable_list,
     current_start,
     ledger_spent,
     org_tz,
@@ -81,20 +82,15 @@ def budget_reserve(
     _sweep_maybe(now)
     hold = Hold(code=uuid.uuid4(), amount_micros=amount_micros, periods={})
     with transaction.atomic():
-        budgets = list(budgets_applicable(who).select_related("team", "user", "api_key"))
+        budgets = budgets_applicable_list(who)
+        if not budgets:
+            return hold
         for budget in budgets:
             _roll_over(budget, now)
-            if not _take(budget, amount_micros, local=local, now=now):
-                raise _exceeded(budget, amount_micros, now)
             hold.periods[budget.pk] = budget.period_start
-        expires = now + timedelta(seconds=settings.HYBRIDHUB_BUDGET_RESERVATION_TTL_SECONDS)
-        Reservation.objects.bulk_create(
-            Reservation(
-                hold=hold.code, budget=b, amount_micros=amount_micros,
-                period_start=b.period_start, expires_at=expires,
-            )
-            for b in budgets
-        )  # fmt: skip
+        if not _take(budgets, amount_micros, local=local, now=now):
+            raise _exceeded(_first_short(budgets, amount_micros, local, now), amount_micros, now)
+        _reservations_insert(hold, budgets, now)
     hold.warnings = _warnings(budgets, amount_micros, now)
     return hold
 
@@ -110,10 +106,9 @@ def budget_rereserve(
         return
     now = now or timezone.now()
     with transaction.atomic():
-        budgets = Budget.objects.filter(pk__in=hold.periods).order_by("pk")
-        for budget in budgets:
-            if not _take(budget, delta, local=local, now=now):
-                raise _exceeded(budget, amount_micros, now)
+        budgets = list(Budget.objects.filter(pk__in=hold.periods).order_by("pk"))
+        if not _take(budgets, delta, local=local, now=now):
+            raise _exceeded(_first_short(budgets, delta, local, now), amount_micros, now)
         Reservation.objects.filter(hold=hold.code).update(amount_micros=amount_micros)
     hold.amount_micros = amount_micros
 
@@ -124,21 +119,23 @@ def budget_settle(*, hold: Hold, cost_micros: int) -> None:
         hold.settled = True
         return
     hold.settled = True
-    with transaction.atomic():
-        # Locked, so an expiry sweep cannot release the same rows again.
-        rows = list(Reservation.objects.select_for_update().filter(hold=hold.code))
-        Reservation.objects.filter(pk__in=[r.pk for r in rows]).delete()
-        held = {r.budget_id: r.amount_micros for r in rows}
+    hold_value = Reservation._meta.get_field("hold").get_db_prep_value(hold.code, connection)
+    with transaction.atomic(), connection.cursor() as cursor:
+        # DELETE … RETURNING: what this request still held (an expiry sweep
+        # may have released some already; those are not released twice).
+        cursor.execute(_SETTLE_DELETE, [hold_value])
+        held = {budget_id: amount for budget_id, amount in cursor.fetchall()}
+        by_period: dict[datetime, list[int]] = {}
         for budget_id, period in sorted(hold.periods.items()):
-            released = held.get(budget_id, 0)  # 0: it expired meanwhile
-            Budget.objects.filter(pk=budget_id).update(
-                reserved_micros=F("reserved_micros") - _money(released),
-                spent_micros=Case(
-                    When(period_start=period, then=F("spent_micros") + _money(cost_micros)),
-                    default=F("spent_micros"),
-                    output_field=BigIntegerField(),
-                ),
-            )
+            by_period.setdefault(period, []).append(budget_id)
+        for period, ids in by_period.items():
+            released = {held.get(i, 0) for i in ids}
+            amount = released.pop() if len(released) == 1 else None
+            if amount is None:  # some expired, some not: one budget at a time
+                for budget_id in ids:
+                    _settle_rows(cursor, [budget_id], held.get(budget_id, 0), cost_micros, period)
+            else:
+                _settle_rows(cursor, ids, amount, cost_micros, period)
 
 
 def budget_release(*, hold: Hold) -> None:
@@ -146,9 +143,43 @@ def budget_release(*, hold: Hold) -> None:
     budget_settle(hold=hold, cost_micros=0)
 
 
-def _money(micros: int) -> Value:
-    """A micro-dollar amount in an UPDATE beside the BigInteger columns."""
-    return Value(micros, output_field=BigIntegerField())
+# The hot path (every request reserves and settles) is plain SQL: one
+# statement per step rather than one ORM query per budget.
+_TABLE = Budget._meta.db_table
+_SETTLE_DELETE = (
+    f"DELETE FROM {Reservation._meta.db_table} WHERE hold = %s RETURNING budget_id, amount_micros"
+)
+
+
+def _reservations_insert(hold: Hold, budgets: list[Budget], now: datetime) -> None:
+    expires = now + timedelta(seconds=settings.HYBRIDHUB_BUDGET_RESERVATION_TTL_SECONDS)
+    code = Reservation._meta.get_field("hold").get_db_prep_value(hold.code, connection)
+    moment = connection.ops.adapt_datetimefield_value
+    params: list[Any] = []
+    for budget in budgets:
+        params += [code, budget.pk, hold.amount_micros, moment(budget.period_start),
+                   moment(now), moment(expires)]  # fmt: skip
+    rows = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(budgets))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Reservation._meta.db_table} (hold, budget_id, amount_micros, "
+            f"period_start, created_at, expires_at) VALUES {rows}",
+            params,
+        )
+
+
+def _ids(ids: list[int]) -> str:
+    return ", ".join(str(int(i)) for i in ids)
+
+
+def _settle_rows(cursor: Any, ids: list[int], released: int, cost: int, period: datetime) -> None:
+    """Release ``released`` on each budget; charge ``cost`` where the period is unchanged."""
+    cursor.execute(
+        f"UPDATE {_TABLE} SET reserved_micros = reserved_micros - %s, "
+        f"spent_micros = spent_micros + CASE WHEN period_start = %s THEN %s ELSE 0 END "
+        f"WHERE id IN ({_ids(ids)})",
+        [released, connection.ops.adapt_datetimefield_value(period), cost],
+    )
 
 
 def _roll_over(budget: Budget, now: datetime) -> None:
@@ -162,18 +193,41 @@ def _roll_over(budget: Budget, now: datetime) -> None:
     budget.refresh_from_db()
 
 
-def _take(budget: Budget, amount: int, *, local: bool, now: datetime) -> bool:
-    rows = Budget.objects.filter(pk=budget.pk)
-    open_anyway = (local and budget.local_open) or (
-        budget.override_until is not None and budget.override_until > now
+def _take(budgets: list[Budget], amount: int, *, local: bool, now: datetime) -> bool:
+    """Add ``amount`` to every budget's reserved total in one conditional
+    UPDATE; True only if every one had room (or is open to this request)."""
+    fits = (
+        "spent_micros + reserved_micros + %s <= limit_micros + extra_micros"
+        f" OR {'local_open' if local else '1 = 0'}"
+        " OR (override_until IS NOT NULL AND override_until > %s)"
     )
-    if amount > 0 and not open_anyway:
-        room = F("limit_micros") + F("extra_micros") - F("reserved_micros") - _money(amount)
-        rows = rows.filter(spent_micros__lte=room)
-    taken = rows.update(reserved_micros=F("reserved_micros") + amount) == 1
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {_TABLE} SET reserved_micros = reserved_micros + %s "
+            f"WHERE id IN ({_ids([b.pk for b in budgets])})"
+            + (f" AND ({fits})" if amount > 0 else ""),
+            [amount, amount, connection.ops.adapt_datetimefield_value(now)]
+            if amount > 0
+            else [amount],
+        )
+        taken = cursor.rowcount == len(budgets)
     if taken:
-        budget.reserved_micros += amount
+        for budget in budgets:
+            budget.reserved_micros += amount
     return taken
+
+
+def _first_short(budgets: list[Budget], amount: int, local: bool, now: datetime) -> Budget:
+    """The budget that could not take ``amount`` (to name it in the refusal)."""
+    for budget in budgets:
+        budget.refresh_from_db()
+        spent, reserved, allowance = totals(budget, now)
+        open_anyway = (local and budget.local_open) or (
+            budget.override_until is not None and budget.override_until > now
+        )
+        if not open_anyway and spent + reserved + amount > allowance:
+            return budget
+    return budgets[0]
 
 
 def _resets(budget: Budget) -> datetime | None:
