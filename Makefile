@@ -46,6 +46,7 @@ bench: install
 	$(PY) bench/local_engine.py
 	$(PY) bench/policy_decision.py
 	$(PY) bench/classification_eval.py
+	$(PY) bench/budgets.py
 
 clean:
 	rm -rf $(VENV)

@@ -58,3 +58,11 @@ def test_budget_reconcile_prints_every_budget(team):
     run("budget_set", "--team", "eng", "--limit-usd", "3", "--period", "week")
     out = run("budget_reconcile")
     assert "Released 0 stale reservation(s)." in out and "team eng budget" in out
+
+
+def test_create_api_key_takes_scope_expiry_and_rate_limits(member):
+    secret = run("create_api_key", "--user", "mia", "--team", "eng", "--scope", "admin",
+                 "--expires-days", "7", "--rpm", "60", "--tpm", "10000").strip()  # fmt: skip
+    key = member.user.api_keys.get(prefix=secret.split("_")[1])
+    assert (key.scope, key.rpm_limit, key.tpm_limit) == ("admin", 60, 10000)
+    assert key.expires_at is not None and not key.is_expired
