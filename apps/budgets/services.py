@@ -33,6 +33,7 @@ from apps.accounts.models import ApiKey, Team
 from .errors import BudgetExceeded
 from .models import Budget, BudgetEvent, Reservation
 from .periods import period_end
+from .ratelimit import rate_windows_prune
 from .selectors import (
     Who,
     budget_state,
@@ -285,6 +286,7 @@ def _sweep_maybe(now: datetime) -> None:
     _last_sweep = time.monotonic()
     try:
         budget_reservations_expire(now=now)
+        rate_windows_prune(now=now)
     except Exception:  # the sweep must never fail a request
         logger.exception("Could not expire stale budget reservations")
 
