@@ -49,6 +49,7 @@ bench: install
 	$(PY) bench/policy_decision.py
 	$(PY) bench/classification_eval.py
 	$(PY) -m bench.privacy_eval.run --split test
+	$(PY) bench/budgets.py
 
 clean:
 	rm -rf $(VENV)

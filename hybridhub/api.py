@@ -4,6 +4,7 @@ from ninja import NinjaAPI
 
 from apps.api import errors
 from apps.api.openai_router import router as openai_router
+from apps.budgets.api import router as budgets_router
 
 api = NinjaAPI(
     title="HybridHub",
@@ -17,3 +18,4 @@ api = NinjaAPI(
 )
 errors.install(api)
 api.add_router("/", openai_router)
+api.add_router("/budgets", budgets_router)

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.providers",
     "apps.policy",
+    "apps.budgets",
     "apps.gateway",
     "apps.api",
     "apps.chat",
@@ -232,6 +233,13 @@ HYBRIDHUB_PROVIDER_KEY_ALLOW = envlist("HYBRIDHUB_PROVIDER_KEY_ALLOW", "OPENAI_A
 # Provider URLs on loopback (a local vLLM) or link-local/metadata addresses.
 HYBRIDHUB_PROVIDER_ALLOW_LOOPBACK = envbool("HYBRIDHUB_PROVIDER_ALLOW_LOOPBACK", "false")
 HYBRIDHUB_PROVIDER_ALLOW_LINK_LOCAL = envbool("HYBRIDHUB_PROVIDER_ALLOW_LINK_LOCAL", "false")
+# Budgets: calendar periods (day/week/month) reset at midnight in this zone.
+HYBRIDHUB_ORG_TIME_ZONE = os.getenv("HYBRIDHUB_ORG_TIME_ZONE") or TIME_ZONE
+# A reservation outliving this many seconds belongs to a request that died
+# (crash, kill -9): it is released. Keep it above the longest request.
+HYBRIDHUB_BUDGET_RESERVATION_TTL_SECONDS = envint("HYBRIDHUB_BUDGET_RESERVATION_TTL_SECONDS", "900")
+# How often each process looks for such reservations, at most.
+HYBRIDHUB_BUDGET_SWEEP_SECONDS = envfloat("HYBRIDHUB_BUDGET_SWEEP_SECONDS", "30")
 
 LOGGING = {
     "version": 1,

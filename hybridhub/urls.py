@@ -17,5 +17,6 @@ urlpatterns = [
     ),
     path("policy/", include("apps.console.urls")),
     path("chat/", include("apps.chat.urls")),
+    path("budgets/", include("apps.budgets.urls")),
     path("", RedirectView.as_view(url="/chat/", permanent=False)),
 ]

@@ -12,7 +12,14 @@ from .services import api_key_create, api_key_revoke, api_keys_with_membership
 class ApiKeyForm(forms.ModelForm):
     class Meta:
         model = ApiKey
-        fields = ["name", "user", "team"]
+        fields = ["name", "user", "team", "scope", "expires_at", "rpm_limit", "tpm_limit"]
+
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.fields["scope"].required = False  # empty: completions only
+
+    def clean_scope(self) -> str:
+        return self.cleaned_data.get("scope") or ApiKey.Scope.INFERENCE
 
     def clean(self):  # type: ignore[no-untyped-def]
         data = super().clean() or {}
@@ -47,7 +54,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
     ]  # fmt: skip
     list_filter = ["team", "revoked_at"]
     search_fields = ["name", "prefix", "user__username"]
-    fields = ["name", "user", "team", "prefix", "created_at", "last_used_at", "revoked_at"]
+    fields = ["name", "user", "team", "scope", "expires_at", "rpm_limit", "tpm_limit", "prefix",
+              "created_at", "last_used_at", "revoked_at"]  # fmt: skip
     readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
     actions = ["revoke"]
     form = ApiKeyForm
@@ -69,7 +77,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
-        issued = api_key_create(user=obj.user, team=obj.team, name=obj.name)
+        issued = api_key_create(
+            user=obj.user, team=obj.team, name=obj.name, scope=obj.scope,
+            expires_at=obj.expires_at, rpm_limit=obj.rpm_limit, tpm_limit=obj.tpm_limit,
+        )  # fmt: skip
         obj.pk, obj.prefix = issued.api_key.pk, issued.api_key.prefix
         # Kept on this request only, for response_add: never in the messages
         # cookie or the session, where anyone who sees the cookie could read it.

@@ -2,6 +2,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class Team(models.Model):
@@ -46,6 +47,10 @@ class ApiKey(models.Model):
     The prefix is public, shown in lists, and indexes the lookup.
     """
 
+    class Scope(models.TextChoices):
+        INFERENCE = "inference", "Completions only"
+        ADMIN = "admin", "Completions and budget management"
+
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys"
@@ -57,6 +62,15 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Budgets and spend control (apps/budgets): expiry, rate limits, scope.
+    expires_at = models.DateTimeField(null=True, blank=True)
+    rpm_limit = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Requests per minute (empty: no limit)."
+    )
+    tpm_limit = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Tokens per minute (empty: no limit)."
+    )
+    scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.INFERENCE)
 
     class Meta:
         ordering = ["-created_at"]
@@ -67,4 +81,8 @@ class ApiKey(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.revoked_at is None
+        return self.revoked_at is None and not self.is_expired
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()

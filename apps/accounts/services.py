@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -30,16 +30,28 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def api_key_create(*, user: User, team: Team, name: str) -> IssuedKey:
+def api_key_create(
+    *,
+    user: User,
+    team: Team,
+    name: str,
+    expires_at: datetime | None = None,
+    rpm_limit: int | None = None,
+    tpm_limit: int | None = None,
+    scope: str = ApiKey.Scope.INFERENCE,
+) -> IssuedKey:
     if not Membership.objects.filter(user=user, team=team).exists():
         raise ValidationError(f"{user} is not a member of {team}.")
     if not name.strip():
         raise ValidationError("Give the key a name.")
+    if scope not in ApiKey.Scope.values:
+        raise ValidationError(f"A key's scope is one of {', '.join(ApiKey.Scope.values)}.")
     prefix = secrets.token_hex(4)
     secret = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
     api_key = ApiKey.objects.create(
-        user=user, team=team, name=name.strip(), prefix=prefix, secret_hash=_digest(secret)
-    )
+        user=user, team=team, name=name.strip(), prefix=prefix, secret_hash=_digest(secret),
+        expires_at=expires_at, rpm_limit=rpm_limit, tpm_limit=tpm_limit, scope=scope,
+    )  # fmt: skip
     return IssuedKey(api_key=api_key, secret=secret)
 
 
@@ -75,7 +87,11 @@ def api_key_authenticate(*, secret: str) -> ApiKey | None:
         .filter(is_member=True)  # type: ignore[misc]  # an annotation django-stubs cannot see
         .first()
     )
-    if api_key is None or not hmac.compare_digest(api_key.secret_hash, _digest(secret)):
+    if (
+        api_key is None
+        or api_key.is_expired
+        or not hmac.compare_digest(api_key.secret_hash, _digest(secret))
+    ):
         return None
     now = timezone.now()
     if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:

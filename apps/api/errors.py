@@ -75,7 +75,10 @@ def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
 
 
 def _gateway(request: HttpRequest, exc: GatewayError) -> HttpResponse:
-    return error_response(exc.status, exc.message, type=exc.type, code=exc.code)
+    response = error_response(exc.status, exc.message, type=exc.type, code=exc.code)
+    for name, value in exc.headers.items():
+        response[name] = value
+    return response
 
 
 def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:

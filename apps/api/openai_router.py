@@ -22,12 +22,18 @@ from .schemas import ChatCompletionIn, ChatCompletionOut, ErrorOut, ModelListOut
 
 router = Router(auth=ApiKeyAuth(), tags=["OpenAI-compatible"])
 
-ERRORS: dict[int, Any] = {code: ErrorOut for code in (400, 401, 404, 413, 502, 503)}
+ERRORS: dict[int, Any] = {code: ErrorOut for code in (400, 401, 404, 413, 429, 502, 503)}
 
 
 def _caller(request: HttpRequest) -> Caller:
     api_key: ApiKey = request.auth  # type: ignore[attr-defined]
-    return Caller(user_id=api_key.user_id, team_id=api_key.team_id, api_key_id=api_key.pk)
+    return Caller(
+        user_id=api_key.user_id,
+        team_id=api_key.team_id,
+        api_key_id=api_key.pk,
+        rpm_limit=api_key.rpm_limit,
+        tpm_limit=api_key.tpm_limit,
+    )
 
 
 def _chat_request(body: ChatCompletionIn, request: HttpRequest) -> ChatRequest:
@@ -71,6 +77,9 @@ def _route_headers(response: HttpResponseBase, completion: Completion) -> HttpRe
     ascii_reason = reason.replace("→", "->").encode("ascii", "replace").decode()
     response["X-HybridHub-Reason"] = ascii_reason[:1000]
     response["X-Request-Id"] = completion.id
+    if warnings := completion.attempts.spend.warnings:
+        text = "; ".join(warnings).encode("ascii", "replace").decode()
+        response["X-HybridHub-Budget-Warning"] = text[:500]
     return response
 
 

@@ -31,6 +31,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from apps.accounts.models import ApiKey, Team
 from apps.accounts.services import api_key_create, api_keys_with_membership
 from apps.accounts.services import api_key_revoke as revoke_key
+from apps.budgets.views import sidebar_context
 from apps.gateway.errors import GatewayError
 from apps.gateway.services import Caller, ChatRequest, decision_preview
 from apps.policy.services import policy_published_get
@@ -146,6 +147,7 @@ def _page_context(
         "models": ["auto", *(m.name for m in catalog.for_team(team.pk if team else None))],
         "levels": _levels(),
         "messages": [message_view(m) for m in conversation.messages.all()] if conversation else [],
+        **sidebar_context(user, team),  # the budget box
     }
     context.update(extra)
     return context
@@ -374,9 +376,15 @@ async def answer_stream(request: HttpRequest, pk: int) -> HttpResponseBase:
                     yield _sse("token", str(escape(event[1])))
             finally:
                 generation.unsubscribe(queue)
-        finished = await sync_to_async(Message.objects.get)(pk=pk)
+        finished = await sync_to_async(Message.objects.select_related("conversation").get)(pk=pk)
         html = await sync_to_async(render_to_string)(
-            "chat/_message.html", {"m": message_view(finished), "read_only": read_only}
+            "chat/_message.html",
+            # the budget box reloads once the answer is settled
+            {
+                "m": message_view(finished),
+                "read_only": read_only,
+                "budget_team_id": finished.conversation.team_id,
+            },
         )
         yield _sse("done", html)
 

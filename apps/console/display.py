@@ -41,6 +41,8 @@ def conditions_text(when: dict[str, Any], level_names: Sequence[str]) -> str:
         parts.append(", ".join(DAY_NAMES[d] for d in when["days"]))
     if when.get("start_hour") is not None:
         parts.append(f"{when['start_hour']:02d}:00-{when['end_hour']:02d}:00")
+    if when.get("min_budget_used") is not None:
+        parts.append(f"budget ≥ {when['min_budget_used']:.0%} used")
     return " · ".join(parts) or "always"
 
 

@@ -207,6 +207,13 @@ class RuleForm(forms.Form):
     )
     start_hour = forms.IntegerField(min_value=0, max_value=23, required=False)
     end_hour = forms.IntegerField(min_value=1, max_value=24, required=False)
+    min_budget_used = forms.FloatField(
+        min_value=0,
+        max_value=1,
+        required=False,
+        label="Budget used at least",
+        help_text="0-1: the tightest downgrade budget is this used (0.8 = 80%).",
+    )
 
     def __init__(self, *args: Any, doc: Doc, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -258,6 +265,7 @@ class RuleForm(forms.Form):
             "days": [int(d) for d in data["days"]],
             "start_hour": data["start_hour"],
             "end_hour": data["end_hour"],
+            "min_budget_used": data["min_budget_used"],
         }
         rule = {
             "name": data["name"],
@@ -285,6 +293,10 @@ class SimulateForm(forms.Form):
     model = forms.CharField(initial="auto", max_length=100, label="Requested model")
     sensitivity = forms.ChoiceField(choices=[], required=False, label="Raised to")
     max_tokens = forms.IntegerField(min_value=1, required=False, initial=256)
+    budget_used = forms.FloatField(
+        min_value=0, max_value=2, required=False, label="Budget used (0-1)",
+        help_text="How used up the tightest downgrade budget is (1 = used up).",
+    )  # fmt: skip
     against = forms.ChoiceField(choices=[("published", "published"), ("draft", "draft")])
 
     def __init__(

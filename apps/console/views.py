@@ -417,6 +417,7 @@ def _simulation(request: HttpRequest, form: forms.SimulateForm) -> dict[str, Any
         max_tokens=data["max_tokens"],
         now=timezone.localtime(),
         raised_level=int(data["sensitivity"] or 0),
+        budget_used=data["budget_used"] or 0.0,
     )
     decision = decide(policy, catalog, texts, facts)
     first = decision.candidates[0] if decision.candidates else None

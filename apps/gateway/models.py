@@ -61,6 +61,9 @@ class UsageRecord(models.Model):
     complexity = models.FloatField(null=True, blank=True)
     complexity_features = models.JSONField(default=dict)
     redacted = models.BooleanField(default=False)
+    budget_used = models.FloatField(
+        null=True, blank=True, help_text="How used up the tightest downgrade budget was."
+    )
     estimated_tokens = models.PositiveIntegerField(default=0)
     max_tokens = models.PositiveIntegerField(null=True, blank=True)
 

@@ -80,6 +80,7 @@ def _signals(row: UsageRecord, policy: CompiledPolicy) -> Signals:
         estimated_tokens=row.estimated_tokens,
         max_tokens=row.max_tokens,
         now=timezone.localtime(row.created_at),
+        budget_used=row.budget_used or 0.0,
     )
     complexity = score(row.complexity_features, policy.document.complexity_weights)
     return Signals(row.found_level or 0, row.floor_level or 0, complexity, facts)

@@ -20,6 +20,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
+from apps.budgets.selectors import budget_signal
 from apps.policy.detectors import ner
 from apps.policy.engine import AUTO, CompiledPolicy, Decision, Facts, decide
 from apps.policy.models import SecurityEvent
@@ -45,6 +46,8 @@ from apps.providers.egress import (
 )
 from apps.providers.tokens import estimate_tokens
 
+from . import budgeting
+from .budgeting import Spend
 from .errors import GatewayError
 from .models import UsageRecord
 
@@ -61,6 +64,12 @@ class Caller:
     team_id: int | None
     api_key_id: int | None = None
     source: str = UsageRecord.Source.API
+    rpm_limit: int | None = None  # the key's requests per minute
+    tpm_limit: int | None = None  # and tokens per minute
+
+    @property
+    def who(self) -> budgeting.Who:
+        return budgeting.Who(self.team_id, self.user_id, self.api_key_id)
 
 
 @dataclass(frozen=True)
@@ -112,6 +121,7 @@ class Attempts:
     decision: Decision | None
     reasons: list[str]
     failed: list[dict[str, str]] = field(default_factory=list)
+    spend: Spend = field(default_factory=Spend)  # budget hold and rate ticket
 
 
 @dataclass
@@ -206,10 +216,16 @@ async def completion_start(*, caller: Caller, request: ChatRequest) -> Completio
     """
     tally = Tally(started=time.perf_counter(), prompt_tokens=request.estimated_tokens())
     catalog, policy = await catalog_aget(), await policy_aget()
-    decision = None
+    decision, spend = None, Spend()
     try:
         _check_requested_model(catalog, request.model, caller.team_id)
-        decision = await _decide(policy, catalog, caller, request, tally)
+        # --- budgets: the key's rate limits, and how used up its budgets are
+        await budgeting.admit(
+            who=caller.who, rpm=caller.rpm_limit, tpm=caller.tpm_limit,
+            prompt_tokens=tally.prompt_tokens, spend=spend,
+        )  # fmt: skip
+        budget_used = await budgeting.signal(who=caller.who)
+        decision = await _decide(policy, catalog, caller, request, tally, budget_used)
         if decision.action == "block":
             raise GatewayError(
                 decision.block_message, status=403, code="blocked_by_policy", type="policy_error"
@@ -224,14 +240,21 @@ async def completion_start(*, caller: Caller, request: ChatRequest) -> Completio
                 "No model on this route is available to your team.",
                 status=503, code="no_model_available", type="server_error",
             )  # fmt: skip
+        # --- budgets: hold the worst case at the chosen model's prices
+        await budgeting.reserve(
+            who=caller.who, model=decision.candidates[0], prompt_tokens=tally.prompt_tokens,
+            max_tokens=request.params.max_tokens, spend=spend,
+        )  # fmt: skip
     except GatewayError as exc:
-        attempts = Attempts(decision, [*(decision.reasons if decision else ()), exc.message])
+        reasons = [*(decision.reasons if decision else ()), exc.message]
+        attempts = Attempts(decision, reasons, spend=spend)
         await usage_record(
             caller=caller, request=request, model=None, attempts=attempts, tally=tally,
             status=UsageRecord.Status.REJECTED, error_type=exc.code,
         )  # fmt: skip
         raise
-    return await _dispatch(caller, request, Attempts(decision, list(decision.reasons)), tally)
+    attempts = Attempts(decision, list(decision.reasons), spend=spend)
+    return await _dispatch(caller, request, attempts, tally)
 
 
 def _check_requested_model(catalog: Catalog, name: str, team_id: int | None) -> None:
@@ -256,7 +279,9 @@ def _level_index(policy: CompiledPolicy, name: str) -> int:
     return policy.level_names.index(name)
 
 
-def _facts(policy: CompiledPolicy, caller: Caller, request: ChatRequest) -> Facts:
+def _facts(
+    policy: CompiledPolicy, caller: Caller, request: ChatRequest, budget_used: float = 0.0
+) -> Facts:
     return Facts(
         team_id=caller.team_id,
         user_id=caller.user_id,
@@ -268,6 +293,7 @@ def _facts(policy: CompiledPolicy, caller: Caller, request: ChatRequest) -> Fact
         now=timezone.localtime(),
         raised_level=_level_index(policy, request.sensitivity),
         sticky_level=request.sticky_level,
+        budget_used=budget_used,
     )
 
 
@@ -283,9 +309,14 @@ def _decide_now(
 
 
 async def _decide(
-    policy: CompiledPolicy, catalog: Catalog, caller: Caller, request: ChatRequest, tally: Tally
+    policy: CompiledPolicy,
+    catalog: Catalog,
+    caller: Caller,
+    request: ChatRequest,
+    tally: Tally,
+    budget_used: float = 0.0,
 ) -> Decision:
-    facts = _facts(policy, caller, request)
+    facts = _facts(policy, caller, request, budget_used)
     messages_chars = sum(len(m.content) for m in request.messages)
     # The NER model costs milliseconds per kilobyte: never on the event loop.
     if messages_chars <= _INLINE_DECIDE_CHARS and not ner.active():
@@ -296,7 +327,8 @@ async def _decide(
 def decision_preview(*, caller: Caller, request: ChatRequest) -> Decision:
     """What the published policy would decide for this request, without sending it."""
     policy = policy_compiled(policy_published_get())
-    return _decide_now(policy, catalog_load(), _facts(policy, caller, request), request)
+    facts = _facts(policy, caller, request, budget_signal(caller.who))
+    return _decide_now(policy, catalog_load(), facts, request)
 
 
 @dataclass(frozen=True)
@@ -329,7 +361,17 @@ async def _dispatch(
     assert decision is not None
     out = _outgoing(decision, request)
     last: ProviderError | None = None
+    refused: GatewayError | None = None
     for model in decision.candidates:
+        # --- budgets: a fallback model is re-checked before it runs
+        over = await budgeting.recheck(
+            model=model, prompt_tokens=tally.prompt_tokens,
+            max_tokens=request.params.max_tokens, spend=attempts.spend,
+        )  # fmt: skip
+        if over is not None:
+            refused = over
+            attempts.reasons.append(f"skipped {model.name}: over budget")
+            continue
         for attempt in range(model.provider.max_retries + 1):
             stream = adapter_for(model).stream_chat(out.messages, out.params, out.egress)
             try:
@@ -359,6 +401,12 @@ async def _dispatch(
                 )  # fmt: skip
                 raise
             return Completion(caller, request, model, attempts, tally, stream, first, out.restorer)
+    if refused is not None:  # what could have answered was over budget
+        await usage_record(
+            caller=caller, request=request, model=None, attempts=attempts, tally=tally,
+            status=UsageRecord.Status.REJECTED, error_type=refused.code,
+        )  # fmt: skip
+        raise refused
     assert last is not None
     await _record_failure(caller, request, None, attempts, tally, last)
     tried = ", ".join(m.name for m in decision.candidates)
@@ -446,6 +494,7 @@ def _policy_fields(decision: Decision | None) -> dict[str, object]:
         "complexity": signals.complexity.score,
         "complexity_features": signals.complexity.features,
         "redacted": decision.redact,
+        "budget_used": signals.facts.budget_used,
     }
 
 
@@ -490,10 +539,21 @@ async def usage_record(
         finish_reason=tally.finish_reason,
         **_policy_fields(attempts.decision),
     )
+    await sync_to_async(_save_and_settle)(row, attempts.spend)
+
+
+def _save_and_settle(row: UsageRecord, spend: Spend) -> None:
     try:
-        await sync_to_async(row.save)()
+        row.save()
     except Exception:
-        logger.exception("Could not write the usage record for a %s request", status)
+        logger.exception("Could not write the usage record for a %s request", row.status)
+    # --- budgets: settle the hold to the row's real cost, release the rest
+    try:
+        budgeting.settle(
+            spend=spend, cost_micros=row.cost_micros, completion_tokens=row.completion_tokens
+        )
+    except Exception:
+        logger.exception("Could not settle the budget of a %s request", row.status)
 
 
 async def local_models_warm() -> None:

@@ -81,6 +81,12 @@ class Conditions(Strict):
     days: tuple[int, ...] = Field(default=(), description="0 Monday … 6 Sunday")
     start_hour: int | None = Field(default=None, ge=0, le=23)
     end_hour: int | None = Field(default=None, ge=1, le=24)
+    min_budget_used: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="the tightest downgrade budget the request falls under is at least this used",
+    )
 
     @field_validator("days")
     @classmethod

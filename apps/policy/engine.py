@@ -45,6 +45,9 @@ class Facts:
     now: datetime
     raised_level: int = 0  # the caller may raise the level, never lower it
     sticky_level: int = 0  # the highest level the conversation reached before
+    # How used up the tightest downgrade budget of the request is (0 … 1+),
+    # filled by the gateway from apps.budgets; stored in the ledger for replay.
+    budget_used: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -322,8 +325,14 @@ def _mismatch(when: Conditions, signals: Signals) -> str | None:
         (when.days and facts.now.weekday() not in when.days, "another day"),
         (when.start_hour is not None and when.end_hour is not None
          and not _in_hours(hour, when.start_hour, when.end_hour), "outside its hours"),
+        (when.min_budget_used is not None and facts.budget_used < when.min_budget_used,
+         f"budget {facts.budget_used:.0%} used < {_percent(when.min_budget_used)}"),
     )  # fmt: skip
     return next((why for failed, why in checks if failed), None)
+
+
+def _percent(share: float | None) -> str:
+    return "" if share is None else f"{share:.0%}"
 
 
 def _in_hours(hour: int, start: int, end: int) -> bool:

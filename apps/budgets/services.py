@@ -1,0 +1,459 @@
+"""Budgets: reserve → call → settle, and the admin actions. Keyword-only.
+
+Before a request is dispatched the gateway reserves its worst-case cost
+(prompt tokens plus max_tokens at the chosen model's prices) against every
+budget it falls under, in one short transaction: each budget takes the
+amount with a single conditional UPDATE ("only if spent + reserved + amount
+fits"), so two processes can never both take the last dollar — on SQLite the
+transaction holds the write lock from its first statement (IMMEDIATE), on
+PostgreSQL the row lock re-checks the condition. When the request ends, the
+reservation is settled to the ledger row's real cost and the rest released;
+errors and disconnects settle to the tokens already produced. Reservations
+whose request died with its process expire and are released.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from apps.accounts.models import ApiKey, Team
+
+from .errors import BudgetExceeded
+from .models import Budget, BudgetEvent, Reservation
+from .periods import period_end
+from .ratelimit import rate_windows_prune
+from .selectors import (
+    Who,
+    budget_state,
+    budgets_applicable_list,
+    current_start,
+    ledger_spent,
+    org_tz,
+    reservations_live,
+    totals,
+    used_ratio,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def dollars(micros: int) -> str:
+    """$12.34, or to the micro-dollar below a cent so small amounts still read."""
+    if 0 < abs(micros) < 10_000:
+        return f"${micros / 1_000_000:.6f}"
+    return f"${micros / 1_000_000:,.2f}"
+
+
+@dataclass
+class Hold:
+    """One request's reservation against its budgets."""
+
+    code: uuid.UUID
+    amount_micros: int
+    periods: dict[int, datetime]  # budget id → the period it was reserved in
+    warnings: list[str] = field(default_factory=list)
+    settled: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return not self.periods
+
+
+# --- reserve, re-check, settle ------------------------------------------------------
+
+
+def budget_reserve(
+    *, who: Who, amount_micros: int, local: bool, now: datetime | None = None
+) -> Hold:
+    """Hold ``amount_micros`` on every budget ``who`` falls under, or raise
+    BudgetExceeded naming the first that cannot take it (holding nothing)."""
+    now = now or timezone.now()
+    _sweep_maybe(now)
+    hold = Hold(code=uuid.uuid4(), amount_micros=amount_micros, periods={})
+    with transaction.atomic():
+        budgets = budgets_applicable_list(who)
+        if not budgets:
+            return hold
+        for budget in budgets:
+            _roll_over(budget, now)
+            hold.periods[budget.pk] = budget.period_start
+        if not _take(budgets, amount_micros, local=local, now=now):
+            raise _exceeded(_first_short(budgets, amount_micros, local, now), amount_micros, now)
+        _reservations_insert(hold, budgets, now)
+    hold.warnings = _warnings(budgets, amount_micros, now)
+    return hold
+
+
+def budget_rereserve(
+    *, hold: Hold, amount_micros: int, local: bool, now: datetime | None = None
+) -> None:
+    """Re-check a held request against its budgets at a new worst case (a
+    fallback to another model); raises BudgetExceeded, leaving the hold as it was."""
+    delta = amount_micros - hold.amount_micros
+    if hold.empty or delta == 0:
+        hold.amount_micros = amount_micros
+        return
+    now = now or timezone.now()
+    with transaction.atomic():
+        budgets = list(Budget.objects.filter(pk__in=hold.periods).order_by("pk"))
+        if not _take(budgets, delta, local=local, now=now):
+            raise _exceeded(_first_short(budgets, delta, local, now), amount_micros, now)
+        Reservation.objects.filter(hold=hold.code).update(amount_micros=amount_micros)
+    hold.amount_micros = amount_micros
+
+
+def budget_settle(*, hold: Hold, cost_micros: int) -> None:
+    """Charge the request's real cost and release the rest of its hold."""
+    if hold.settled or hold.empty:
+        hold.settled = True
+        return
+    hold.settled = True
+    hold_value = Reservation._meta.get_field("hold").get_db_prep_value(hold.code, connection)
+    with transaction.atomic(), connection.cursor() as cursor:
+        # DELETE … RETURNING: what this request still held (an expiry sweep
+        # may have released some already; those are not released twice).
+        cursor.execute(_SETTLE_DELETE, [hold_value])
+        held = {budget_id: amount for budget_id, amount in cursor.fetchall()}
+        by_period: dict[datetime, list[int]] = {}
+        for budget_id, period in sorted(hold.periods.items()):
+            by_period.setdefault(period, []).append(budget_id)
+        for period, ids in by_period.items():
+            released = {held.get(i, 0) for i in ids}
+            amount = released.pop() if len(released) == 1 else None
+            if amount is None:  # some expired, some not: one budget at a time
+                for budget_id in ids:
+                    _settle_rows(cursor, [budget_id], held.get(budget_id, 0), cost_micros, period)
+            else:
+                _settle_rows(cursor, ids, amount, cost_micros, period)
+
+
+def budget_release(*, hold: Hold) -> None:
+    """Give the hold back without charging (the request never reached a model)."""
+    budget_settle(hold=hold, cost_micros=0)
+
+
+# The hot path (every request reserves and settles) is plain SQL: one
+# statement per step rather than one ORM query per budget.
+_TABLE = Budget._meta.db_table
+_SETTLE_DELETE = (
+    f"DELETE FROM {Reservation._meta.db_table} WHERE hold = %s RETURNING budget_id, amount_micros"
+)
+
+
+def _reservations_insert(hold: Hold, budgets: list[Budget], now: datetime) -> None:
+    expires = now + timedelta(seconds=settings.HYBRIDHUB_BUDGET_RESERVATION_TTL_SECONDS)
+    code = Reservation._meta.get_field("hold").get_db_prep_value(hold.code, connection)
+    moment = connection.ops.adapt_datetimefield_value
+    params: list[Any] = []
+    for budget in budgets:
+        params += [code, budget.pk, hold.amount_micros, moment(budget.period_start),
+                   moment(now), moment(expires)]  # fmt: skip
+    rows = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(budgets))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Reservation._meta.db_table} (hold, budget_id, amount_micros, "
+            f"period_start, created_at, expires_at) VALUES {rows}",
+            params,
+        )
+
+
+def _ids(ids: list[int]) -> str:
+    return ", ".join(str(int(i)) for i in ids)
+
+
+def _settle_rows(cursor: Any, ids: list[int], released: int, cost: int, period: datetime) -> None:
+    """Release ``released`` on each budget; charge ``cost`` where the period is unchanged."""
+    cursor.execute(
+        f"UPDATE {_TABLE} SET reserved_micros = reserved_micros - %s, "
+        f"spent_micros = spent_micros + CASE WHEN period_start = %s THEN %s ELSE 0 END "
+        f"WHERE id IN ({_ids(ids)})",
+        [released, connection.ops.adapt_datetimefield_value(period), cost],
+    )
+
+
+def _roll_over(budget: Budget, now: datetime) -> None:
+    """Start a new period if the budget's has ended (in-flight holds stay held)."""
+    start = current_start(budget, now)
+    if budget.period_start >= start:
+        return
+    Budget.objects.filter(pk=budget.pk, period_start__lt=start).update(
+        period_start=start, spent_micros=0, extra_micros=0
+    )
+    budget.refresh_from_db()
+
+
+def _take(budgets: list[Budget], amount: int, *, local: bool, now: datetime) -> bool:
+    """Add ``amount`` to every budget's reserved total in one conditional
+    UPDATE; True only if every one had room (or is open to this request)."""
+    fits = (
+        "spent_micros + reserved_micros + %s <= limit_micros + extra_micros"
+        f" OR {'local_open' if local else '1 = 0'}"
+        " OR (override_until IS NOT NULL AND override_until > %s)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {_TABLE} SET reserved_micros = reserved_micros + %s "
+            f"WHERE id IN ({_ids([b.pk for b in budgets])})"
+            + (f" AND ({fits})" if amount > 0 else ""),
+            [amount, amount, connection.ops.adapt_datetimefield_value(now)]
+            if amount > 0
+            else [amount],
+        )
+        taken = cursor.rowcount == len(budgets)
+    if taken:
+        for budget in budgets:
+            budget.reserved_micros += amount
+    return taken
+
+
+def _first_short(budgets: list[Budget], amount: int, local: bool, now: datetime) -> Budget:
+    """The budget that could not take ``amount`` (to name it in the refusal)."""
+    for budget in budgets:
+        budget.refresh_from_db()
+        spent, reserved, allowance = totals(budget, now)
+        open_anyway = (local and budget.local_open) or (
+            budget.override_until is not None and budget.override_until > now
+        )
+        if not open_anyway and spent + reserved + amount > allowance:
+            return budget
+    return budgets[0]
+
+
+def _resets(budget: Budget) -> datetime | None:
+    return period_end(budget.period, budget.period_start, org_tz())
+
+
+def _exceeded(budget: Budget, amount: int, now: datetime) -> BudgetExceeded:
+    return BudgetExceeded(_exceeded_message(budget, amount, now), resets_at=_resets(budget))
+
+
+def _exceeded_message(budget: Budget, amount: int, now: datetime) -> str:
+    budget.refresh_from_db()
+    spent, reserved, allowance = totals(budget, now)
+    resets = _resets(budget)
+    when = (
+        f"it resets at {timezone.localtime(resets, org_tz()):%Y-%m-%d %H:%M %Z}"
+        if resets
+        else "it does not reset; ask an admin for a top-up"
+    )
+    held = f" (plus {dollars(reserved)} held by requests in flight)" if reserved else ""
+    return (
+        f"The {budget.label} cannot cover this request (up to {dollars(amount)}): "
+        f"{dollars(spent)} spent{held} of {dollars(allowance)}; {when}."
+    )
+
+
+def _warnings(budgets: list[Budget], amount: int, now: datetime) -> list[str]:
+    """Budgets at or past their warning threshold; the first time in a period
+    each crosses it, an audit event is written."""
+    out = []
+    for budget in budgets:
+        used = used_ratio(budget, now)
+        if used * 100 < budget.warn_percent:
+            continue
+        out.append(f"{budget.label} {min(used, 9.99):.0%} used")
+        first = (
+            Budget.objects.filter(pk=budget.pk)
+            .exclude(warned_period=budget.period_start)
+            .update(warned_period=budget.period_start)
+        )
+        if first:
+            _event(budget, BudgetEvent.Kind.WARNING, detail={"used": round(used, 4)})
+    return out
+
+
+# --- stale reservations and reconciliation ------------------------------------------
+
+_last_sweep = 0.0
+
+
+def _sweep_maybe(now: datetime) -> None:
+    global _last_sweep
+    if time.monotonic() - _last_sweep < settings.HYBRIDHUB_BUDGET_SWEEP_SECONDS:
+        return
+    _last_sweep = time.monotonic()
+    try:
+        budget_reservations_expire(now=now)
+        rate_windows_prune(now=now)
+    except Exception:  # the sweep must never fail a request
+        logger.exception("Could not expire stale budget reservations")
+
+
+def budget_reservations_expire(*, now: datetime | None = None) -> int:
+    """Release holds whose request outlived its TTL (a crash, kill -9)."""
+    now = now or timezone.now()
+    released = 0
+    for row in list(Reservation.objects.filter(expires_at__lt=now).select_related("budget")):
+        with transaction.atomic():
+            if not Reservation.objects.filter(pk=row.pk).delete()[0]:
+                continue
+            Budget.objects.filter(pk=row.budget_id).update(
+                reserved_micros=F("reserved_micros") - row.amount_micros
+            )
+        released += 1
+        _event(
+            row.budget, BudgetEvent.Kind.EXPIRED, amount=row.amount_micros,
+            detail={"hold": str(row.hold)},
+        )  # fmt: skip
+    return released
+
+
+def budget_reconcile(*, budget: Budget, now: datetime | None = None) -> Budget:
+    """Re-derive a budget's totals: spent from the ledger, reserved from its live holds."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        budget = Budget.objects.select_for_update().get(pk=budget.pk)
+        _roll_over(budget, now)
+        budget.spent_micros = ledger_spent(budget, budget.period_start)
+        budget.reserved_micros = reservations_live(budget)
+        budget.save(update_fields=["spent_micros", "reserved_micros", "updated_at"])
+    return budget
+
+
+# --- admin actions ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BudgetTarget:
+    scope: str
+    team: Team | None = None
+    user: User | None = None
+    api_key: ApiKey | None = None
+
+
+def budget_set(
+    *,
+    target: BudgetTarget,
+    limit_micros: int,
+    period: str,
+    on_limit: str = Budget.OnLimit.BLOCK,
+    warn_percent: int = 80,
+    local_open: bool = True,
+    actor: User | None = None,
+    reason: str = "",
+) -> Budget:
+    """Create or change the budget of ``target``."""
+    _validate(target, limit_micros, period, on_limit, warn_percent)
+    now = timezone.now()
+    with transaction.atomic():
+        budget = _find(target) or Budget(
+            scope=target.scope, team=target.team, user=target.user, api_key=target.api_key,
+            period_start=now,
+        )  # fmt: skip
+        changed_period = budget.pk is None or budget.period != period
+        budget.limit_micros, budget.period, budget.on_limit = limit_micros, period, on_limit
+        budget.warn_percent, budget.local_open = warn_percent, local_open
+        if changed_period:
+            budget.period_start = current_start(budget, now)
+            budget.spent_micros = ledger_spent(budget, budget.period_start)
+            budget.extra_micros = 0
+        budget.save()
+        _event(budget, BudgetEvent.Kind.SET, actor=actor, reason=reason, amount=limit_micros,
+               detail={"period": period, "on_limit": on_limit})  # fmt: skip
+    return budget
+
+
+def _validate(
+    target: BudgetTarget, limit_micros: int, period: str, on_limit: str, warn_percent: int
+) -> None:
+    needs: dict[str, tuple[bool, bool, bool]] = {
+        Budget.Scope.ORG: (False, False, False),
+        Budget.Scope.TEAM: (True, False, False),
+        Budget.Scope.USER: (True, True, False),
+        Budget.Scope.KEY: (True, False, True),
+    }
+    if target.scope not in needs:
+        raise ValidationError(f"Unknown scope {target.scope!r}.")
+    has = (target.team is not None, target.user is not None, target.api_key is not None)
+    if has != needs[target.scope]:
+        raise ValidationError(f"A {target.scope} budget needs exactly its team, user or key.")
+    if target.api_key is not None and target.api_key.team_id != getattr(target.team, "pk", None):
+        raise ValidationError("That key belongs to another team.")
+    if limit_micros < 0:
+        raise ValidationError("A limit cannot be negative.")
+    if period not in Budget.Period.values:
+        raise ValidationError(f"The period is one of {', '.join(Budget.Period.values)}.")
+    if on_limit not in Budget.OnLimit.values:
+        raise ValidationError("At the limit a budget blocks or downgrades.")
+    if not 1 <= warn_percent <= 100:
+        raise ValidationError("The warning threshold is between 1 and 100 percent.")
+
+
+def _find(target: BudgetTarget) -> Budget | None:
+    return Budget.objects.filter(
+        scope=target.scope, team=target.team, user=target.user, api_key=target.api_key
+    ).first()
+
+
+def budget_delete(*, budget: Budget, actor: User | None = None, reason: str = "") -> None:
+    _event(budget, BudgetEvent.Kind.DELETED, actor=actor, reason=reason)
+    budget.delete()
+
+
+def budget_top_up(*, budget: Budget, amount_micros: int, actor: User | None, reason: str) -> None:
+    """Add money to this period only (it is gone at the next reset)."""
+    if amount_micros <= 0:
+        raise ValidationError("A top-up is a positive amount.")
+    _require_reason(reason)
+    with transaction.atomic():
+        _roll_over(budget, timezone.now())
+        Budget.objects.filter(pk=budget.pk).update(extra_micros=F("extra_micros") + amount_micros)
+        _event(budget, BudgetEvent.Kind.TOP_UP, actor=actor, reason=reason, amount=amount_micros)
+
+
+def budget_override(
+    *, budget: Budget, until: datetime | None, actor: User | None, reason: str
+) -> None:
+    """Let requests past the limit until ``until`` (None ends an override)."""
+    _require_reason(reason)
+    with transaction.atomic():
+        Budget.objects.filter(pk=budget.pk).update(override_until=until)
+        _event(budget, BudgetEvent.Kind.OVERRIDE, actor=actor, reason=reason,
+               detail={"until": until.isoformat() if until else None})  # fmt: skip
+
+
+def _require_reason(reason: str) -> None:
+    if not reason.strip():
+        raise ValidationError("Say why (it is kept in the budget's log).")
+
+
+def _event(
+    budget: Budget,
+    kind: str,
+    *,
+    actor: User | None = None,
+    reason: str = "",
+    amount: int | None = None,
+    detail: dict[str, object] | None = None,
+) -> None:
+    BudgetEvent.objects.create(
+        budget=budget, budget_label=budget.label[:200], kind=kind, actor=actor,
+        reason=reason[:300], amount_micros=amount, detail=detail or {},
+    )  # fmt: skip
+
+
+def budget_describe(budget: Budget) -> str:
+    """One line of the budget's state, for the command line."""
+    state = budget_state(budget)
+    resets = (
+        f"resets at {timezone.localtime(state.resets_at, org_tz()):%Y-%m-%d %H:%M %Z}"
+        if state.resets_at
+        else "never resets"
+    )
+    return (
+        f"{state.label}: {dollars(state.spent_micros)} spent, "
+        f"{dollars(state.reserved_micros)} reserved of {dollars(state.allowance_micros)} "
+        f"per {budget.period} ({state.used:.0%} used; at the limit: {budget.on_limit}; {resets})"
+    )

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from . import views
+
+app_name = "budgets"
+
+urlpatterns = [
+    path("", views.budgets_page, name="page"),
+    path("save/", views.budget_save, name="save"),
+    path("<uuid:code>/delete/", views.budget_remove, name="delete"),
+    path("<uuid:code>/top-up/", views.budget_add_money, name="top_up"),
+    path("sidebar/", views.sidebar, name="sidebar"),
+]

@@ -1,0 +1,244 @@
+"""Reserve → settle, periods, expiry and reconciliation against real SQLite."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.utils import timezone
+
+from apps.budgets.errors import BudgetExceeded, RateLimited
+from apps.budgets.models import Budget, BudgetEvent, Reservation
+from apps.budgets.ratelimit import rate_admit
+from apps.budgets.selectors import Who, budget_may_edit, budget_signal, budget_state
+from apps.budgets.services import (
+    budget_override,
+    budget_reconcile,
+    budget_rereserve,
+    budget_reservations_expire,
+    budget_reserve,
+    budget_settle,
+    budget_top_up,
+)
+from apps.gateway.models import UsageRecord
+
+from .conftest import set_budget
+
+
+def who(persona):
+    return Who(persona.team.pk, persona.user.pk)
+
+
+def reload(budget):
+    budget.refresh_from_db()
+    return budget
+
+
+def test_reserve_then_settle_charges_the_real_cost_and_releases_the_rest(member, team_budget):
+    hold = budget_reserve(who=who(member), amount_micros=600, local=False)
+    assert reload(team_budget).reserved_micros == 600
+    with pytest.raises(BudgetExceeded) as refused:
+        budget_reserve(who=who(member), amount_micros=600, local=False)
+    assert "team eng budget cannot cover this request (up to $0.000600)" in refused.value.message
+    assert "$0.00 spent (plus $0.000600 held by requests in flight) of $0.001000" in (
+        refused.value.message
+    )
+    assert refused.value.resets_at is not None
+    budget_settle(hold=hold, cost_micros=250)
+    budget = reload(team_budget)
+    assert (budget.spent_micros, budget.reserved_micros) == (250, 0)
+    assert not Reservation.objects.exists()
+    budget_settle(hold=hold, cost_micros=250)  # settling twice changes nothing
+    assert reload(team_budget).spent_micros == 250
+    budget_reserve(who=who(member), amount_micros=750, local=False)  # exactly fits
+
+
+def test_a_refusal_holds_nothing_on_the_budgets_that_had_room(member, team):
+    roomy = set_budget("org", limit=10_000)
+    set_budget(team=team, limit=100)
+    with pytest.raises(BudgetExceeded):
+        budget_reserve(who=who(member), amount_micros=500, local=False)
+    assert reload(roomy).reserved_micros == 0
+    assert not Reservation.objects.exists()
+
+
+def test_every_scope_a_request_falls_under_is_charged(member, team):
+    key = member.user.api_keys.get()
+    budgets = [
+        set_budget("org", limit=10_000),
+        set_budget(team=team, limit=10_000),
+        set_budget("user", team=team, user=member.user, limit=10_000),
+        set_budget("key", team=team, api_key=key, limit=10_000),
+    ]
+    hold = budget_reserve(who=Who(team.pk, member.user.pk, key.pk), amount_micros=100, local=False)
+    budget_settle(hold=hold, cost_micros=40)
+    assert [reload(b).spent_micros for b in budgets] == [40, 40, 40, 40]
+
+
+def test_local_routes_stay_open_unless_the_budget_says_otherwise(member, team):
+    budget = set_budget(team=team, limit=100)
+    budget_reserve(who=who(member), amount_micros=500, local=True)
+    budget.local_open = False
+    budget.save()
+    with pytest.raises(BudgetExceeded):
+        budget_reserve(who=who(member), amount_micros=500, local=True)
+
+
+def test_a_new_period_starts_from_zero_but_keeps_holds_in_flight(member, team_budget):
+    hold = budget_reserve(who=who(member), amount_micros=300, local=False)
+    last_period = team_budget.period_start - timedelta(days=40)  # the hold is from then
+    Budget.objects.filter(pk=team_budget.pk).update(spent_micros=700, period_start=last_period)
+    hold.periods = {team_budget.pk: last_period}
+    budget_reserve(who=who(member), amount_micros=600, local=False)
+    budget = reload(team_budget)
+    assert (budget.spent_micros, budget.reserved_micros) == (0, 900)
+    budget_settle(hold=hold, cost_micros=300)  # belonged to the old period
+    assert (reload(team_budget).spent_micros, reload(team_budget).reserved_micros) == (0, 600)
+
+
+def test_a_fallback_is_rechecked_at_its_own_worst_case(member, team_budget):
+    hold = budget_reserve(who=who(member), amount_micros=400, local=False)
+    budget_reserve(who=who(member), amount_micros=300, local=False)
+    with pytest.raises(BudgetExceeded):
+        budget_rereserve(hold=hold, amount_micros=800, local=False)
+    assert reload(team_budget).reserved_micros == 700
+    budget_rereserve(hold=hold, amount_micros=100, local=False)
+    assert reload(team_budget).reserved_micros == 400
+    budget_settle(hold=hold, cost_micros=100)
+    assert reload(team_budget).reserved_micros == 300
+
+
+def test_stale_reservations_expire_and_are_logged(member, team_budget):
+    long_ago = timezone.now() - timedelta(hours=2)
+    budget_reserve(who=who(member), amount_micros=900, local=False, now=long_ago)
+    with pytest.raises(BudgetExceeded):
+        budget_reserve(who=who(member), amount_micros=900, local=False)
+    assert budget_reservations_expire() == 1
+    assert reload(team_budget).reserved_micros == 0
+    assert BudgetEvent.objects.filter(kind="expired", amount_micros=900).exists()
+    budget_reserve(who=who(member), amount_micros=900, local=False)
+
+
+def test_settling_after_the_hold_expired_still_charges_once(member, team_budget):
+    hold = budget_reserve(
+        who=who(member), amount_micros=900, local=False, now=timezone.now() - timedelta(hours=2)
+    )
+    budget_reservations_expire()
+    budget_settle(hold=hold, cost_micros=200)
+    budget = reload(team_budget)
+    assert (budget.spent_micros, budget.reserved_micros) == (200, 0)
+
+
+def test_reconcile_rederives_spend_from_the_ledger(member, team, team_budget):
+    for cost in (100, 250):
+        UsageRecord.objects.create(
+            team=team, user=member.user, requested_model="m", status="ok", cost_micros=cost
+        )
+    Budget.objects.filter(pk=team_budget.pk).update(spent_micros=999, reserved_micros=55)
+    budget = budget_reconcile(budget=team_budget)
+    assert (budget.spent_micros, budget.reserved_micros) == (350, 0)
+    state = budget_state(budget)
+    assert state.remaining_micros == 650
+    assert state.runs_out_on is not None or state.resets_at is not None
+
+
+def test_the_warning_is_logged_once_a_period(member, team_budget):
+    hold = budget_reserve(who=who(member), amount_micros=850, local=False)
+    assert hold.warnings == ["team eng budget 85% used"]
+    budget_settle(hold=hold, cost_micros=850)
+    again = budget_reserve(who=who(member), amount_micros=10, local=False)
+    assert again.warnings == ["team eng budget 86% used"]
+    assert BudgetEvent.objects.filter(kind="warning").count() == 1
+
+
+def test_top_ups_and_overrides_record_who_and_why(member, team_admin, team_budget):
+    budget_settle(
+        hold=budget_reserve(who=who(member), amount_micros=1000, local=False), cost_micros=1000
+    )
+    with pytest.raises(ValidationError):
+        budget_top_up(budget=team_budget, amount_micros=500, actor=team_admin.user, reason=" ")
+    budget_top_up(
+        budget=team_budget, amount_micros=500, actor=team_admin.user, reason="launch week"
+    )
+    budget_reserve(who=who(member), amount_micros=500, local=False)
+    with pytest.raises(BudgetExceeded):
+        budget_reserve(who=who(member), amount_micros=1, local=False)
+    budget_override(
+        budget=reload(team_budget), until=timezone.now() + timedelta(hours=1),
+        actor=team_admin.user, reason="incident",
+    )  # fmt: skip
+    budget_reserve(who=who(member), amount_micros=5000, local=False)
+    events = BudgetEvent.objects.filter(kind__in=["top_up", "override"]).order_by("pk")
+    assert [(e.kind, e.actor, e.reason) for e in events] == [
+        ("top_up", team_admin.user, "launch week"),
+        ("override", team_admin.user, "incident"),
+    ]
+
+
+def test_the_routing_signal_reads_only_downgrade_budgets(member, team):
+    set_budget(team=team, limit=1000)
+    set_budget("user", team=team, user=member.user, limit=2000, on_limit="downgrade")
+    budget_reserve(who=who(member), amount_micros=900, local=False)
+    assert budget_signal(who(member)) == 0.45  # the team budget (90% used) blocks instead
+
+
+def test_budget_set_refuses_nonsense(team, member, outsider):
+    with pytest.raises(ValidationError):
+        set_budget(team=team, limit=-1)
+    with pytest.raises(ValidationError):
+        set_budget(team=team, period="year")
+    with pytest.raises(ValidationError):
+        set_budget("user", team=team)  # no user
+    with pytest.raises(ValidationError):
+        set_budget("key", team=team, api_key=outsider.user.api_keys.get())
+
+
+def test_who_may_edit_what(team, team_admin, member, outsider):
+    team_admin.user.is_staff = False
+    assert budget_may_edit(team_admin.user, scope="user", team_id=team.pk)
+    assert budget_may_edit(team_admin.user, scope="key", team_id=team.pk)
+    assert not budget_may_edit(team_admin.user, scope="team", team_id=team.pk)
+    assert not budget_may_edit(team_admin.user, scope="user", team_id=outsider.team.pk)
+    assert not budget_may_edit(member.user, scope="user", team_id=team.pk)
+    member.user.is_staff = True
+    assert budget_may_edit(member.user, scope="org", team_id=None)
+
+
+def test_rate_limits_count_requests_and_tokens(member):
+    key = member.user.api_keys.get()
+    now = timezone.now().replace(second=30)
+    for _ in range(2):
+        rate_admit(api_key_id=key.pk, rpm=2, tpm=None, tokens=10, now=now)
+    with pytest.raises(RateLimited) as refused:
+        rate_admit(api_key_id=key.pk, rpm=2, tpm=None, tokens=10, now=now)
+    assert refused.value.retry_after == 30
+    assert "2 requests per minute" in refused.value.message
+    later = now + timedelta(minutes=1)
+    rate_admit(api_key_id=key.pk, rpm=None, tpm=100, tokens=150, now=later)
+    with pytest.raises(RateLimited, match="100 tokens per minute"):
+        rate_admit(api_key_id=key.pk, rpm=None, tpm=100, tokens=1, now=later)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_reservations_never_overcommit(member, team):
+    budget = set_budget(team=team, limit=5 * 100)
+    results: list[str] = []
+
+    def reserve() -> None:
+        try:
+            budget_reserve(who=who(member), amount_micros=100, local=False)
+            results.append("ok")
+        except BudgetExceeded:
+            results.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=reserve) for _ in range(24)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results.count("ok") == 5
+    assert results.count("refused") == 19
+    assert reload(budget).reserved_micros == 500
