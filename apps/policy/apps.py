@@ -16,3 +16,9 @@ class PolicyConfig(AppConfig):
         ner.configure(enabled=settings.HYBRIDHUB_NER)
         if settings.HYBRIDHUB_NER and not ner.installed():
             log.warning("HYBRIDHUB_NER=on but the ner extra is not installed: rules only")
+        # Load the secret rules now (detect-secrets' plugins, ours, and the
+        # files in HYBRIDHUB_SECRET_RULES): the first prompt does not wait for
+        # them, and an unreadable rule file stops the start with its path.
+        from apps.policy.detectors import credentials
+
+        credentials.rule_set()

@@ -27,12 +27,7 @@ RE2, in linear time, under one time budget per request (custom_detectors.py).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import math
 import re
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, partial
@@ -44,7 +39,7 @@ from .custom_detectors import (
     Deadline,
     custom_pattern_problem,
 )
-from .detectors import contact, national, ner, numbers
+from .detectors import contact, credentials, national, ner, numbers
 from .detectors.numbers import DEFAULT_PHONE_REGIONS as DEFAULT_PHONE_REGIONS
 from .normalize import Shadow, skeleton
 
@@ -202,253 +197,6 @@ def _after_cues(
             yield match
 
 
-# --- secrets ----------------------------------------------------------------
-
-
-def _jwt_header_ok(token: str) -> bool:
-    header = token.split(".", 1)[0]
-    try:
-        decoded = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
-    except (ValueError, binascii.Error):
-        return False
-    return isinstance(decoded, dict) and "alg" in decoded
-
-
-def _openai_key_ok(token: str) -> bool:
-    """ "sk-learn-is-a-library" is prose: a key mixes letters and digits."""
-    return any(ch.isdigit() for ch in token) and any(ch.isalpha() for ch in token[3:])
-
-
-@dataclass(frozen=True)
-class _VendorToken:
-    prefixes: tuple[str, ...]  # literals it starts with: a cheap "in" test before the regex
-    shape: re.Pattern[str]
-    check: Callable[[str], bool] | None = None
-
-
-def _vendor(
-    prefixes: str, head: str, body: str, check: Callable[[str], bool] | None = None
-) -> _VendorToken:
-    """``head`` is fixed-width: repeated as a lookbehind, it keeps a match from
-    starting inside a longer token, so each run of token characters is tried
-    once (otherwise "eyJeyJeyJ…" would take quadratic time). Possessive
-    quantifiers (``{n,m}+``) never backtrack."""
-    shape = rf"{head}(?<![A-Za-z0-9_\-]{head}){body}(?![A-Za-z0-9_\-])"
-    return _VendorToken(tuple(prefixes.split()), re.compile(shape), check)
-
-
-_B64URL = r"[A-Za-z0-9_\-]"
-_VENDOR_TOKENS = (
-    _vendor("AKIA ASIA", "A[KS]IA", "[A-Z0-9]{16}"),  # AWS access key id
-    _vendor("ghp_ gho_ ghu_ ghs_ ghr_", "gh[pousr]_", "[A-Za-z0-9]{36,255}+"),  # GitHub
-    _vendor("github_pat_", "github_pat_", "[A-Za-z0-9_]{22,255}+"),
-    _vendor("glpat-", "glpat-", _B64URL + "{20,255}+"),  # GitLab
-    _vendor("xox", "xox[abposre]-", r"[A-Za-z0-9\-]{10,250}+"),  # Slack
-    _vendor("k_live_ k_test_", "[sr]k_", "(?:live|test)_[A-Za-z0-9]{16,250}+"),  # Stripe
-    _vendor("AIza", "AIza", _B64URL + "{35}"),  # Google API key
-    _vendor("hf_", "hf_", "[A-Za-z0-9]{30,255}+"),  # Hugging Face
-    _vendor("npm_", "npm_", "[A-Za-z0-9]{36}"),
-    _vendor("SG.", r"SG\.", _B64URL + r"{22}\." + _B64URL + "{43}"),  # SendGrid
-    _vendor(
-        "sk-", "sk-", "(?:proj-|svcacct-|admin-|ant-)?" + _B64URL + "{20,250}+", _openai_key_ok
-    ),
-    _vendor(
-        "eyJ", "eyJ", _B64URL + r"{5,}+\." + _B64URL + r"{5,}+\." + _B64URL + "*+", _jwt_header_ok
-    ),
-    _vendor("hooks.slack.com", r"https://hooks\.slack\.com/", r"(?:services|workflows)/[\w/\-]++"),
-)
-# Up to the END line, or to the end of the text if it was cut off. The body
-# must start with base64 (after optional "Proc-Type:" headers, and "\n"
-# escapes as in a JSON key file): a mere mention of the header is not a key.
-_PRIVATE_KEY = re.compile(
-    r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
-    r"(?=(?:\s|\\n)*(?:[A-Za-z\-]+:[^\n]*\n\s*)*[A-Za-z0-9+/=]{20})[\s\S]*?"
-    r"(?:-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----|\Z)"
-)
-_AWS_SECRET_CUES = ("aws_secret_access_key", "aws_secret_key", "secret_access_key",
-                    "secretaccesskey")  # fmt: skip
-_AWS_SECRET_VALUE = re.compile(
-    r"[\"']?[ \t]*(?::=|=>|[:=])[ \t]*[\"']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"
-)
-# scheme://user:password@host: the password runs to the last "@" before the host.
-_URL_PASSWORD = re.compile(r"://[^\s:/@\"'<>]{0,128}:([^\s/\"'<>]{1,256})@[\w\[.\-]")
-# password=…, "api_key": "…", DB_PASSWORD: … (the cue may end a longer name).
-_CREDENTIAL_CUES = ("password", "passwd", "passphrase", "passcode", "secret", "secret_key",
-                    "secret-key", "api_key", "api-key", "apikey")  # fmt: skip
-_ASSIGNED_VALUE = re.compile(
-    r"[\"']?[ \t]*(?::=|=>|[:=])[ \t]*"
-    r"(?:\"([^\"\n]{1,256})\"|'([^'\n]{1,256})'|([^\s,;\"'`)\]}]{1,256}))"
-)
-_PROSE_PASSWORD_CUES = ("password", "passphrase", "passcode", "pin")
-_PROSE_PASSWORD_VALUE = re.compile(r"[ \t]+(?i:is|was)[ \t]*:?[ \t]+[\"']?([^\s\"']{4,128})")
-# Values that stand for a secret without being one: templates, env vars, stars.
-_PLACEHOLDER_VALUE = re.compile(
-    r"(?i)<[^>]*>|\{.*\}|\$\{?\w+\}?|%\(?\w*\)?s|:\w+|\?|\*+|x{3,}|\.{3}|…"
-    r"|(?:your|my|the|new|old|some)?[_\-]?(?:password|passwd|pass|pwd|secret|token|api[_\-]?key"
-    r"|changeme|redacted|hidden|example|placeholder|dummy)"
-)
-# Code, not a value: "None", "str", "os.environ.get(...)", "settings.DB_PASSWORD",
-# "(bool, optional)".
-_CODE_VALUE = re.compile(
-    r"[A-Za-z_]+[!?]?|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+.*|[A-Za-z_][\w.]*[(\[].*|[(\[{].*"
-)
-_CONSTANT_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")  # FORCE_CHANGE_PASSWORD
-
-
-def _find_secret(scan: _Scan) -> Iterator[Span]:
-    text = scan.text
-    yield from _vendor_tokens(text)
-    if "PRIVATE KEY" in text:
-        yield from (m.span() for m in _PRIVATE_KEY.finditer(text))
-    if "://" in text and "@" in text:
-        yield from _url_passwords(text)
-    if "secret" in scan.lower:
-        cued = _after_cues(scan, _AWS_SECRET_CUES, _AWS_SECRET_VALUE, whole=False)
-        yield from (m.span(1) for m in cued)
-    yield from _assigned_credentials(scan)
-    yield from _prose_passwords(scan)
-    yield from _random_tokens(scan)
-
-
-def _vendor_tokens(text: str) -> Iterator[Span]:
-    for vendor in _VENDOR_TOKENS:
-        if not any(prefix in text for prefix in vendor.prefixes):
-            continue
-        for match in vendor.shape.finditer(text):
-            if vendor.check is None or vendor.check(match.group()):
-                yield match.span()
-
-
-def _url_passwords(text: str) -> Iterator[Span]:
-    for match in _URL_PASSWORD.finditer(text):
-        if not _PLACEHOLDER_VALUE.fullmatch(match.group(1)):
-            yield match.span(1)
-
-
-def _assigned_credentials(scan: _Scan) -> Iterator[Span]:
-    """``password=…``, ``"api_key": "…"``, ``DB_PASSWORD: …``: the value only."""
-    for value in _after_cues(scan, _CREDENTIAL_CUES, _ASSIGNED_VALUE, whole=False):
-        group = value.lastindex or 0
-        if _credential_value_ok(value.group(group), quoted=group < 3):
-            yield value.span(group)
-
-
-def _credential_value_ok(value: str, *, quoted: bool) -> bool:
-    if len(value) < 4 or _PLACEHOLDER_VALUE.fullmatch(value):
-        return False
-    if quoted:  # "Enter your password" is a label, "FORCE_CHANGE_PASSWORD" an enum value
-        return not any(ch.isspace() for ch in value) and not _CONSTANT_NAME.fullmatch(value)
-    return not _CODE_VALUE.fullmatch(value)
-
-
-def _prose_passwords(scan: _Scan) -> Iterator[Span]:
-    """ "my password is hunter2": only values with a digit or symbol, because
-    "the password is incorrect" is far more common than an all-letter password."""
-    for match in _after_cues(scan, _PROSE_PASSWORD_CUES, _PROSE_PASSWORD_VALUE):
-        value = match.group(1).rstrip(".,;:!?)")
-        if len(value) >= 4 and not value.isalpha() and not _PLACEHOLDER_VALUE.fullmatch(value):
-            yield match.start(1), match.start(1) + len(value)
-
-
-# Generic tokens: runs of 20+ base64/base64url characters, found by mapping
-# every such character to "a" and searching for "a" * 20 (a C-speed string
-# search), then judged in Python.
-_TOKEN_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/_-"  # no "="
-_RUN_MAP = str.maketrans({chr(i): "a" if chr(i) in _TOKEN_CHARS else " " for i in range(128)})
-_MIN_TOKEN = 20
-_HEX_OR_UUID = re.compile(
-    r"[0-9a-fA-F]+|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-)
-_NOT_A = re.compile(r"[^a]")
-_CLASS_RUNS = re.compile(r"[a-z]+|[A-Z]+|[0-9]+")
-_WORDS = re.compile(r"[A-Z]?[a-z]{3,}")
-# "token: …", "API_KEY=…", "Bearer …", '"credential": "…': a value is expected next.
-_TOKEN_CUE = re.compile(
-    r"(?:key|token|secret|bearer|auth\w*|passw\w*|credentials?|signature)[\"']?[ \t]*"
-    r"(?:[:=]|=>)?[ \t]*[\"']?$"
-)
-_PUBLIC_PREFIXES = ("pk_live_", "pk_test_", "sha1-", "sha256-", "sha384-", "sha512-")
-MIN_TOKEN_ENTROPY = 3.5  # bits per character, for a token with no cue before it
-MIN_RUN_RATIO = 0.3  # runs of one character class (a-z, A-Z, 0-9) per character
-MAX_WORDINESS = 0.5  # share of characters in word-like runs ("Account", "user")
-
-
-def _random_tokens(scan: _Scan) -> Iterator[Span]:
-    text = scan.text
-    has_pem = "-----BEGIN" in text
-    for start, end in _long_runs(text):
-        end += 2 if text.startswith("==", end) else 1 if text.startswith("=", end) else 0
-        token, window = text[start:end], scan.lower[max(0, start - 32) : start]
-        if _public_material(token, window) or (has_pem and _in_public_pem(text, start)):
-            continue
-        if _looks_random(token, cued=_TOKEN_CUE.search(window) is not None):
-            yield start, end
-
-
-def _public_material(token: str, window: str) -> bool:
-    """Random-looking, but public by design: a data: URI's payload, a Stripe
-    publishable key, a subresource-integrity hash, an SSH public key."""
-    if window.endswith("base64,") or token.startswith(_PUBLIC_PREFIXES):
-        return True
-    return token.startswith("AAAA") and ("ssh-" in window or "ecdsa-" in window)
-
-
-def _in_public_pem(text: str, start: int) -> bool:
-    """Inside a certificate or public key block (private keys are found whole)."""
-    begin = text.rfind("-----BEGIN", 0, start)
-    if begin < 0 or text.rfind("-----END", begin, start) >= 0:
-        return False
-    return "PRIVATE" not in text[begin : begin + 64]
-
-
-def _long_runs(text: str) -> Iterator[Span]:
-    mapped = text.translate(_RUN_MAP)
-    start = mapped.find("a" * _MIN_TOKEN)
-    while start >= 0:
-        stop = _NOT_A.search(mapped, start + _MIN_TOKEN)
-        end = stop.start() if stop else len(mapped)
-        yield start, end
-        start = mapped.find("a" * _MIN_TOKEN, end)
-
-
-def _looks_random(token: str, *, cued: bool) -> bool:
-    """Random keys mix lower case, upper case and digits and switch between
-    them all the time; identifiers, paths and file names ("getUserById2",
-    "test-44100Hz-le-1ch") hold words, separators, few switches. Hex strings
-    (git SHAs, checksums) and UUIDs are identifiers, not secrets. Right after
-    "token:", "Bearer " … the bar is lower: one case and digits will do."""
-    if len(token) > 512 or _HEX_OR_UUID.fullmatch(token):
-        return False
-    n = len(token)
-    lower, upper, digits = _class_counts(token)
-    if cued:
-        kinds = (lower > 0) + (upper > 0) + (digits > 0)
-        return kinds >= 2 and _wordiness(token) <= MAX_WORDINESS and _entropy(token) >= 3.0
-    if min(lower, upper) < 0.1 * n or not digits or n - lower - upper - digits > 0.1 * n:
-        return False
-    if len(_CLASS_RUNS.findall(token)) / n < MIN_RUN_RATIO:
-        return False
-    return _wordiness(token) <= MAX_WORDINESS and _entropy(token) >= MIN_TOKEN_ENTROPY
-
-
-def _wordiness(token: str) -> float:
-    return sum(map(len, _WORDS.findall(token))) / len(token)
-
-
-def _class_counts(token: str) -> tuple[int, int, int]:
-    lower = upper = digits = 0
-    for ch in token:
-        lower += ch.islower()
-        upper += ch.isupper()
-        digits += ch.isdigit()
-    return lower, upper, digits
-
-
-def _entropy(value: str) -> float:
-    n = len(value)
-    return -sum(c / n * math.log2(c / n) for c in Counter(value).values())
-
-
 Finder = Callable[[_Scan], Iterator[Span]]
 _FINDERS: dict[str, Finder] = {
     "email": contact.find_email,
@@ -458,7 +206,7 @@ _FINDERS: dict[str, Finder] = {
     "ssn": numbers.find_ssn,
     "ip": numbers.find_ip,
     "mac": numbers.find_mac,
-    "secret": _find_secret,
+    "secret": credentials.find_secret,
     "person": ner.find_person,
     "org": ner.find_org,
     "address": ner.find_address,
