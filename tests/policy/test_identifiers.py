@@ -263,6 +263,7 @@ def test_national_formats_of_the_default_regions(region, written):
         ("see {} ok", "+61.437.406.812"),
         ("see {} ok", "+55 61 9141-7776"),
         ("see {} ok", "+1-537-640-6812x41586"),
+        ("お問い合わせは{}までお願いします", "+81 20-6235-2033"),  # no spaces around it
     ],
 )
 def test_trunk_prefixes_extensions_and_cued_numbers(template, value):

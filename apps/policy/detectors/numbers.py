@@ -80,6 +80,13 @@ def _separators(text: str, groups: Sequence[Span]) -> list[str]:
     return [text[groups[i][1] : groups[i + 1][0]] for i in range(len(groups) - 1)]
 
 
+def _glued(ch: str) -> bool:
+    """A letter or digit that would make a number part of a word. Chinese and
+    Japanese run words together without spaces ("は+81 20-6235-2033まで"), so
+    their characters (U+2E80 onwards) do not."""
+    return ch.isalnum() and (ch.isdigit() or ord(ch) < 0x2E80)
+
+
 def clear_before(text: str, start: int) -> bool:
     """Nothing glued to the front: not inside a word or a longer number
     ("x4111…", "1.5", "12:30", "1,234"), not a price or a reference ("$",
@@ -88,7 +95,7 @@ def clear_before(text: str, start: int) -> bool:
     if start == 0:
         return True
     ch = text[start - 1]
-    if ch.isalnum() or ch in "_$€£¥#@\\":
+    if _glued(ch) or ch in "_$€£¥#@\\":
         return False
     if ch == "," and start >= 2 and text[start - 2].isdigit():
         return _THOUSANDS.match(text, start) is None
@@ -102,7 +109,7 @@ def clear_after(text: str, end: int) -> bool:
     if end >= len(text):
         return True
     ch = text[end]
-    if ch.isalnum() or ch in "_%":
+    if _glued(ch) or ch in "_%":
         return False
     if ch == ",":
         return _THOUSANDS.match(text, end + 1) is None
