@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from ctypes import c_int
 from pathlib import Path
@@ -23,6 +24,16 @@ def sampling(params: GenerationParams) -> tuple[int, float, float]:
     return 40, top_p, temperature
 
 
+@functools.cache
+def _library(gpu: bool) -> str:
+    """The native library to load, chosen once per process: left to itself,
+    ctransformers detects the CPU's features on every model load by running
+    a py-cpuinfo subprocess (a second or more on a busy machine)."""
+    from ctransformers.lib import find_library
+
+    return str(find_library(gpu=gpu))
+
+
 class CTransformersEngine:
     bos_token = "<s>"
     eos_token = "</s>"
@@ -37,6 +48,7 @@ class CTransformersEngine:
             gpu_layers=spec.gpu_layers,
             threads=self._threads,
             context_length=spec.context_length,
+            lib=_library(spec.gpu_layers > 0),
         )
         self.context_length = self.llm.context_length
         # Its tokenizer (llama.cpp of mid-2023) never reads special-token text
