@@ -350,9 +350,16 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     parser.add_argument("--no-timing", action="store_true")
     parser.add_argument(
+        "--ner", action="store_true", help="switch the NER model tier on (needs the ner extra)"
+    )
+    parser.add_argument(
         "--misses", type=int, default=0, metavar="N", help="print N misses from the tune split"
     )
     args = parser.parse_args()
+    if args.ner:
+        from apps.policy.detectors import ner
+
+        ner.configure(enabled=True)
     records = list(read_records(args.data))
     report = evaluate(records, args.split, args.data.resolve(), not args.no_timing)
     print(json.dumps(report, indent=2) if args.json else markdown(report))

@@ -33,11 +33,17 @@ VALUES = {
     "private key": "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA7bq1xYz9",
     "person": "Dear Margaret Okonkwo,",
     "address": "1600 Pennsylvania Avenue NW, Washington, DC 20500",
+    "mac": "00:1A:2B:3C:4D:5E",
+    "organisation": "Northwind Traders Ltd",
+    "national phone": "020 7946 0958",
+    "credential by name": 'SNYK_TOKEN = "a8c2f3e1-4b5d-4e6f-9a7b-1c2d3e4f5a6b"',
     "disguised email": "ann.lee\u200b@corp-mail.example",
     "disguised card": "５５５５\u00a0５５５５\u00a0５５５５\u00a0４４４４",
 }
 SENTENCES = {
     "password": "the db password is {}",
+    "national phone": "Call me on {} tomorrow.",
+    "credential by name": "Why does this fail?\n{}\nsnyk test",
 }
 
 
@@ -90,8 +96,11 @@ def test_a_harmless_prompt_does_reach_the_cloud(client, cloud, cloud_first):
     assert len(cloud.requests) == 1
 
 
-@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
-@pytest.mark.parametrize("model", ["cloud-mini", "auto"])
+# The cloud model named in the request, answered whole; and model=auto, streamed.
+WAYS = [("cloud-mini", False), ("auto", True)]
+
+
+@pytest.mark.parametrize(("model", "stream"), WAYS, ids=["named-json", "auto-stream"])
 @pytest.mark.parametrize("category", VALUES)
 def test_api_messages_never_carry_a_caught_value_to_the_vendor(
     client, cloud, cloud_first, category, model, stream
@@ -133,8 +142,16 @@ def test_every_field_that_leaves_is_classified(client, cloud, cloud_first, categ
     assert UsageRecord.objects.get().privacy_zone == "on_prem"
 
 
-@pytest.mark.parametrize("model", ["cloud-mini", "auto"])
-@pytest.mark.parametrize("category", ["email", "card", "iban", "credential", "disguised email"])
+@pytest.mark.parametrize(
+    ("category", "model"),
+    [
+        ("email", "cloud-mini"),
+        ("card", "auto"),
+        ("iban", "cloud-mini"),
+        ("credential", "auto"),
+        ("disguised email", "cloud-mini"),
+    ],
+)
 def test_the_chat_never_carries_a_caught_value_to_the_vendor(
     hub, member, cloud, cloud_first, category, model
 ):
@@ -150,6 +167,23 @@ def test_the_chat_never_carries_a_caught_value_to_the_vendor(
     assert answer.status == "done"
     assert not leaked(cloud, VALUES[category])
     assert UsageRecord.objects.get().privacy_zone == "on_prem"
+
+
+def test_a_national_identifier_pack_keeps_its_numbers_on_prem(
+    client, cloud, cloud_first, admin_user
+):
+    def uk_pack_on(data):
+        data["detectors"]["uk_nino"] = {"enabled": True, "level": 3}
+        return data
+
+    policy_draft_edit(actor=admin_user, summary="UK pack", change=uk_pack_on)
+    policy_publish(actor=admin_user)
+    nino = "JG 10 37 00 B"
+    messages = [{"role": "user", "content": f"My NI number is {nino}, please file it."}]
+    ask(client, model="cloud-mini", stream=False, messages=messages)
+    assert cloud.requests == []
+    row = UsageRecord.objects.get()
+    assert row.privacy_zone == "on_prem" and row.findings[0]["detector"] == "uk_nino"
 
 
 @pytest.fixture
@@ -172,11 +206,11 @@ def redact_to_cloud(admin_user, models):
 REDACTABLE = ["email", "card", "iban", "ssn", "phone", "ip", "credential", "disguised email"]
 
 
-@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
 @pytest.mark.parametrize("category", REDACTABLE)
 def test_redaction_sends_placeholders_and_restores_the_answer(
-    client, cloud, redact_to_cloud, category, stream
+    client, cloud, redact_to_cloud, category
 ):
+    stream = REDACTABLE.index(category) % 2 == 1  # every other one streamed
     value = VALUES[category]
     prompt = f"echo: about {value} ok"
     answer = ask(
