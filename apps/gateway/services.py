@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
+from apps.analytics.services import rollups_add
 from apps.policy.engine import AUTO, CompiledPolicy, Decision, Facts, decide
 from apps.policy.models import SecurityEvent
 from apps.policy.redaction import StreamRestorer, redact_texts
@@ -465,9 +467,17 @@ async def usage_record(
         **_policy_fields(attempts.decision),
     )
     try:
-        await sync_to_async(row.save)()
+        await sync_to_async(_ledger_write)(row)
     except Exception:
         logger.exception("Could not write the usage record for a %s request", status)
+
+
+def _ledger_write(row: UsageRecord) -> None:
+    """The ledger row and the analytics rollups it feeds, in one transaction,
+    so the rollups never miss or double-count a request."""
+    with transaction.atomic():
+        row.save()
+        rollups_add(records=[row])  # analytics: the one call site (apps/analytics/services.py)
 
 
 async def local_models_warm() -> None:

@@ -1,0 +1,104 @@
+"""Rollups: the usage ledger pre-aggregated per day and per dimension.
+
+They are written in the same transaction as each ledger row, with additive
+``INSERT … ON CONFLICT DO UPDATE`` statements (services.py), so pages read a
+few thousand rows instead of scanning millions, and concurrent writers in
+several processes never lose an increment. Ids are plain integers (0 for
+none) rather than foreign keys: a NULL would defeat the unique key the
+upsert relies on, and a deleted team must not take its history with it.
+"""
+
+from django.db import models
+
+# Upper bounds in milliseconds of the latency and time-to-first-token
+# histogram buckets; one more bucket counts everything above the last.
+LATENCY_BOUNDS_MS: tuple[int, ...] = (
+    50, 100, 200, 350, 500, 750, 1000, 1500, 2000, 3000, 5000, 8000, 13000, 20000, 30000, 60000,
+)  # fmt: skip
+BUCKETS = len(LATENCY_BOUNDS_MS) + 1
+LATENCY_FIELDS = [f"lat_{i:02d}" for i in range(BUCKETS)]
+TTFT_FIELDS = [f"ttft_{i:02d}" for i in range(BUCKETS)]
+
+# The dimensions both rollups are keyed by, in the unique key's order.
+DIMENSIONS = (
+    "day", "team_id", "user_id", "model_name", "provider_name", "route", "level_name", "source",
+)  # fmt: skip
+
+
+class Route(models.TextChoices):
+    LOCAL = "local", "Local"
+    CLOUD = "cloud", "Cloud"
+    NONE = "none", "No model"
+
+
+class RollupDimensions(models.Model):
+    day = models.DateField()
+    team_id = models.BigIntegerField()
+    user_id = models.BigIntegerField()
+    model_name = models.CharField(max_length=100, blank=True)
+    provider_name = models.CharField(max_length=100, blank=True)
+    route = models.CharField(max_length=8, choices=Route.choices)
+    level_name = models.CharField(max_length=30, blank=True)
+    source = models.CharField(max_length=8)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        abstract = True
+
+
+class UsageRollup(RollupDimensions):
+    """Requests, tokens, spend and latency histograms per day and dimension."""
+
+    requests = models.BigIntegerField(db_default=0)
+    ok = models.BigIntegerField(db_default=0)
+    errors = models.BigIntegerField(db_default=0)
+    rejected = models.BigIntegerField(db_default=0)
+    cancelled = models.BigIntegerField(db_default=0)
+    prompt_tokens = models.BigIntegerField(db_default=0)
+    completion_tokens = models.BigIntegerField(db_default=0)
+    cost_micros = models.BigIntegerField(db_default=0)
+    latency_ms_sum = models.BigIntegerField(db_default=0)
+    ttft_count = models.BigIntegerField(db_default=0)
+    ttft_ms_sum = models.BigIntegerField(db_default=0)
+    # Answers with a first token: tokens after it and the time they took
+    # (tokens per second for local models).
+    gen_tokens = models.BigIntegerField(db_default=0)
+    gen_ms = models.BigIntegerField(db_default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=DIMENSIONS, name="usage_rollup_key")]
+        indexes = [
+            models.Index(fields=["team_id", "day"], name="usage_rollup_team_day"),
+            models.Index(fields=["user_id", "day"], name="usage_rollup_user_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} team {self.team_id} user {self.user_id} {self.model_name}"
+
+
+for _name in LATENCY_FIELDS + TTFT_FIELDS:
+    UsageRollup.add_to_class(_name, models.BigIntegerField(db_default=0))
+
+
+class BreakdownRollup(RollupDimensions):
+    """Requests and spend per rule that decided, and per error type."""
+
+    class Kind(models.TextChoices):
+        RULE = "rule", "Rule"
+        ERROR = "error", "Error"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    name = models.CharField(max_length=80)
+    requests = models.BigIntegerField(db_default=0)
+    cost_micros = models.BigIntegerField(db_default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=(*DIMENSIONS, "kind", "name"), name="breakdown_rollup_key"
+            )
+        ]
+        indexes = [models.Index(fields=["kind", "day"], name="breakdown_rollup_kind_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.kind} {self.name}"

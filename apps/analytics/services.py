@@ -1,0 +1,137 @@
+"""Rollup writes: fold ledger rows into the per-day rollups.
+
+``rollups_add`` runs inside the ledger insert's transaction (one call from
+apps/gateway/services.py) and in batches from ``ledger_synthesize`` and
+``analytics_rebuild``. Every write is an additive upsert
+(``INSERT … ON CONFLICT (key) DO UPDATE SET n = n + excluded.n``), the same
+statement on SQLite and PostgreSQL: two processes recording at once both
+land, whichever inserts the row first.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, date
+from typing import Any
+
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from apps.gateway.models import UsageRecord
+
+from .models import (
+    DIMENSIONS,
+    LATENCY_BOUNDS_MS,
+    LATENCY_FIELDS,
+    TTFT_FIELDS,
+    BreakdownRollup,
+    Route,
+    UsageRollup,
+)
+
+Key = tuple[Any, ...]
+Counts = dict[str, int]
+
+_STATUS_COLUMN: dict[str, str] = {
+    UsageRecord.Status.OK: "ok",
+    UsageRecord.Status.ERROR: "errors",
+    UsageRecord.Status.REJECTED: "rejected",
+    UsageRecord.Status.CANCELLED: "cancelled",
+}
+
+
+def bucket_index(ms: int) -> int:
+    """The histogram bucket of a duration: the first bound it does not exceed."""
+    return bisect.bisect_left(LATENCY_BOUNDS_MS, ms)
+
+
+def record_route(record: UsageRecord) -> str:
+    if not record.model_name:
+        return Route.NONE
+    return Route.LOCAL if record.privacy_zone == "on_prem" else Route.CLOUD
+
+
+def _key(record: UsageRecord) -> Key:
+    day: date = record.created_at.astimezone(UTC).date()
+    return (
+        day, record.team_id or 0, record.user_id or 0, record.model_name, record.provider_name,
+        record_route(record), record.level_name[:30], record.source,
+    )  # fmt: skip
+
+
+def _usage_counts(record: UsageRecord) -> Counts:
+    counts = {
+        "requests": 1,
+        _STATUS_COLUMN.get(record.status, "errors"): 1,
+        "prompt_tokens": record.prompt_tokens,
+        "completion_tokens": record.completion_tokens,
+        "cost_micros": record.cost_micros,
+        "latency_ms_sum": record.latency_ms,
+        LATENCY_FIELDS[bucket_index(record.latency_ms)]: 1,
+    }
+    if record.ttft_ms is not None:
+        counts |= {"ttft_count": 1, "ttft_ms_sum": record.ttft_ms}
+        counts[TTFT_FIELDS[bucket_index(record.ttft_ms)]] = 1
+        if record.status == UsageRecord.Status.OK:
+            counts["gen_tokens"] = record.completion_tokens
+            counts["gen_ms"] = max(record.latency_ms - record.ttft_ms, 0)
+    return counts
+
+
+def _breakdowns(record: UsageRecord) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    if record.rule_name:
+        found.append((BreakdownRollup.Kind.RULE, record.rule_name[:80]))
+    if record.status in (UsageRecord.Status.ERROR, UsageRecord.Status.REJECTED):
+        found.append((BreakdownRollup.Kind.ERROR, (record.error_type or "unknown")[:80]))
+    return found
+
+
+def rollup_deltas(records: Iterable[UsageRecord]) -> tuple[dict[Key, Counts], dict[Key, Counts]]:
+    """What ``records`` add to each rollup row, summed per key."""
+    usage: dict[Key, Counts] = defaultdict(lambda: defaultdict(int))
+    breakdown: dict[Key, Counts] = defaultdict(lambda: defaultdict(int))
+    for record in records:
+        key = _key(record)
+        for column, value in _usage_counts(record).items():
+            usage[key][column] += value
+        for kind, name in _breakdowns(record):
+            counts = breakdown[(*key, kind, name)]
+            counts["requests"] += 1
+            counts["cost_micros"] += record.cost_micros
+    return usage, breakdown
+
+
+def rollups_add(*, records: Iterable[UsageRecord]) -> None:
+    """Add ledger rows to the rollups; call inside the ledger insert's transaction."""
+    usage, breakdown = rollup_deltas(records)
+    with transaction.atomic():
+        _upsert(UsageRollup, DIMENSIONS, usage)
+        _upsert(BreakdownRollup, (*DIMENSIONS, "kind", "name"), breakdown)
+
+
+def _upsert(
+    model: type[models.Model], key_fields: tuple[str, ...], rows: dict[Key, Counts]
+) -> None:
+    if not rows:
+        return
+    counted = sorted({column for counts in rows.values() for column in counts})
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    columns = [*key_fields, "updated_at", *counted]
+    updates = [f"{quote(c)} = {table}.{quote(c)} + excluded.{quote(c)}" for c in counted]
+    updates.append(f"{quote('updated_at')} = excluded.{quote('updated_at')}")
+    sql = (
+        f"INSERT INTO {table} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(columns))}) "
+        f"ON CONFLICT ({', '.join(quote(c) for c in key_fields)}) "
+        f"DO UPDATE SET {', '.join(updates)}"
+    )
+    now = timezone.now()
+    params = [
+        (*key, now, *(counts.get(c, 0) for c in counted)) for key, counts in sorted(rows.items())
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
