@@ -27,6 +27,7 @@ __all__ = [
     "TextDelta",
     "Usage",
     "adapter_for",
+    "local_load",
 ]
 
 _adapters: dict[tuple[int, str], Adapter] = {}
@@ -60,6 +61,16 @@ def _build(model: ModelSpec) -> Adapter:
 
         return LocalAdapter(model, LlamaCppEngine)
     raise ValueError(f"Unknown provider kind {kind!r}")
+
+
+def local_load() -> dict[str, int]:
+    """Requests running or waiting per loaded local model, in this process."""
+    loads = {}
+    for adapter in list(_adapters.values()):
+        in_flight = getattr(adapter, "in_flight", None)
+        if isinstance(in_flight, int):
+            loads[adapter.model.name] = in_flight  # type: ignore[attr-defined]
+    return loads
 
 
 def adapters_close() -> None:
