@@ -23,7 +23,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from apps.providers.adapters import local_load
 
-from .models import LATENCY_BOUNDS_MS, LATENCY_FIELDS, TTFT_FIELDS, BreakdownRollup, UsageRollup
+from .models import LATENCY_BOUNDS_MS, LATENCY_FIELDS, TTFT_FIELDS, TeamBreakdownRollup, TeamRollup
 from .selectors import error_kind
 
 _STATUSES = {"ok": "ok", "errors": "error", "rejected": "rejected", "cancelled": "cancelled"}
@@ -59,7 +59,7 @@ class RollupCollector(Collector):
         ttft = HistogramMetricFamily(
             "hybridhub_time_to_first_token_seconds", "Time to the first token.", labels=labels
         )
-        rows: Any = UsageRollup.objects.values("route", "model_name", "level_name").annotate(
+        rows: Any = TeamRollup.objects.values("route", "model_name", "level_name").annotate(
             **{f"sum_{name}": Sum(name) for name in _SUMMED}
         )
         for row in rows.order_by("route", "model_name", "level_name"):
@@ -84,7 +84,7 @@ class RollupCollector(Collector):
             labels=["reason", "kind"],
         )
         rows = (
-            BreakdownRollup.objects.filter(kind=BreakdownRollup.Kind.ERROR)
+            TeamBreakdownRollup.objects.filter(kind=TeamBreakdownRollup.Kind.ERROR)
             .values("name")
             .annotate(n=Sum("requests"))
             .order_by("name")

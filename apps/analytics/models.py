@@ -19,10 +19,12 @@ BUCKETS = len(LATENCY_BOUNDS_MS) + 1
 LATENCY_FIELDS = [f"lat_{i:02d}" for i in range(BUCKETS)]
 TTFT_FIELDS = [f"ttft_{i:02d}" for i in range(BUCKETS)]
 
-# The dimensions both rollups are keyed by, in the unique key's order.
+# The dimensions rollups are keyed by, in the unique key's order. The team
+# rollups leave out the user: most pages read those, a fraction of the rows.
 DIMENSIONS = (
     "day", "team_id", "user_id", "model_name", "provider_name", "route", "level_name", "source",
 )  # fmt: skip
+TEAM_DIMENSIONS = tuple(d for d in DIMENSIONS if d != "user_id")
 
 
 class Route(models.TextChoices):
@@ -31,10 +33,9 @@ class Route(models.TextChoices):
     NONE = "none", "No model"
 
 
-class RollupDimensions(models.Model):
+class TeamDimensions(models.Model):
     day = models.DateField()
     team_id = models.BigIntegerField()
-    user_id = models.BigIntegerField()
     model_name = models.CharField(max_length=100, blank=True)
     provider_name = models.CharField(max_length=100, blank=True)
     route = models.CharField(max_length=8, choices=Route.choices)
@@ -46,8 +47,8 @@ class RollupDimensions(models.Model):
         abstract = True
 
 
-class UsageRollup(RollupDimensions):
-    """Requests, tokens, spend and latency histograms per day and dimension."""
+class UsageCounts(models.Model):
+    """Requests, tokens, spend and latency; histograms are added below."""
 
     requests = models.BigIntegerField(db_default=0)
     ok = models.BigIntegerField(db_default=0)
@@ -66,23 +67,49 @@ class UsageRollup(RollupDimensions):
     gen_ms = models.BigIntegerField(db_default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=DIMENSIONS, name="usage_rollup_key")]
+        abstract = True
+
+
+COUNT_FIELDS = [
+    "requests", "ok", "errors", "rejected", "cancelled", "prompt_tokens", "completion_tokens",
+    "cost_micros", "latency_ms_sum", "ttft_count", "ttft_ms_sum", "gen_tokens", "gen_ms",
+    *LATENCY_FIELDS, *TTFT_FIELDS,
+]  # fmt: skip
+
+
+class TeamRollup(TeamDimensions, UsageCounts):
+    """Usage per day, team, model, route, level and source."""
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=TEAM_DIMENSIONS, name="team_rollup_key")]
         indexes = [
-            models.Index(fields=["team_id", "day"], name="usage_rollup_team_day"),
-            models.Index(fields=["user_id", "day"], name="usage_rollup_user_day"),
+            models.Index(fields=["team_id", "day"], name="team_rollup_team_day"),
+            models.Index(fields=["updated_at"], name="team_rollup_updated"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.day} team {self.team_id} {self.model_name}"
+
+
+class UsageRollup(TeamDimensions, UsageCounts):
+    """The same per user, for per-user views and drill-downs."""
+
+    user_id = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=DIMENSIONS, name="usage_rollup_key")]
+        indexes = [models.Index(fields=["user_id", "day"], name="usage_rollup_user_day")]
 
     def __str__(self) -> str:
         return f"{self.day} team {self.team_id} user {self.user_id} {self.model_name}"
 
 
-for _name in LATENCY_FIELDS + TTFT_FIELDS:
-    UsageRollup.add_to_class(_name, models.BigIntegerField(db_default=0))
+for _model in (TeamRollup, UsageRollup):
+    for _name in LATENCY_FIELDS + TTFT_FIELDS:
+        _model.add_to_class(_name, models.BigIntegerField(db_default=0))
 
 
-class BreakdownRollup(RollupDimensions):
-    """Requests and spend per rule that decided, and per error type."""
-
+class BreakdownCounts(models.Model):
     class Kind(models.TextChoices):
         RULE = "rule", "Rule"
         ERROR = "error", "Error"
@@ -93,12 +120,49 @@ class BreakdownRollup(RollupDimensions):
     cost_micros = models.BigIntegerField(db_default=0)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=(*DIMENSIONS, "kind", "name"), name="breakdown_rollup_key"
-            )
-        ]
-        indexes = [models.Index(fields=["kind", "day"], name="breakdown_rollup_kind_day")]
+        abstract = True
 
     def __str__(self) -> str:
-        return f"{self.day} {self.kind} {self.name}"
+        return f"{self.kind} {self.name}"
+
+
+class TeamBreakdownRollup(TeamDimensions, BreakdownCounts):
+    """Requests and spend per deciding rule and per error type."""
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=(*TEAM_DIMENSIONS, "kind", "name"), name="team_breakdown_key"
+            )
+        ]
+
+
+class BreakdownRollup(TeamDimensions, BreakdownCounts):
+    """The same per user."""
+
+    user_id = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=(*DIMENSIONS, "kind", "name"), name="breakdown_key")
+        ]
+        indexes = [models.Index(fields=["user_id", "day"], name="breakdown_user_day")]
+
+
+class StayLocalCandidate(models.Model):
+    """A cloud request that could have stayed local (see review.py for the
+    criteria), kept when it is recorded so the weekly review need not scan
+    the week's ledger."""
+
+    created_at = models.DateTimeField(db_index=True)
+    code = models.UUIDField()
+    team_id = models.BigIntegerField()
+    model_name = models.CharField(max_length=100)
+    level_name = models.CharField(max_length=30, blank=True)
+    complexity = models.FloatField()
+    prompt_tokens = models.BigIntegerField()
+    completion_tokens = models.BigIntegerField()
+    cost_micros = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.model_name}"

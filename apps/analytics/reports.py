@@ -9,25 +9,31 @@ from apps.providers.models import LanguageModel
 
 from . import charts
 from . import selectors as s
-from .selectors import Filters, Scope, Table
+from .selectors import Cube, Filters, Scope, Table
 
 
-def dashboard_tables(scope: Scope, f: Filters, reference: LanguageModel | None) -> dict[str, Table]:
-    tables = [
-        s.spend_by_route(scope, f),
-        s.spend_by_model(scope, f),
-        s.requests_tokens(scope, f),
-        s.routing_mix(scope, f),
+def _by_name(*tables: Table) -> dict[str, Table]:
+    return {table.name: table for table in tables}
+
+
+def dashboard_tables(
+    scope: Scope, f: Filters, reference: LanguageModel | None, c: Cube | None = None
+) -> dict[str, Table]:
+    c = s.cube(scope, f) if c is None else c
+    return _by_name(
+        s.spend_by_route(c, f.bucket),
+        s.spend_by_model(c, f.bucket),
+        s.requests_tokens(c, f.bucket),
+        s.routing_mix(c),
         s.top_rules(scope, f),
-        s.latency(scope, f),
-        s.local_speed(scope, f),
+        s.latency(c, f.bucket),
+        s.local_speed(c),
         s.errors_by_type(scope, f),
         s.top_users(scope, f, order="cost"),
         s.top_users(scope, f, order="n"),
-        s.savings(scope, f, reference),
+        s.savings(c, reference),
         s.feedback(scope, f),
-    ]
-    return {table.name: table for table in tables}
+    )
 
 
 def dashboard_charts(t: dict[str, Table]) -> list[dict[str, Any]]:
@@ -48,14 +54,14 @@ def dashboard_charts(t: dict[str, Table]) -> list[dict[str, Any]]:
 
 
 def me_tables(scope: Scope, f: Filters) -> dict[str, Table]:
-    tables = [
-        s.spend_by_route(scope, f),
-        s.spend_by_model(scope, f),
-        s.requests_tokens(scope, f),
-        s.routing_mix(scope, f),
-        s.latency(scope, f),
-    ]
-    return {table.name: table for table in tables}
+    c = s.cube(scope, f)
+    return _by_name(
+        s.spend_by_route(c, f.bucket),
+        s.spend_by_model(c, f.bucket),
+        s.requests_tokens(c, f.bucket),
+        s.routing_mix(c),
+        s.latency(c, f.bucket),
+    )
 
 
 def me_charts(t: dict[str, Table]) -> list[dict[str, Any]]:

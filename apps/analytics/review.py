@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
 from apps.accounts.models import Team
@@ -23,14 +23,10 @@ from apps.providers.models import LanguageModel
 
 from . import charts
 from . import selectors as s
-from .models import LATENCY_FIELDS
+from .models import LATENCY_FIELDS, StayLocalCandidate
 from .selectors import Filters, Scope, Table
+from .services import LOW_COMPLEXITY, SHORT_PROMPT_TOKENS
 
-# "Could have stayed local": public or internal data (level 0 or 1), low
-# complexity, a short prompt, sent to the cloud and answered.
-LOCAL_LEVELS = (0, 1)
-LOW_COMPLEXITY = 0.35
-SHORT_PROMPT_TOKENS = 1000
 LIST_ROWS = 50
 # "Asked again": the same user's next request within this window with the
 # same estimated prompt size (a regenerate resends the same history).
@@ -64,24 +60,15 @@ def _cheapest_local() -> LanguageModel | None:
 
 
 def stay_local(scope: Scope, week: date) -> Table:
-    rows = (
-        _ledger(scope, week)
-        .filter(status=UsageRecord.Status.OK, level__in=LOCAL_LEVELS)
-        .filter(complexity__lt=LOW_COMPLEXITY, estimated_tokens__lte=SHORT_PROMPT_TOKENS)
-        .exclude(Q(privacy_zone="on_prem") | Q(model_name=""))
-        .order_by("-cost_micros", "pk")
-        .values_list(
-            "code",
-            "created_at",
-            "team_id",
-            "model_name",
-            "level_name",
-            "complexity",
-            "prompt_tokens",
-            "completion_tokens",
-            "cost_micros",
-        )
+    """Cloud requests that could have stayed local (recorded as candidates
+    when they were written; criteria in services.could_stay_local), the
+    costliest first, the rest summed in one row."""
+    since = datetime.combine(week, time.min, tzinfo=UTC)
+    found = StayLocalCandidate.objects.filter(
+        created_at__gte=since, created_at__lt=since + timedelta(days=7)
     )
+    if scope.team_ids is not None:
+        found = found.filter(team_id__in=scope.team_ids)
     local = _cheapest_local()
     table = Table(
         "stay_local",
@@ -90,32 +77,39 @@ def stay_local(scope: Scope, week: date) -> Table:
         summed=frozenset({5, 6, 7}),
         money=frozenset({6, 7}),
     )
-    found = list(rows)
-    teams = s.names(Team, {r[2] for r in found[:LIST_ROWS]}, "name")
-    for code, at, team, model, level, cx, p, c, cost in found[:LIST_ROWS]:
-        saving = cost - (s.price_micros(local, p, c) if local else 0)
+    top = list(found.order_by("-cost_micros", "pk")[:LIST_ROWS])
+    teams = s.names(Team, {c.team_id for c in top}, "name")
+    for c in top:
+        tokens = c.prompt_tokens + c.completion_tokens
+        saving = c.cost_micros - _local_price(local, c.prompt_tokens, c.completion_tokens)
         table.rows.append(
-            [
-                f"{at:%a %H:%M}",
-                teams.get(team, ""),
-                model,
-                level,
-                round(cx or 0, 2),
-                p + c,
-                cost,
-                saving,
-            ]
-        )
-        table.links.append(str(code))
-    if len(found) > LIST_ROWS:
-        rest = found[LIST_ROWS:]
-        saved = sum(r[8] - (s.price_micros(local, r[6], r[7]) if local else 0) for r in rest)
-        table.rows.append(
-            [f"(+{len(rest)} more)", "", "", "", "", sum(r[6] + r[7] for r in rest),
-             sum(r[8] for r in rest), saved]
+            [f"{c.created_at:%a %H:%M}", teams.get(c.team_id, ""), c.model_name, c.level_name,
+             round(c.complexity, 2), tokens, c.cost_micros, saving]
         )  # fmt: skip
-        table.links.append("")
+        table.links.append(str(c.code))
+    _rest_row(table, found, local, len(top))
     return table
+
+
+def _local_price(local: LanguageModel | None, prompt: int, completion: int) -> int:
+    return s.price_micros(local, prompt, completion) if local else 0
+
+
+def _rest_row(table: Table, found: Any, local: LanguageModel | None, shown: int) -> None:
+    """One row for everything past the listed ones, so totals stay whole."""
+    everything = found.aggregate(
+        n=Count("pk"), p=Sum("prompt_tokens"), c=Sum("completion_tokens"), cost=Sum("cost_micros")
+    )
+    if everything["n"] <= shown:
+        return
+    listed = [sum(row[i] for row in table.rows) for i in (5, 6, 7)]
+    tokens = (everything["p"] or 0) + (everything["c"] or 0) - listed[0]
+    cost = (everything["cost"] or 0) - listed[1]
+    saving = cost - (
+        _local_price(local, everything["p"] or 0, everything["c"] or 0) - (listed[1] - listed[2])
+    )
+    table.rows.append([f"(+{everything['n'] - shown} more)", "", "", "", "", tokens, cost, saving])
+    table.links.append("")
 
 
 def go_cloud(scope: Scope, week: date) -> Table:
@@ -203,16 +197,14 @@ def week_changes(scope: Scope, week: date) -> Table:
 
 
 def _week_numbers(scope: Scope, week: date) -> dict[str, Any]:
-    totals = s.usage(scope, _week(week)).aggregate(
-        **s.HISTOGRAM_SUMS, n=s.Sum("requests"), spend=s.Sum("cost_micros"),
-        cloud=s.Sum("requests", filter=Q(route="cloud")),
-    )  # fmt: skip
-    requests = totals["n"] or 0
-    histogram = s.histogram(totals, LATENCY_FIELDS)
+    c = s.cube(scope, _week(week))
+    totals = s.totals(c)
+    histogram = [sum(r[name] for r in c) for name in LATENCY_FIELDS]
+    requests = totals["n"]
     return {
         "requests": requests,
-        "spend": round((totals["spend"] or 0) / 1_000_000, 2),
-        "cloud_share": round((totals["cloud"] or 0) * 100 / requests, 1) if requests else None,
+        "spend": round(totals["spend"] / 1_000_000, 2),
+        "cloud_share": round(totals["cloud_n"] * 100 / requests, 1) if requests else None,
         "p95": s.percentile(histogram, 0.95),
     }
 
@@ -224,7 +216,7 @@ def review_tables(scope: Scope, week: date) -> dict[str, Table]:
         go_cloud(scope, week),
         week_changes(scope, week),
         s.top_rules(scope, f),
-        s.spend_by_route(scope, f),
+        s.spend_by_route(s.cube(scope, f), "day"),
     ]
     return {table.name: table for table in tables}
 

@@ -15,8 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db.models import Count, F, Max, Q, QuerySet, Sum
-from django.db.models.functions import TruncMonth, TruncWeek
+from django.db.models import Count, Max, Q, QuerySet, Sum
 
 from apps.accounts.models import Membership, Team
 from apps.chat.models import Message
@@ -24,11 +23,14 @@ from apps.gateway.models import UsageRecord
 from apps.providers.models import LanguageModel
 
 from .models import (
+    COUNT_FIELDS,
     LATENCY_BOUNDS_MS,
     LATENCY_FIELDS,
     TTFT_FIELDS,
     BreakdownRollup,
     Route,
+    TeamBreakdownRollup,
+    TeamRollup,
     UsageRollup,
 )
 
@@ -92,6 +94,10 @@ class Filters:
         return datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=UTC)
 
 
+def _per_user(scope: Scope, f: Filters) -> bool:
+    return scope.user_id is not None or f.user_id is not None
+
+
 def _rollups(model: type[Any], scope: Scope, f: Filters) -> QuerySet[Any]:
     qs = model.objects.filter(day__gte=f.start, day__lte=f.end)
     if scope.team_ids is not None:
@@ -102,23 +108,43 @@ def _rollups(model: type[Any], scope: Scope, f: Filters) -> QuerySet[Any]:
         "team_id": f.team_id, "user_id": f.user_id, "model_name": f.model,
         "provider_name": f.provider, "level_name": f.level, "source": f.source,
     }  # fmt: skip
-    return qs.filter(**{k: v for k, v in exact.items() if v not in (None, "")})
+    return qs.filter(**{k: v for k, v in exact.items() if v not in (None, "")}).order_by()
 
 
-def usage(scope: Scope, f: Filters) -> QuerySet[UsageRollup]:
-    return _rollups(UsageRollup, scope, f)
+def usage(scope: Scope, f: Filters) -> QuerySet[Any]:
+    """Team rollups, or user rollups when the view is about users."""
+    return _rollups(UsageRollup if _per_user(scope, f) else TeamRollup, scope, f)
 
 
-def breakdowns(scope: Scope, f: Filters, kind: str) -> QuerySet[BreakdownRollup]:
-    return _rollups(BreakdownRollup, scope, f).filter(kind=kind)
+def breakdowns(scope: Scope, f: Filters, kind: str) -> QuerySet[Any]:
+    model = BreakdownRollup if _per_user(scope, f) else TeamBreakdownRollup
+    return _rollups(model, scope, f).filter(kind=kind)
 
 
-def _period(bucket: str) -> Any:
+# Aggregate aliases must not shadow the columns they sum.
+SUMS = {f"sum_{name}": Sum(name) for name in COUNT_FIELDS}
+
+
+Cube = list[dict[str, Any]]
+
+
+def cube(scope: Scope, f: Filters) -> Cube:
+    """Every counter summed per day, team, model and route: one query from
+    which the spend, request, routing, latency, speed and savings tables are
+    all computed."""
+    rows = usage(scope, f).values("day", "team_id", "model_name", "route").annotate(**SUMS)
+    return [
+        {k.removeprefix("sum_"): (v or 0) if k.startswith("sum_") else v for k, v in r.items()}
+        for r in rows
+    ]
+
+
+def period_of(day: date, bucket: str) -> date:
     if bucket == "week":
-        return TruncWeek("day")
+        return day - timedelta(days=day.weekday())
     if bucket == "month":
-        return TruncMonth("day")
-    return F("day")
+        return day.replace(day=1)
+    return day
 
 
 # --- tables -----------------------------------------------------------------------
@@ -158,61 +184,42 @@ def usd(micros: int) -> str:
 
 
 def _pivot(
-    name: str, title: str, rows: Iterable[Any], series: str, value: str, money: bool
+    name: str, title: str, rows: Iterable[dict[str, Any]], bucket: str, series: str, value: str
 ) -> Table:
-    """period x series: one row per period, one column per series, a total."""
+    """period x series: one row per period, one column per series, a total;
+    the values are money."""
     cells: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    names: set[str] = set()
+    labels: set[str] = set()
     for row in rows:
         label = row[series] or "(none)"
-        names.add(label)
-        cells[row["period"]][label] += row[value] or 0
-    ordered = sorted(names)
+        labels.add(label)
+        cells[period_of(row["day"], bucket)][label] += row[value]
+    ordered = sorted(labels)
     table = Table(name, title, ["Period", *ordered, "Total"])
     for period in sorted(cells):
         values = [cells[period].get(n, 0) for n in ordered]
         table.rows.append([period.isoformat(), *values, sum(values)])
-    columns = frozenset(range(1, len(ordered) + 2))
-    table.summed = columns
-    table.money = columns if money else frozenset()
+    table.summed = table.money = frozenset(range(1, len(ordered) + 2))
     return table
 
 
-def spend_by_route(scope: Scope, f: Filters) -> Table:
-    rows = (
-        usage(scope, f)
-        .exclude(route=Route.NONE)
-        .annotate(period=_period(f.bucket))
-        .values("period", "route")
-        .annotate(value=Sum("cost_micros"))
-    )
-    return _pivot("spend_route", "Spend: local vs cloud", rows, "route", "value", money=True)
+def spend_by_route(c: Cube, bucket: str) -> Table:
+    routed = (r for r in c if r["route"] != Route.NONE)
+    return _pivot("spend_route", "Spend: local vs cloud", routed, bucket, "route", "cost_micros")
 
 
-def spend_by_model(scope: Scope, f: Filters) -> Table:
-    rows = (
-        usage(scope, f)
-        .exclude(route=Route.NONE)
-        .annotate(period=_period(f.bucket))
-        .values("period", "model_name")
-        .annotate(value=Sum("cost_micros"))
-    )
-    return _pivot("spend_model", "Spend by model", rows, "model_name", "value", money=True)
+def spend_by_model(c: Cube, bucket: str) -> Table:
+    routed = (r for r in c if r["route"] != Route.NONE)
+    return _pivot("spend_model", "Spend by model", routed, bucket, "model_name", "cost_micros")
 
 
-def requests_tokens(scope: Scope, f: Filters) -> Table:
-    rows = (
-        usage(scope, f)
-        .annotate(period=_period(f.bucket))
-        .values("period")
-        .annotate(
-            n=Sum("requests"),
-            p=Sum("prompt_tokens"),
-            c=Sum("completion_tokens"),
-            cost=Sum("cost_micros"),
-        )
-        .order_by("period")
-    )
+def requests_tokens(c: Cube, bucket: str) -> Table:
+    columns = ("requests", "prompt_tokens", "completion_tokens", "cost_micros")
+    sums: dict[date, list[int]] = defaultdict(lambda: [0] * len(columns))
+    for r in c:
+        into = sums[period_of(r["day"], bucket)]
+        for i, column in enumerate(columns):
+            into[i] += r[column]
     table = Table(
         "requests",
         "Requests and tokens",
@@ -220,17 +227,15 @@ def requests_tokens(scope: Scope, f: Filters) -> Table:
         summed=frozenset({1, 2, 3, 4}),
         money=frozenset({4}),
     )
-    table.rows = [[r["period"].isoformat(), r["n"], r["p"], r["c"], r["cost"]] for r in rows]
+    table.rows = [[period.isoformat(), *sums[period]] for period in sorted(sums)]
     return table
 
 
-def routing_mix(scope: Scope, f: Filters) -> Table:
-    rows = (
-        usage(scope, f)
-        .values("route")
-        .annotate(n=Sum("requests"), cost=Sum("cost_micros"))
-        .order_by("route")
-    )
+def routing_mix(c: Cube) -> Table:
+    sums: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for r in c:
+        sums[r["route"]][0] += r["requests"]
+        sums[r["route"]][1] += r["cost_micros"]
     table = Table(
         "routing",
         "Routing mix",
@@ -238,7 +243,7 @@ def routing_mix(scope: Scope, f: Filters) -> Table:
         summed=frozenset({1, 2}),
         money=frozenset({2}),
     )
-    table.rows = [[Route(r["route"]).label, r["n"], r["cost"]] for r in rows]
+    table.rows = [[Route(route).label, *sums[route]] for route in sorted(sums)]
     return table
 
 
@@ -322,57 +327,54 @@ def percentile(counts: Sequence[int], q: float) -> int | None:
     return LATENCY_BOUNDS_MS[-1]
 
 
-# Aggregate aliases must not shadow the columns they sum.
-HISTOGRAM_SUMS = {f"sum_{name}": Sum(name) for name in LATENCY_FIELDS + TTFT_FIELDS}
+HISTOGRAM = LATENCY_FIELDS + TTFT_FIELDS
 
 
-def histogram(row: dict[str, Any], fields: Sequence[str]) -> list[int]:
-    """A histogram's bucket counts from a row aggregated with HISTOGRAM_SUMS."""
-    return [row[f"sum_{name}"] or 0 for name in fields]
-
-
-def latency(scope: Scope, f: Filters) -> Table:
-    rows: Any = (
-        usage(scope, f)
-        .exclude(route=Route.NONE)
-        .annotate(period=_period(f.bucket))
-        .values("period", "model_name")
-        .annotate(n=Sum("requests"), **HISTOGRAM_SUMS)
-        .order_by("period", "model_name")
-    )
+def latency(c: Cube, bucket: str) -> Table:
+    groups: dict[tuple[date, str], list[int]] = defaultdict(lambda: [0] * (1 + len(HISTOGRAM)))
+    for r in c:
+        if r["route"] == Route.NONE:
+            continue
+        into = groups[(period_of(r["day"], bucket), r["model_name"])]
+        into[0] += r["requests"]
+        for i, column in enumerate(HISTOGRAM, start=1):
+            into[i] += r[column]
     table = Table(
         "latency",
         "Latency (ms)",
         ["Period", "Model", "Requests", "p50", "p95", "p99", "TTFT p50", "TTFT p95", "TTFT p99"],
         summed=frozenset({2}),
     )
-    for r in rows:
-        lat, ttft = histogram(r, LATENCY_FIELDS), histogram(r, TTFT_FIELDS)
+    half = len(LATENCY_FIELDS)
+    for (period, model), sums in sorted(groups.items()):
+        lat, ttft = sums[1 : 1 + half], sums[1 + half :]
         table.rows.append(
-            [r["period"].isoformat(), r["model_name"], r["n"]]
+            [period.isoformat(), model, sums[0]]
             + [percentile(lat, q) for q in (0.5, 0.95, 0.99)]
             + [percentile(ttft, q) for q in (0.5, 0.95, 0.99)]
         )
     return table
 
 
-def local_speed(scope: Scope, f: Filters) -> Table:
-    rows = (
-        usage(scope, f)
-        .filter(route=Route.LOCAL)
-        .values("model_name")
-        .annotate(n=Sum("ok"), tokens=Sum("gen_tokens"), ms=Sum("gen_ms"))
-        .order_by("model_name")
-    )
+def local_speed(c: Cube) -> Table:
+    sums: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for r in c:
+        if r["route"] == Route.LOCAL:
+            into = sums[r["model_name"]]
+            into[0], into[1], into[2] = (
+                into[0] + r["ok"],
+                into[1] + r["gen_tokens"],
+                into[2] + r["gen_ms"],
+            )
     table = Table(
         "speed",
         "Local models: tokens per second",
         ["Model", "Answers", "Tokens", "Seconds", "Tokens/s"],
         summed=frozenset({1, 2}),
     )
-    for r in rows:
-        rate = round(r["tokens"] * 1000 / r["ms"], 1) if r["ms"] else None
-        table.rows.append([r["model_name"], r["n"], r["tokens"], round(r["ms"] / 1000, 1), rate])
+    for model, (answers, tokens, ms) in sorted(sums.items()):
+        rate = round(tokens * 1000 / ms, 1) if ms else None
+        table.rows.append([model, answers, tokens, round(ms / 1000, 1), rate])
     return table
 
 
@@ -387,7 +389,7 @@ def names(model: type[Any], ids: Iterable[int], attr: str) -> dict[int, str]:
 
 def top_users(scope: Scope, f: Filters, order: str = "cost", limit: int = 10) -> Table:
     rows = list(
-        usage(scope, f)
+        _rollups(UsageRollup, scope, f)
         .values("user_id", "team_id")
         .annotate(n=Sum("requests"), cost=Sum("cost_micros"))
         .order_by(f"-{order}", "user_id")
@@ -432,7 +434,7 @@ def price_micros(model: LanguageModel, prompt_tokens: int, completion_tokens: in
     return -(-total // 1_000_000)
 
 
-def savings(scope: Scope, f: Filters, reference: LanguageModel | None) -> Table:
+def savings(c: Cube, reference: LanguageModel | None) -> Table:
     table = Table(
         "savings",
         f"Savings against {reference.name if reference else '(pick a reference model)'}",
@@ -442,25 +444,20 @@ def savings(scope: Scope, f: Filters, reference: LanguageModel | None) -> Table:
     )
     if reference is None:
         return table
-    rows = list(
-        usage(scope, f)
-        .exclude(route=Route.NONE)
-        .annotate(month=TruncMonth("day"))
-        .values("team_id", "month")
-        .annotate(
-            n=Sum("requests"),
-            p=Sum("prompt_tokens"),
-            c=Sum("completion_tokens"),
-            cost=Sum("cost_micros"),
-        )
-        .order_by("month", "team_id")
-    )
-    teams = names(Team, (r["team_id"] for r in rows), "name")
-    for r in rows:
-        at_ref = price_micros(reference, r["p"], r["c"])
+    sums: dict[tuple[date, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for r in c:
+        if r["route"] != Route.NONE:
+            into = sums[(period_of(r["day"], "month"), r["team_id"])]
+            for i, column in enumerate(
+                ("requests", "prompt_tokens", "completion_tokens", "cost_micros")
+            ):
+                into[i] += r[column]
+    teams = names(Team, (team for _, team in sums), "name")
+    for (month, team), (n, prompt, completion, cost) in sorted(sums.items()):
+        at_reference = price_micros(reference, prompt, completion)
         table.rows.append(
-            [teams.get(r["team_id"], "(no team)"), r["month"].strftime("%Y-%m"), r["n"],
-             r["cost"], at_ref, at_ref - r["cost"]]
+            [teams.get(team, "(no team)"), month.strftime("%Y-%m"), n, cost, at_reference,
+             at_reference - cost]
         )  # fmt: skip
     return table
 
@@ -515,14 +512,14 @@ def feedback(scope: Scope, f: Filters) -> Table:
 
 def freshness() -> datetime | None:
     """When the rollups last took a ledger row in."""
-    value: datetime | None = UsageRollup.objects.aggregate(at=Max("updated_at"))["at"]
+    value: datetime | None = TeamRollup.objects.aggregate(at=Max("updated_at"))["at"]
     return value
 
 
-def totals(scope: Scope, f: Filters) -> dict[str, int | None]:
-    return usage(scope, f).aggregate(
-        n=Sum("requests"),
-        spend=Sum("cost_micros"),
-        cloud_n=Sum("requests", filter=Q(route=Route.CLOUD)),
-        failed=Sum(F("errors") + F("rejected")),
-    )
+def totals(c: Cube) -> dict[str, int]:
+    return {
+        "n": sum(r["requests"] for r in c),
+        "spend": sum(r["cost_micros"] for r in c),
+        "cloud_n": sum(r["requests"] for r in c if r["route"] == Route.CLOUD),
+        "failed": sum(r["errors"] + r["rejected"] for r in c),
+    }

@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, date
 from typing import Any
 
@@ -25,14 +26,24 @@ from .models import (
     DIMENSIONS,
     LATENCY_BOUNDS_MS,
     LATENCY_FIELDS,
+    TEAM_DIMENSIONS,
     TTFT_FIELDS,
     BreakdownRollup,
     Route,
+    StayLocalCandidate,
+    TeamBreakdownRollup,
+    TeamRollup,
     UsageRollup,
 )
 
 Key = tuple[Any, ...]
 Counts = dict[str, int]
+
+# "Could have stayed local": public or internal data (level 0 or 1), low
+# complexity and a short prompt, yet answered in the cloud.
+LOCAL_LEVELS = (0, 1)
+LOW_COMPLEXITY = 0.35
+SHORT_PROMPT_TOKENS = 1000
 
 _STATUS_COLUMN: dict[str, str] = {
     UsageRecord.Status.OK: "ok",
@@ -54,11 +65,16 @@ def record_route(record: UsageRecord) -> str:
 
 
 def _key(record: UsageRecord) -> Key:
+    """The user rollup's key; the team rollup's is the same without the user."""
     day: date = record.created_at.astimezone(UTC).date()
     return (
         day, record.team_id or 0, record.user_id or 0, record.model_name, record.provider_name,
         record_route(record), record.level_name[:30], record.source,
     )  # fmt: skip
+
+
+def _team_key(key: Key) -> Key:
+    return key[:2] + key[3:]
 
 
 def _usage_counts(record: UsageRecord) -> Counts:
@@ -89,27 +105,75 @@ def _breakdowns(record: UsageRecord) -> list[tuple[str, str]]:
     return found
 
 
-def rollup_deltas(records: Iterable[UsageRecord]) -> tuple[dict[Key, Counts], dict[Key, Counts]]:
-    """What ``records`` add to each rollup row, summed per key."""
-    usage: dict[Key, Counts] = defaultdict(lambda: defaultdict(int))
-    breakdown: dict[Key, Counts] = defaultdict(lambda: defaultdict(int))
+def could_stay_local(record: UsageRecord) -> bool:
+    return (
+        record_route(record) == Route.CLOUD
+        and record.status == UsageRecord.Status.OK
+        and record.level in LOCAL_LEVELS
+        and record.complexity is not None
+        and record.complexity < LOW_COMPLEXITY
+        and record.estimated_tokens <= SHORT_PROMPT_TOKENS
+    )
+
+
+@dataclass
+class Deltas:
+    """What a set of ledger rows adds to each rollup, summed per key."""
+
+    usage: dict[Key, Counts] = field(default_factory=lambda: defaultdict(_counts))
+    team: dict[Key, Counts] = field(default_factory=lambda: defaultdict(_counts))
+    breakdown: dict[Key, Counts] = field(default_factory=lambda: defaultdict(_counts))
+    team_breakdown: dict[Key, Counts] = field(default_factory=lambda: defaultdict(_counts))
+    candidates: list[StayLocalCandidate] = field(default_factory=list)
+
+
+def _counts() -> Counts:
+    return defaultdict(int)
+
+
+def rollup_deltas(records: Iterable[UsageRecord]) -> Deltas:
+    deltas = Deltas()
     for record in records:
         key = _key(record)
-        for column, value in _usage_counts(record).items():
-            usage[key][column] += value
+        counts = _usage_counts(record)
+        for target in (deltas.usage[key], deltas.team[_team_key(key)]):
+            for column, value in counts.items():
+                target[column] += value
         for kind, name in _breakdowns(record):
-            counts = breakdown[(*key, kind, name)]
-            counts["requests"] += 1
-            counts["cost_micros"] += record.cost_micros
-    return usage, breakdown
+            for target in (
+                deltas.breakdown[(*key, kind, name)],
+                deltas.team_breakdown[(*_team_key(key), kind, name)],
+            ):
+                target["requests"] += 1
+                target["cost_micros"] += record.cost_micros
+        if could_stay_local(record):
+            deltas.candidates.append(_candidate(record))
+    return deltas
+
+
+def _candidate(record: UsageRecord) -> StayLocalCandidate:
+    return StayLocalCandidate(
+        created_at=record.created_at,
+        code=record.code,
+        team_id=record.team_id or 0,
+        model_name=record.model_name,
+        level_name=record.level_name,
+        complexity=record.complexity or 0.0,
+        prompt_tokens=record.prompt_tokens,
+        completion_tokens=record.completion_tokens,
+        cost_micros=record.cost_micros,
+    )
 
 
 def rollups_add(*, records: Iterable[UsageRecord]) -> None:
     """Add ledger rows to the rollups; call inside the ledger insert's transaction."""
-    usage, breakdown = rollup_deltas(records)
+    deltas = rollup_deltas(records)
     with transaction.atomic():
-        _upsert(UsageRollup, DIMENSIONS, usage)
-        _upsert(BreakdownRollup, (*DIMENSIONS, "kind", "name"), breakdown)
+        _upsert(UsageRollup, DIMENSIONS, deltas.usage)
+        _upsert(TeamRollup, TEAM_DIMENSIONS, deltas.team)
+        _upsert(BreakdownRollup, (*DIMENSIONS, "kind", "name"), deltas.breakdown)
+        _upsert(TeamBreakdownRollup, (*TEAM_DIMENSIONS, "kind", "name"), deltas.team_breakdown)
+        StayLocalCandidate.objects.bulk_create(deltas.candidates)
 
 
 def _upsert(
@@ -130,6 +194,7 @@ def _upsert(
         f"DO UPDATE SET {', '.join(updates)}"
     )
     now = timezone.now()
+    # Sorted keys: concurrent transactions lock rows in the same order.
     params = [
         (*key, now, *(counts.get(c, 0) for c in counted)) for key, counts in sorted(rows.items())
     ]

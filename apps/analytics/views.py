@@ -73,13 +73,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     form = FilterForm(request.GET, scope=scope)
     f = form.filters()
     reference = form.reference_model() or next(iter(s.reference_models()), None)
-    tables = reports.dashboard_tables(scope, f, reference)
+    c = s.cube(scope, f)
+    tables = reports.dashboard_tables(scope, f, reference, c)
     context = {
         "form": form,
         "f": f,
         "charts": reports.dashboard_charts(tables),
         "reference": reference,
-        "summary": s.totals(scope, f),
+        "summary": s.totals(c),
         "scope": scope,
         "can_admin": True,
     }
