@@ -53,5 +53,6 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () { draw(document); });
-  document.addEventListener("htmx:afterSwap", function (event) { draw(event.detail.target); });
+  // An outerHTML swap replaces the target, so redraw wherever new canvases are.
+  document.addEventListener("htmx:afterSettle", function () { draw(document); });
 })();

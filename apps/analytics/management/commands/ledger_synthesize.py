@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import accumulate
 from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib.auth.models import User
@@ -65,7 +66,7 @@ FAILURES = (
 @dataclass
 class World:
     users: list[tuple[int, int]]  # (user id, team id)
-    weights: list[float]
+    weights: list[float]  # cumulative
     models: dict[str, tuple[LanguageModel, tuple[Any, ...]]]
     conversations: dict[int, int]  # user id → synthetic conversation id
 
@@ -105,14 +106,18 @@ class Command(BaseCommand):
             UsageRecord._meta.get_field("created_at"),
             Message._meta.get_field("created_at"),
         )
+        # Hour by hour, forward in time as real traffic is recorded (so a
+        # batch touches few rollup rows), busier on weekdays and working hours.
         with own_timestamps(*stamps):  # type: ignore[arg-type]
-            while written < rows:
-                size = min(batch, rows - written)
-                _write_batch(rng, world, start, end, size)
-                written += size
-                if written % (batch * 20) == 0 or written == rows:
-                    rate = written / (time.perf_counter() - began)
-                    self.stdout.write(f"{written} rows ({rate:,.0f}/s)")
+            for hour, size in _hours(start, end, rows):
+                while size > 0:
+                    chunk = min(batch, size)
+                    _write_batch(rng, world, hour, hour + timedelta(hours=1), chunk)
+                    size -= chunk
+                    written += chunk
+                    if written // (batch * 20) != (written - chunk) // (batch * 20):
+                        rate = written / (time.perf_counter() - began)
+                        self.stdout.write(f"{written} rows ({rate:,.0f}/s)")
         self.stdout.write(self.style.SUCCESS(f"Wrote {written} ledger rows over {days} days."))
 
 
@@ -136,7 +141,7 @@ def _world() -> World:
             user_id=user_id, team_id=team_id, title="Synthetic history"
         )
         conversations[user_id] = conversation.pk
-    weights = [1 / (i + 1) ** 0.8 for i in range(len(users))]  # a few heavy users
+    weights = list(accumulate(1 / (i + 1) ** 0.8 for i in range(len(users))))  # a few heavy users
     return World(users, weights, _models(), conversations)
 
 
@@ -174,8 +179,8 @@ def _write_batch(rng: random.Random, world: World, start: datetime, end: datetim
     records: list[SynthRow] = []
     answers: list[Message] = []
     while len(records) < n:
-        at = _moment(rng, start, span)
-        user_id, team_id = rng.choices(world.users, world.weights)[0]
+        at = start + timedelta(seconds=rng.random() * span)
+        user_id, team_id = rng.choices(world.users, cum_weights=world.weights)[0]
         record = _record(rng, world, at, user_id, team_id)
         records.append(record)
         if record.source == "chat" and record.status == "ok":
@@ -233,14 +238,21 @@ def _insert(records: list[SynthRow]) -> None:
         cursor.executemany(sql, params)
 
 
-def _moment(rng: random.Random, start: datetime, span: float) -> datetime:
-    """Busier on weekdays and in working hours."""
-    while True:
-        at = start + timedelta(seconds=rng.random() * span)
-        weekday = at.weekday() < 5
-        working = 8 <= at.hour < 19
-        if rng.random() < (1.0 if weekday and working else 0.25 if weekday else 0.08):
-            return at
+def _activity(at: datetime) -> float:
+    weekday, working = at.weekday() < 5, 8 <= at.hour < 19
+    return 1.0 if weekday and working else 0.25 if weekday else 0.08
+
+
+def _hours(start: datetime, end: datetime, rows: int) -> list[tuple[datetime, int]]:
+    """How many rows each hour gets: ``rows`` in all, shared by activity."""
+    hours = [start + timedelta(hours=i) for i in range(int((end - start) / timedelta(hours=1)))]
+    weights = [_activity(h) for h in hours]
+    total, given, shares = sum(weights), 0.0, []
+    for hour, weight in zip(hours, weights, strict=True):
+        before = round(given)
+        given += rows * weight / total
+        shares.append((hour, round(given) - before))
+    return [(hour, n) for hour, n in shares if n]
 
 
 def _route(rng: random.Random, level: int, complexity: float) -> tuple[str, str]:
