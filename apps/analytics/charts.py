@@ -67,7 +67,8 @@ def columns(
         }
         for n, i in enumerate(picks)
     ]
-    return _chart(table, kind, labels, datasets, **options)
+    money = all(i in table.money for i in picks)
+    return _chart(table, kind, labels, datasets, **{"money": money, **options})
 
 
 def doughnut(table: Table, column: int) -> dict[str, Any]:

@@ -166,3 +166,37 @@ class StayLocalCandidate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.model_name}"
+
+
+class LastChatRequest(models.Model):
+    """Each user's latest chat request, to recognise the next one as the same
+    question asked again (a regenerate resends the same history, so the same
+    estimated size) without reading the ledger."""
+
+    user_id = models.BigIntegerField(primary_key=True)
+    created_at = models.DateTimeField()
+    code = models.UUIDField()
+    team_id = models.BigIntegerField()
+    model_name = models.CharField(max_length=100, blank=True)
+    level_name = models.CharField(max_length=30, blank=True)
+    estimated_tokens = models.BigIntegerField()
+    answered_locally = models.BooleanField()
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class AskedAgain(models.Model):
+    """A local chat answer followed by the same question: regenerated, or
+    asked again on a cloud model (``then_model``)."""
+
+    created_at = models.DateTimeField(db_index=True)  # of the local answer
+    code = models.UUIDField()
+    team_id = models.BigIntegerField()
+    model_name = models.CharField(max_length=100)
+    level_name = models.CharField(max_length=30, blank=True)
+    then_model = models.CharField(max_length=100, blank=True)
+    then_local = models.BooleanField()
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.model_name} -> {self.then_model}"

@@ -49,7 +49,7 @@ def dashboard_charts(t: dict[str, Table]) -> list[dict[str, Any]]:
         charts.columns(t["errors"], [2], horizontal=True),
         charts.columns(t["users_spend"], [3], horizontal=True),
         charts.columns(t["savings"], [3, 4], label_columns=2),
-        charts.columns(t["feedback"], [2, 3], stacked=True),
+        charts.columns(t["feedback"], [2, 3], label_columns=2, stacked=True),
     ]
 
 

@@ -23,14 +23,11 @@ from apps.providers.models import LanguageModel
 
 from . import charts
 from . import selectors as s
-from .models import LATENCY_FIELDS, StayLocalCandidate
+from .models import LATENCY_FIELDS, AskedAgain, StayLocalCandidate
 from .selectors import Filters, Scope, Table
-from .services import LOW_COMPLEXITY, SHORT_PROMPT_TOKENS
+from .services import LOW_COMPLEXITY, REASK_WINDOW, SHORT_PROMPT_TOKENS
 
 LIST_ROWS = 50
-# "Asked again": the same user's next request within this window with the
-# same estimated prompt size (a regenerate resends the same history).
-REASK_WINDOW = timedelta(minutes=10)
 
 
 def week_of(value: str) -> date:
@@ -144,37 +141,17 @@ def _thumbs_down(scope: Scope, week: date) -> list[tuple[Any, ...]]:
 
 
 def _asked_again(scope: Scope, week: date) -> list[tuple[Any, ...]]:
-    rows = (
-        _ledger(scope, week)
-        .filter(source=UsageRecord.Source.CHAT, user_id__isnull=False)
-        .exclude(model_name="")
-        .order_by("user_id", "created_at", "pk")
-        .values_list(
-            "user_id",
-            "created_at",
-            "estimated_tokens",
-            "privacy_zone",
-            "model_name",
-            "team_id",
-            "level_name",
-            "code",
-            "status",
-        )
+    since = datetime.combine(week, time.min, tzinfo=UTC)
+    found = AskedAgain.objects.filter(
+        created_at__gte=since, created_at__lt=since + timedelta(days=7)
     )
-    found: list[tuple[Any, ...]] = []
-    previous = None
-    for row in rows:
-        if previous is not None and _same_question(previous, row):
-            signal = "regenerated" if row[3] == "on_prem" else f"asked again on {row[4]}"
-            found.append(
-                (previous[1], previous[5], previous[4], previous[6], signal, str(previous[7]))
-            )
-        previous = row if row[3] == "on_prem" and row[8] == UsageRecord.Status.OK else None
-    return found
-
-
-def _same_question(local: tuple[Any, ...], later: tuple[Any, ...]) -> bool:
-    return later[0] == local[0] and later[2] == local[2] and later[1] - local[1] <= REASK_WINDOW
+    if scope.team_ids is not None:
+        found = found.filter(team_id__in=scope.team_ids)
+    return [
+        (a.created_at, a.team_id, a.model_name, a.level_name,
+         "regenerated" if a.then_local else f"asked again on {a.then_model}", str(a.code))
+        for a in found.order_by("created_at")[: LIST_ROWS * 2]
+    ]  # fmt: skip
 
 
 def week_changes(scope: Scope, week: date) -> Table:

@@ -14,7 +14,7 @@ import bisect
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date
+from datetime import UTC, date, timedelta
 from typing import Any
 
 from django.db import connection, models, transaction
@@ -28,7 +28,9 @@ from .models import (
     LATENCY_FIELDS,
     TEAM_DIMENSIONS,
     TTFT_FIELDS,
+    AskedAgain,
     BreakdownRollup,
+    LastChatRequest,
     Route,
     StayLocalCandidate,
     TeamBreakdownRollup,
@@ -44,6 +46,9 @@ Counts = dict[str, int]
 LOCAL_LEVELS = (0, 1)
 LOW_COMPLEXITY = 0.35
 SHORT_PROMPT_TOKENS = 1000
+# "Asked again": the same user's next chat request within this window with
+# the same estimated prompt size.
+REASK_WINDOW = timedelta(minutes=10)
 
 _STATUS_COLUMN: dict[str, str] = {
     UsageRecord.Status.OK: "ok",
@@ -125,6 +130,7 @@ class Deltas:
     breakdown: dict[Key, Counts] = field(default_factory=lambda: defaultdict(_counts))
     team_breakdown: dict[Key, Counts] = field(default_factory=lambda: defaultdict(_counts))
     candidates: list[StayLocalCandidate] = field(default_factory=list)
+    chats: list[UsageRecord] = field(default_factory=list)  # answered chat requests
 
 
 def _counts() -> Counts:
@@ -148,6 +154,8 @@ def rollup_deltas(records: Iterable[UsageRecord]) -> Deltas:
                 target["cost_micros"] += record.cost_micros
         if could_stay_local(record):
             deltas.candidates.append(_candidate(record))
+        if record.source == UsageRecord.Source.CHAT and record.user_id and record.model_name:
+            deltas.chats.append(record)
     return deltas
 
 
@@ -174,6 +182,66 @@ def rollups_add(*, records: Iterable[UsageRecord]) -> None:
         _upsert(BreakdownRollup, (*DIMENSIONS, "kind", "name"), deltas.breakdown)
         _upsert(TeamBreakdownRollup, (*TEAM_DIMENSIONS, "kind", "name"), deltas.team_breakdown)
         StayLocalCandidate.objects.bulk_create(deltas.candidates)
+        _asked_again_note(deltas.chats)
+
+
+def _asked_again_note(chats: list[UsageRecord]) -> None:
+    """Note local answers followed by the same question, and remember each
+    user's latest chat request. Two requests of one user recorded at the
+    same instant by two processes may miss a pairing; nothing else is lost."""
+    if not chats:
+        return
+    chats = sorted(chats, key=lambda r: r.created_at)
+    users = {r.user_id or 0 for r in chats}
+    last = {row.user_id: row for row in LastChatRequest.objects.filter(user_id__in=users)}
+    found = []
+    for record in chats:
+        before = last.get(record.user_id or 0)
+        if before is not None and _same_question(before, record):
+            found.append(_asked(before, record))
+        last[record.user_id or 0] = _latest(record)
+    AskedAgain.objects.bulk_create(found)
+    LastChatRequest.objects.bulk_create(
+        list(last.values()),
+        update_conflicts=True,
+        unique_fields=["user_id"],
+        update_fields=[f.name for f in LastChatRequest._meta.fields if not f.primary_key],
+    )
+
+
+def _same_question(before: LastChatRequest, record: UsageRecord) -> bool:
+    return (
+        before.answered_locally
+        and before.estimated_tokens == record.estimated_tokens
+        and timedelta(0) <= record.created_at - before.created_at <= REASK_WINDOW
+    )
+
+
+def _asked(before: LastChatRequest, record: UsageRecord) -> AskedAgain:
+    return AskedAgain(
+        created_at=before.created_at,
+        code=before.code,
+        team_id=before.team_id,
+        model_name=before.model_name,
+        level_name=before.level_name,
+        then_model=record.model_name,
+        then_local=record_route(record) == Route.LOCAL,
+    )
+
+
+def _latest(record: UsageRecord) -> LastChatRequest:
+    return LastChatRequest(
+        user_id=record.user_id or 0,
+        created_at=record.created_at,
+        code=record.code,
+        team_id=record.team_id or 0,
+        model_name=record.model_name,
+        level_name=record.level_name,
+        estimated_tokens=record.estimated_tokens,
+        answered_locally=(
+            record_route(record) == Route.LOCAL and record.status == UsageRecord.Status.OK
+        ),
+    )
 
 
 def _upsert(

@@ -10,9 +10,23 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.db.models import Count, Sum
 
-from apps.analytics.models import BreakdownRollup, UsageRollup
+from apps.analytics.models import (
+    AskedAgain,
+    BreakdownRollup,
+    LastChatRequest,
+    StayLocalCandidate,
+    TeamBreakdownRollup,
+    TeamRollup,
+    UsageRollup,
+)
 from apps.analytics.services import rollups_add
 from apps.gateway.models import UsageRecord
+
+
+ROLLUPS = (
+    UsageRollup, TeamRollup, BreakdownRollup, TeamBreakdownRollup, StayLocalCandidate,
+    AskedAgain, LastChatRequest,
+)  # fmt: skip
 
 
 class Command(BaseCommand):
@@ -27,8 +41,8 @@ class Command(BaseCommand):
             self._check()
             return
         with transaction.atomic():
-            UsageRollup.objects.all().delete()
-            BreakdownRollup.objects.all().delete()
+            for model in ROLLUPS:
+                model.objects.all().delete()
             rows = UsageRecord.objects.order_by("pk").iterator(chunk_size=batch)
             chunk: list[UsageRecord] = []
             for row in rows:
@@ -41,7 +55,7 @@ class Command(BaseCommand):
 
     def _check(self) -> None:
         ledger = UsageRecord.objects.aggregate(n=Count("pk"), cost=Sum("cost_micros"))
-        rollup = UsageRollup.objects.aggregate(n=Sum("requests"), cost=Sum("cost_micros"))
+        rollup = TeamRollup.objects.aggregate(n=Sum("requests"), cost=Sum("cost_micros"))
         line = f"ledger {ledger['n'] or 0} requests, {ledger['cost'] or 0} µ$; "
         line += f"rollups {rollup['n'] or 0} requests, {rollup['cost'] or 0} µ$"
         if (ledger["n"] or 0, ledger["cost"] or 0) != (rollup["n"] or 0, rollup["cost"] or 0):
