@@ -22,7 +22,6 @@ from apps.analytics.models import (
 from apps.analytics.services import rollups_add
 from apps.gateway.models import UsageRecord
 
-
 ROLLUPS = (
     UsageRollup, TeamRollup, BreakdownRollup, TeamBreakdownRollup, StayLocalCandidate,
     AskedAgain, LastChatRequest,
