@@ -11,7 +11,10 @@ PALETTE = (
     "#2563eb", "#f97316", "#16a34a", "#dc2626", "#9333ea", "#0891b2",
     "#ca8a04", "#db2777", "#4b5563", "#65a30d", "#7c3aed", "#0d9488",
 )  # fmt: skip
-ROUTE_COLOURS = {"local": "#16a34a", "cloud": "#2563eb", "Local": "#16a34a", "Cloud": "#2563eb"}
+ROUTE_COLOURS = {
+    "local": "#16a34a", "cloud": "#2563eb", "Local": "#16a34a", "Cloud": "#2563eb",
+    "No model": "#9ca3af",
+}  # fmt: skip
 
 
 def _colour(index: int, label: str = "") -> str:
