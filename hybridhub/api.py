@@ -2,6 +2,7 @@
 
 from ninja import NinjaAPI
 
+from apps.analytics.api import router as analytics_router
 from apps.api import errors
 from apps.api.openai_router import router as openai_router
 from apps.budgets.api import router as budgets_router
@@ -19,3 +20,13 @@ api = NinjaAPI(
 errors.install(api)
 api.add_router("/", openai_router)
 api.add_router("/budgets", budgets_router)
+
+# The management API (/api/v1/): session or personal API key, OpenAI-style errors.
+management_api = NinjaAPI(
+    title="HybridHub management",
+    version="1",
+    description="Analytics tables as JSON, the same numbers as the pages and their CSV exports.",
+    urls_namespace="management",
+)
+errors.install(management_api)
+management_api.add_router("/analytics/", analytics_router)

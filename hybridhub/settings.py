@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "apps.api",
     "apps.chat",
     "apps.console",
+    "apps.analytics",
 ]
 
 MIDDLEWARE = [
@@ -176,6 +177,9 @@ SERVESTATIC_AUTOREFRESH = DEBUG
 
 # A whole chat request (all messages) must fit in this many bytes.
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("HYBRIDHUB_MAX_REQUEST_BYTES", str(4 * 1024 * 1024))
+
+# Bearer token for Prometheus at /metrics; empty: the endpoint is off (404).
+HYBRIDHUB_METRICS_TOKEN = os.getenv("HYBRIDHUB_METRICS_TOKEN", "")
 
 # --- HTTPS and deployment hardening (docs/security.md) ------------------------
 # SECURE_HTTPS=true when served over HTTPS: redirect to HTTPS, HSTS, secure cookies.

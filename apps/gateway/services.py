@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
+from apps.analytics.services import rollups_add
 from apps.budgets.selectors import budget_signal
 from apps.policy.detectors import ner
 from apps.policy.engine import AUTO, CompiledPolicy, Decision, Facts, decide
@@ -544,7 +546,7 @@ async def usage_record(
 
 def _save_and_settle(row: UsageRecord, spend: Spend) -> None:
     try:
-        row.save()
+        _ledger_write(row)
     except Exception:
         logger.exception("Could not write the usage record for a %s request", row.status)
     # --- budgets: settle the hold to the row's real cost, release the rest
@@ -554,6 +556,14 @@ def _save_and_settle(row: UsageRecord, spend: Spend) -> None:
         )
     except Exception:
         logger.exception("Could not settle the budget of a %s request", row.status)
+
+
+def _ledger_write(row: UsageRecord) -> None:
+    """The ledger row and the analytics rollups it feeds, in one transaction,
+    so the rollups never miss or double-count a request."""
+    with transaction.atomic():
+        row.save()
+        rollups_add(records=[row])  # analytics: the one call site (apps/analytics/services.py)
 
 
 async def local_models_warm() -> None:

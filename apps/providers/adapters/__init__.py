@@ -31,6 +31,7 @@ __all__ = [
     "TextDelta",
     "Usage",
     "adapter_for",
+    "local_load",
 ]
 
 _adapters: dict[tuple[int, str], Adapter] = {}
@@ -97,6 +98,16 @@ def _build(model: ModelSpec) -> Adapter:
     if builder is None:
         raise ValueError(f"Unknown provider kind {model.provider.kind!r}")
     return builder(model)
+
+
+def local_load() -> dict[str, int]:
+    """Requests running or waiting per loaded local model, in this process."""
+    loads = {}
+    for adapter in list(_adapters.values()):
+        in_flight = getattr(adapter, "in_flight", None)
+        if isinstance(in_flight, int):
+            loads[adapter.model.name] = in_flight  # type: ignore[attr-defined]
+    return loads
 
 
 def adapters_close() -> None:

@@ -110,6 +110,11 @@ class LocalAdapter:
         self._lock = threading.Lock()
         self._in_flight = 0  # the running generation plus those queued
 
+    @property
+    def in_flight(self) -> int:
+        """The running generation plus those queued (for /metrics)."""
+        return self._in_flight
+
     # --- event-loop side --------------------------------------------------
 
     async def warm(self) -> None:

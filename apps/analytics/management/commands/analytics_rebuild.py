@@ -1,0 +1,62 @@
+"""Rebuild the rollups from the ledger: once after installing the analytics
+app on an existing ledger, or to check them (``--check`` compares without
+writing). Run it while no requests are being recorded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+from django.db.models import Count, Sum
+
+from apps.analytics.models import (
+    AskedAgain,
+    BreakdownRollup,
+    LastChatRequest,
+    StayLocalCandidate,
+    TeamBreakdownRollup,
+    TeamRollup,
+    UsageRollup,
+)
+from apps.analytics.services import rollups_add
+from apps.gateway.models import UsageRecord
+
+ROLLUPS = (
+    UsageRollup, TeamRollup, BreakdownRollup, TeamBreakdownRollup, StayLocalCandidate,
+    AskedAgain, LastChatRequest,
+)  # fmt: skip
+
+
+class Command(BaseCommand):
+    help = "Recompute the analytics rollups from the usage ledger."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--batch", type=int, default=10_000)
+        parser.add_argument("--check", action="store_true", help="Only compare totals.")
+
+    def handle(self, *args: Any, batch: int, check: bool, **options: Any) -> None:
+        if check:
+            self._check()
+            return
+        with transaction.atomic():
+            for model in ROLLUPS:
+                model.objects.all().delete()
+            rows = UsageRecord.objects.order_by("pk").iterator(chunk_size=batch)
+            chunk: list[UsageRecord] = []
+            for row in rows:
+                chunk.append(row)
+                if len(chunk) == batch:
+                    rollups_add(records=chunk)
+                    chunk = []
+            rollups_add(records=chunk)
+        self._check()
+
+    def _check(self) -> None:
+        ledger = UsageRecord.objects.aggregate(n=Count("pk"), cost=Sum("cost_micros"))
+        rollup = TeamRollup.objects.aggregate(n=Sum("requests"), cost=Sum("cost_micros"))
+        line = f"ledger {ledger['n'] or 0} requests, {ledger['cost'] or 0} µ$; "
+        line += f"rollups {rollup['n'] or 0} requests, {rollup['cost'] or 0} µ$"
+        if (ledger["n"] or 0, ledger["cost"] or 0) != (rollup["n"] or 0, rollup["cost"] or 0):
+            raise CommandError("Rollups disagree with the ledger: " + line)
+        self.stdout.write(self.style.SUCCESS("Rollups agree with the ledger: " + line))

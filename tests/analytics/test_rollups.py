@@ -1,0 +1,133 @@
+"""Rollups: written with each ledger row, additive under concurrent writers,
+and the histogram percentiles read back from them."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import openai
+import pytest
+from django.core.management import call_command
+from django.db import connection, transaction
+from django.db.models import Count, Sum
+
+from apps.analytics.models import BreakdownRollup, UsageRollup
+from apps.analytics.selectors import percentile
+from apps.analytics.services import bucket_index, rollups_add
+from apps.gateway.models import UsageRecord
+from tests.analytics.conftest import cloud, record
+from tests.conftest import make_cloud_model
+
+
+@pytest.mark.parametrize(
+    ("ms", "index"), [(0, 0), (50, 0), (51, 1), (100, 1), (999, 6), (60000, 15), (60001, 16)]
+)
+def test_bucket_index(ms, index):
+    assert bucket_index(ms) == index
+
+
+def test_percentile_interpolates_inside_buckets():
+    counts = [0] * 17
+    counts[4] = 100  # 350..500 ms
+    assert percentile(counts, 0.5) == 425
+    assert percentile(counts, 0.99) == 498
+    counts[16] = 100  # beyond 60 s reads as 60 s
+    assert percentile(counts, 0.99) == 60000
+    assert percentile([0] * 17, 0.5) is None
+
+
+def _ledger_totals():
+    return UsageRecord.objects.aggregate(
+        n=Count("pk"), cost=Sum("cost_micros"), p=Sum("prompt_tokens"), c=Sum("completion_tokens")
+    )
+
+
+def _rollup_totals():
+    return UsageRollup.objects.aggregate(
+        n=Sum("requests"), cost=Sum("cost_micros"), p=Sum("prompt_tokens"),
+        c=Sum("completion_tokens"),
+    )  # fmt: skip
+
+
+def test_rollups_match_the_ledger_per_dimension(known):
+    assert _rollup_totals() == _ledger_totals()
+    rejected = UsageRollup.objects.get(route="none")
+    assert (rejected.requests, rejected.rejected, rejected.level_name) == (1, 1, "restricted")
+    errors = BreakdownRollup.objects.filter(kind="error").order_by("name")
+    assert [(e.name, e.requests) for e in errors] == [("blocked_by_policy", 1), ("model_busy", 1)]
+    rules = BreakdownRollup.objects.filter(kind="rule").aggregate(n=Sum("requests"))
+    assert rules["n"] == len(known.rows)
+
+
+def test_rollups_are_additive(known):
+    before = UsageRollup.objects.count()
+    rows = list(UsageRecord.objects.all())
+    rollups_add(records=rows)  # the same rows again: every counter doubles
+    assert UsageRollup.objects.count() == before
+    assert _rollup_totals()["n"] == 2 * len(rows)
+    assert _rollup_totals()["cost"] == 2 * _ledger_totals()["cost"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_lose_no_increment(member):
+    """Several threads, each with its own database connection, record into the
+    same rollup row at once; the upsert keeps every increment."""
+    per_thread, threads = 25, 4
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            for _ in range(per_thread):
+                record(user=member.user, team_id=member.team.pk, cost_micros=7, **cloud())
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=write) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert errors == []
+    row = UsageRollup.objects.get()
+    assert row.requests == per_thread * threads == UsageRecord.objects.count()
+    assert row.cost_micros == 7 * per_thread * threads
+
+
+def test_rebuild_recomputes_the_same_rollups(known):
+    before = sorted(UsageRollup.objects.values_list("day", "team_id", "requests", "cost_micros"))
+    with transaction.atomic():
+        UsageRollup.objects.all().delete()
+    call_command("analytics_rebuild")
+    after = sorted(UsageRollup.objects.values_list("day", "team_id", "requests", "cost_micros"))
+    assert after == before
+
+
+def test_synthesize_writes_rows_and_matching_rollups(db):
+    call_command("ledger_synthesize", rows=3000, days=10, batch=700)
+    assert UsageRecord.objects.count() == 3000
+    assert _rollup_totals() == _ledger_totals()
+    statuses = set(UsageRecord.objects.values_list("status", flat=True))
+    assert statuses == {"ok", "error", "rejected", "cancelled"}
+    zones = set(UsageRecord.objects.values_list("privacy_zone", flat=True))
+    assert {"on_prem", "vendor", "vendor_zero_retention"} <= zones
+    call_command("analytics_rebuild", check=True)  # raises if they disagree
+
+
+def test_a_request_through_the_gateway_lands_in_ledger_and_rollups(hub, cloud, member):
+    make_cloud_model(cloud.url, name="cloud-mini")
+    client = openai.OpenAI(base_url=hub.api, api_key=member.key, max_retries=0, timeout=30)
+    client.chat.completions.create(
+        model="cloud-mini", messages=[{"role": "user", "content": "What is 2 + 2?"}]
+    )
+    deadline = time.monotonic() + 10
+    while not UsageRecord.objects.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    row = UsageRecord.objects.get()
+    rollup = UsageRollup.objects.get()
+    assert (rollup.route, rollup.model_name, rollup.team_id) == ("cloud", "cloud-mini", row.team_id)
+    assert (rollup.requests, rollup.ok, rollup.cost_micros) == (1, 1, row.cost_micros)
+    assert rollup.prompt_tokens == row.prompt_tokens > 0
+    assert BreakdownRollup.objects.get(kind="rule").name == row.rule_name
