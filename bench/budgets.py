@@ -97,7 +97,12 @@ def shell(env: dict[str, str], code: str) -> None:
 def run_backend(name: str, database_url: str, seconds: float, concurrency: int) -> dict:  # type: ignore[type-arg]
     workdir = Path(tempfile.mkdtemp(prefix="hybridhub-bench-"))
     mock_port, hub_port = free_port(), free_port()
-    env = bench_env(workdir, BENCH_VENDOR_KEY="sk-bench", HYBRIDHUB_PRELOAD_LOCAL_MODELS="false")
+    env = bench_env(
+        workdir,
+        HYBRIDHUB_PROVIDER_KEY_BENCH="sk-bench",
+        HYBRIDHUB_PROVIDER_ALLOW_LOOPBACK="true",  # the mock vendor is on 127.0.0.1
+        HYBRIDHUB_PRELOAD_LOCAL_MODELS="false",
+    )
     if database_url:
         env["DATABASE_URL"] = database_url
     key = prepare_database(env, SETUP.replace("{base_url}", f"http://127.0.0.1:{mock_port}/v1"))
