@@ -14,8 +14,8 @@ from django.utils import timezone
 from apps.accounts.models import Team
 from apps.chat.models import Message
 from apps.gateway.models import UsageRecord
-from apps.policy.complexity import score
-from apps.policy.engine import Facts, Signals, route
+from apps.gateway.replay import signals_of_row
+from apps.policy.engine import route
 from apps.policy.models import PolicyVersion
 from apps.policy.services import policy_compiled, policy_published_get
 from apps.providers.catalog import catalog_load
@@ -215,21 +215,6 @@ def review_context(week: date) -> dict[str, Any]:
 # --- one request's signals through the policy -------------------------------------
 
 
-def _signals(row: UsageRecord, policy: Any) -> Signals:
-    facts = Facts(
-        team_id=row.team_id,
-        user_id=row.user_id,
-        api_key_id=row.api_key_id,
-        source=row.source,
-        requested_model=row.requested_model,
-        estimated_tokens=row.estimated_tokens,
-        max_tokens=row.max_tokens,
-        now=timezone.localtime(row.created_at),
-    )
-    complexity = score(row.complexity_features, policy.document.complexity_weights)
-    return Signals(row.found_level or 0, row.floor_level or 0, complexity, facts)
-
-
 def signals_simulate(scope: Scope, code: str) -> dict[str, Any] | None:
     """What the published policy and the draft decide for a recorded request,
     from its recorded signals (levels, detector counts, complexity features)."""
@@ -247,7 +232,7 @@ def signals_simulate(scope: Scope, code: str) -> dict[str, Any] | None:
     outcomes = []
     for label, version in versions:
         policy = policy_compiled(version)
-        decision = route(policy, catalog, _signals(row, policy))
+        decision = route(policy, catalog, signals_of_row(row, policy))
         outcomes.append({"label": label, "version": version, "decision": decision})
     return {"row": row, "outcomes": outcomes}
 

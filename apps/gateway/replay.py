@@ -70,7 +70,9 @@ class ReplayReport:
         return count / self.requests if self.requests else 0.0
 
 
-def _signals(row: UsageRecord, policy: CompiledPolicy) -> Signals:
+def signals_of_row(row: UsageRecord, policy: CompiledPolicy) -> Signals:
+    """A recorded request's signals (never its text), scored with ``policy``'s
+    complexity weights: what replay and the weekly review route again."""
     facts = Facts(
         team_id=row.team_id,
         user_id=row.user_id,
@@ -99,7 +101,7 @@ def policy_replay(*, policy: CompiledPolicy, catalog: Catalog, days: int) -> Rep
         if index == MAX_ROWS:
             report.truncated = True
             break
-        _replay_one(report, row, route(policy, catalog, _signals(row, policy)))
+        _replay_one(report, row, route(policy, catalog, signals_of_row(row, policy)))
     return report
 
 
