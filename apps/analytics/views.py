@@ -21,6 +21,9 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from apps.accounts.models import Team
+from apps.budgets.selectors import BudgetState, Who, budgets_for_sidebar
+
 from . import reports, review
 from . import selectors as s
 from .forms import FilterForm
@@ -62,8 +65,16 @@ def me(request: HttpRequest) -> HttpResponse:
         "charts": reports.me_charts(tables),
         "mine": True,
         "can_admin": s.scope_for(cast(User, request.user)) is not None,
+        "my_budgets": _my_budgets(cast(User, request.user)),
     }
     return _page(request, "analytics/me.html", tables, context)
+
+
+def _my_budgets(user: User) -> list[tuple[Team, list[BudgetState]]]:
+    """For each of my teams, the budgets my requests fall under (as the chat
+    sidebar shows them): what is left, and when it resets."""
+    teams = Team.objects.filter(memberships__user=user).order_by("name")
+    return [(team, budgets_for_sidebar(Who(team.pk, user.pk))) for team in teams]
 
 
 @require_GET

@@ -177,3 +177,15 @@ def test_query_count_does_not_grow_with_users(known, django_assert_max_num_queri
     client = logged_in(known.staff)
     with django_assert_max_num_queries(30):
         client.get("/analytics/", RANGE)
+
+
+def test_my_page_shows_what_is_left_of_my_budgets(member):
+    from apps.budgets.services import BudgetTarget, budget_set
+
+    client = logged_in(member.user)
+    page = client.get("/analytics/me/").content.decode()
+    assert "No budget set for you or Engineering" in page
+    target = BudgetTarget(scope="team", team=member.team)
+    budget_set(target=target, limit_micros=25_000_000, period="month", actor=None)
+    page = client.get("/analytics/me/").content.decode()
+    assert "Engineering" in page and "$25.00 left of $25.00" in page and "resets" in page
