@@ -318,9 +318,9 @@ def test_safe_custom_patterns_are_accepted(kind, pattern):
 def test_patterns_that_backtrack_elsewhere_run_in_linear_time(pattern):
     classifier = Classifier(custom=[CustomDetector("hosts", "regex", (pattern,), 2)])
     for text in ("a" * 30_000 + "!", "a-" * 15_000 + "!", "ab " * 100 + "a" * 30_000 + "!"):
-        start = time.perf_counter()
+        start = time.thread_time()
         classifier.scan(text, Deadline(seconds=60))
-        assert time.perf_counter() - start < 0.5  # a backtracking engine takes hours here
+        assert time.thread_time() - start < 2.0  # CPU time; a backtracking engine takes hours
 
 
 def test_redact_gives_each_distinct_value_its_own_typed_placeholder():
@@ -389,6 +389,6 @@ def test_importable_without_django():
 )
 def test_pathological_input_scans_in_linear_time(unit):
     text = unit * (60_000 // len(unit))
-    start = time.perf_counter()
+    start = time.thread_time()
     DEFAULT.scan(text)
-    assert time.perf_counter() - start < 0.5  # a quadratic scan takes seconds here
+    assert time.thread_time() - start < 2.0  # CPU time; a quadratic scan takes minutes here

@@ -337,6 +337,6 @@ ADVERSARIAL = [
 @pytest.mark.parametrize("unit", ADVERSARIAL)
 def test_linear_on_adversarial_input(unit):
     text = (unit * (100_000 // len(unit) + 1))[:100_000]
-    started = time.perf_counter()
+    started = time.thread_time()
     list(find_secret(_Scan(text)))
-    assert time.perf_counter() - started < 1.0
+    assert time.thread_time() - started < 1.0
