@@ -171,32 +171,6 @@ class _Scan:
         return numbers.runs(self.text)
 
 
-def _cues(lower: str, words: Sequence[str], *, whole: bool = True) -> Iterator[Span]:
-    """Each occurrence of the cue words (whole words unless told otherwise).
-    ``str.find`` runs in C: far cheaper than a regex scan over the text."""
-    for word in words:
-        at = lower.find(word)
-        while at >= 0:
-            end = at + len(word)
-            if not whole or (_outside_word(lower, at - 1) and _outside_word(lower, end)):
-                yield at, end
-            at = lower.find(word, at + 1)
-
-
-def _outside_word(text: str, i: int) -> bool:
-    return not (0 <= i < len(text) and text[i].isalnum())
-
-
-def _after_cues(
-    scan: _Scan, cues: Sequence[str], value: re.Pattern[str], *, whole: bool = True
-) -> Iterator[re.Match[str]]:
-    """Matches of ``value`` right after a cue word."""
-    for _, end in _cues(scan.lower, cues, whole=whole):
-        match = value.match(scan.text, end)
-        if match:
-            yield match
-
-
 Finder = Callable[[_Scan], Iterator[Span]]
 _FINDERS: dict[str, Finder] = {
     "email": contact.find_email,
