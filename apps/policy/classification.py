@@ -97,6 +97,9 @@ DETECTOR_PACKS: dict[str, tuple[str, ...]] = {
            "us_bank_account"),
     "eu": ("de_tax_id", "fr_nir", "es_dni", "it_fiscal_code", "nl_bsn", "pl_pesel"),
     "ca": ("ca_sin",),
+    "br": ("br_cpf", "br_cnpj"),
+    "in": ("in_aadhaar", "in_pan"),
+    "jp": ("jp_my_number",),
 }  # fmt: skip
 BUILTIN_DETECTORS |= {
     name: BuiltinSetting(False, RESTRICTED) for pack in DETECTOR_PACKS.values() for name in pack

@@ -160,13 +160,45 @@ CONTEXT = [
     ("curl header", 'curl -H "Authorization: Bearer {}" https://x', "q8X2mB7vL1kP9sR4tZ6wN3cJ"),
     ("prose", "my password is {} ok", "P@ssw0rd"),
     ("prose", "The PIN was {}.", "4921x"),
-]
+    ("prose, words between", "The password for the staging box is {} (same as last month).",
+     "qwerty357?"),
+    ("prose, symbols", "The password for the staging box is {} (same as last month).",
+     "yrhXU9GS@iveV#AB"),
+    ("prose, token named first", "my generic token {} stopped working", "Monkey1456"),
+    ("prose, key rotated", "I rotated the snyk key, the new one is {} - update it", UUID),
+    ("prose, German", "Das Passwort ist {}.", "Sommer2024!"),
+    ("bearer, symbols", "Authorization: Bearer {}", "Football888$"),
+    ("bearer, symbols", 'curl -H "Authorization: Bearer {}" https://x', "Shadow68#"),
+    ("quoted, percent", 'Client(redis_password="{}")', "%0TmT&5+Tkh*bb"),
+    ("letters only, generated", "ARG SUMOLOGIC_ACCESSID={}", "sukdRFpMukJglJ"),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(("syntax", "sentence", "value"), CONTEXT)
 def test_credentials_by_context(syntax, sentence, value):
     text = sentence.format(value)
     assert secrets_in(text) == [value], syntax
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The password is incorrect.",
+        "the token is valid for 3600 seconds",
+        "The key is gpt-4o-mini, the cheap one",
+        "The key is to keep prompts short.",
+        "Press the key F5 to refresh the page",
+        "password reset link is https://example.com/reset/abc123",
+        "DATABASE_URL=postgresql://postgres:{{ secrets.API_TOKEN }}@mq.internal:5432/app",
+        'password = "%(password)s"',
+        "password: %APPDATA%",
+        "token = getAccessTokenFromVault()",
+        "password=NotImplementedError",
+        "SERVICE_ACCOUNT_KEY=ServiceAccountName",
+    ],
+)
+def test_prose_and_code_that_only_mention_credentials(text):
+    assert secrets_in(text) == []
 
 
 # Base64 or hex that decodes to a credential raises the level.

@@ -621,9 +621,9 @@ _CLI_SHORT = _compile(
 _AUTH_HEADER = _compile(
     r"(?i)\b(?:proxy-)?authorization[\"']?[ \t]*[:=][ \t]*[\"'`]?[ \t]*"
     r"(?:(?:basic|bearer|token|digest|api-?key|sso-key|jwt|otp)[ \t]+)?"
-    r"([A-Za-z0-9._~+/=:\-]+)"
+    r"([^\s\"'`,;<>]+)"
 )
-_BEARER = _compile(r"(?i)\bbearer[ \t]+([A-Za-z0-9._~+/\-]+=*)")
+_BEARER = _compile(r"(?i)\bbearer[ \t]+([^\s\"'`,;<>]+)")
 # scheme://user:password@host: the password runs to the last "@" before the host.
 _URL_PASSWORD = _compile(r"://[^\s:/@\"'<>]*:([^\s/\"'<>]+)@[\w\[.\-]")
 
@@ -653,11 +653,11 @@ MAX_VALUE = 1024  # longer values are payloads, left to the blob and token check
 
 # Values that stand for a secret without being one: templates, env vars, stars.
 _PLACEHOLDER_VALUE = re.compile(
-    r"(?i)<[^>]*>|\{.*\}|\$\{?\w+\}?|%\(?\w*\)?s|:\w+|\?|\*+|x{3,}|\.{3}|…|(.)\1*"
+    r"(?i)<[^>]*>|\{.*\}|\$\{?\w+\}?|%\(?\w*\)?[sd]|%\w+%|:\w+|\?|\*+|x{3,}|\.{3}|…|(.)\1*"
     r"|(?:your|my|the|new|old|some)?[_\-]?(?:password|passwd|pass|pwd|secret|token|api[_\-]?key"
     r"|changeme|changeit|redacted|hidden|example|placeholder|dummy|secret123|password123)"
 )
-_TEMPLATE_START = ("$", "{{", "<", "%", "#{", "@")
+_TEMPLATE_START = ("$", "{{", "<", "#{", "@")  # "%(name)s" and "%VAR%": _PLACEHOLDER_VALUE
 _NOT_VALUE_START = ("-", "/", "./", "../", "~/", "C:\\")  # a flag or a path
 # Code, not a value: "None", "str", "os.environ.get(...)", "settings.DB_PASSWORD",
 # "(bool, optional)".
@@ -745,15 +745,25 @@ def _value_ok(value: str, tier: int, *, quoted: bool) -> bool:
         return False  # ${VAR}, <your-key>, ****
     if quoted and (any(ch.isspace() for ch in value) or _CONSTANT_NAME.fullmatch(value)):
         return False  # "Enter your password" is a label, FORCE_CHANGE_PASSWORD an enum value
-    if not quoted and _CODE_VALUE.fullmatch(value):
+    if not quoted and _CODE_VALUE.fullmatch(value) and not _random_letters(value):
         return False  # None, str, settings.X, os.environ[...]
     if _globally_allowed(value):
         return False
     if tier == PASSWORD:
         return True
     if tier == SECRET:
-        return len(value) >= 8 and not _WORDY.fullmatch(value)
+        return len(value) >= 8 and (not _WORDY.fullmatch(value) or _random_letters(value))
     return _random_enough(value)
+
+
+def _random_letters(value: str) -> bool:
+    """ "sukdRFpMukJglJ": letters only, but cases switching like a generated
+    key's, not a word's or an identifier's ("ServiceAccountName")."""
+    if len(value) < 12 or not value.isalpha():
+        return False
+    _, upper, _ = _class_counts(value)
+    runs = len(_CLASS_RUNS.findall(value)) / len(value)
+    return upper >= 3 and runs >= MIN_RUN_RATIO and _wordiness(value) <= MAX_WORDINESS
 
 
 def _placeholder(value: str) -> bool:
@@ -832,24 +842,80 @@ def _private_keys(text: str) -> Iterator[Span]:
 
 # --- prose --------------------------------------------------------------------------
 
-_PROSE_PASSWORD_CUES = ("password", "passphrase", "passcode", "pin", "contraseña")
-_PROSE_PASSWORD_VALUE = re.compile(r"[ \t]+(?i:is|was|es)[ \t]*:?[ \t]+[\"']?([^\s\"']{4,128})")
+# Prose that names a credential and then gives it: "my password is hunter2",
+# "The password for the staging box is qwerty357?", "the snyk key … the new one
+# is 4869a82e-…", "my generic token Monkey1456 stopped working".
+_PROSE_PASSWORD_CUES = ("password", "passphrase", "passcode", "pin", "contraseña", "passwort",
+                        "mot de passe", "senha", "wachtwoord", "lösenord", "hasło")  # fmt: skip
+_PROSE_SECRET_CUES = ("token", "api key", "apikey", "secret", "access key")
+_PROSE_KEY_CUES = ("key",)  # "the key is to …": only a value that looks generated
+PROSE_WINDOW = 64  # characters after the cue word where "is …" may follow
+# " is ", " was ", " es ", " ist ", " est ", " é ", ": " after a few words on the same line.
+_PROSE_VERB = re.compile(r"[ \t](?i:is|was|es|ist|est|é|is now|now is)[ \t]*:?[ \t]+|:[ \t]+")
+_PROSE_VALUE = re.compile(r"[\"'`]?([^\s\"'`\\]{4,128})")  # "\\n" in JSON ends it
+_PROSE_DIRECT = re.compile(r"[ \t]+([^\s\"'`\\]{8,128})")
+_CLOSERS = ".,;:)]}"  # sentence punctuation after a value ("?", "!" stay: "qwerty357?")
 
 
 def _prose_passwords(text: str, lower: str) -> Iterator[Span]:
-    """ "my password is hunter2": only values with a digit or symbol, because
-    "the password is incorrect" is far more common than an all-letter password."""
-    for cue in _PROSE_PASSWORD_CUES:
-        at = lower.find(cue)
-        while at >= 0:
-            end = at + len(cue)
-            if _outside_word(lower, at - 1) and _outside_word(lower, end):
-                match = _PROSE_PASSWORD_VALUE.match(text, end)
-                if match:
-                    value = match.group(1).rstrip(".,;:!?)")
-                    if len(value) >= 4 and not value.isalpha() and not _placeholder(value):
-                        yield match.start(1), match.start(1) + len(value)
-            at = lower.find(cue, at + 1)
+    """Credentials given in prose. For a password, any value with a digit or a
+    symbol ("the password is incorrect" is far more common than an all-letter
+    password); for a token or key, a value that looks generated or mixes
+    letters and digits. The span covers the value as written, punctuation
+    after it included: redacting a full stop is harmless, leaking a "$" is not."""
+    tiers = ((_PROSE_PASSWORD_CUES, PASSWORD), (_PROSE_SECRET_CUES, SECRET), (_PROSE_KEY_CUES, WEAK))
+    for cues, tier in tiers:
+        for cue in cues:
+            at = lower.find(cue)
+            while at >= 0:
+                end = at + len(cue)
+                if _prose_word(lower, at) and _outside_word(lower, end):
+                    found = _prose_value(text, end, tier)
+                    if found:
+                        yield found
+                at = lower.find(cue, end)
+
+
+def _prose_word(lower: str, at: int) -> bool:
+    """A word of prose, not the tail of an identifier (API_TOKEN, cfg.secret)."""
+    return at == 0 or lower[at - 1] in " \t\r\n(\"'`*"
+
+
+def _prose_value(text: str, end: int, tier: int) -> Span | None:
+    line_end = text.find("\n", end, end + PROSE_WINDOW)
+    window_end = line_end if line_end >= 0 else min(len(text), end + PROSE_WINDOW)
+    verb = _PROSE_VERB.search(text, end, window_end)
+    if verb is not None:
+        match = _PROSE_VALUE.match(text, verb.end())
+        if match:
+            start, stop = match.span(1)
+            stop = start + len(match.group(1).rstrip(_CLOSERS))
+            if _prose_value_ok(text[start:stop], tier, direct=False):
+                return start, stop
+    direct = _PROSE_DIRECT.match(text, end)
+    if direct:
+        start, stop = direct.span(1)
+        stop = start + len(direct.group(1).rstrip(_CLOSERS))
+        if _prose_value_ok(text[start:stop], tier, direct=True):
+            return start, stop
+    return None
+
+
+def _prose_value_ok(value: str, tier: int, *, direct: bool) -> bool:
+    bare = value.rstrip("?")
+    if len(bare) < 4 or bare.isalpha() or "://" in value or not value[0].isalnum():
+        return False
+    if not _value_ok(value, PASSWORD, quoted=False):
+        return False  # a placeholder, a path, code (os.environ[...]), an allowlisted value
+    letters = any(ch.isalpha() for ch in value)
+    digits = any(ch.isdigit() for ch in value)
+    if tier == WEAK:
+        return _random_enough(value)
+    if direct:  # "token Monkey1456": no verb, so the value must look like a credential
+        return letters and digits and len(value) >= 8
+    if tier == PASSWORD:
+        return True
+    return (letters and digits and len(value) >= 8) or _random_enough(value)
 
 
 def _outside_word(text: str, i: int) -> bool:

@@ -24,13 +24,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from stdnum import luhn
+from stdnum.br import cnpj as br_cnpj
+from stdnum.br import cpf as br_cpf
 from stdnum.ca import sin as ca_sin
 from stdnum.de import idnr as de_idnr
 from stdnum.es import dni as es_dni
 from stdnum.es import nie as es_nie
 from stdnum.fr import nir as fr_nir
 from stdnum.gb import nhs as gb_nhs
+from stdnum.in_ import aadhaar as in_aadhaar
+from stdnum.in_ import pan as in_pan
 from stdnum.it import codicefiscale as it_codicefiscale
+from stdnum.jp import in_ as jp_in
 from stdnum.nl import bsn as nl_bsn
 from stdnum.pl import pesel as pl_pesel
 from stdnum.us import itin as us_itin
@@ -164,8 +169,12 @@ US = {
     ),
     "us_driver_licence": _Identifier(
         "US driver's licence numbers (state formats) after 'driver's license', 'DL'",
-        _word("[A-Z0-9]", r"[A-Z]?(?:[ -]?[0-9]){5,13}"),
-        lambda value: sum(ch.isdigit() for ch in value) >= 6 and _not_repeated(value),
+        # a letter and up to 14 digits (FL, NJ, IL …), digits only, or Washington's
+        # older "WDL" and eight letters or digits
+        _word("[A-Z0-9]", r"(?:[A-Z]?(?:[ -]?[0-9]){5,14}|DL[A-Z0-9*]{8})"),
+        lambda value: value.startswith("WDL") or (
+            sum(ch.isdigit() for ch in value) >= 6 and _not_repeated(value)
+        ),
         "always",
         _LICENCE_CUES,
     ),
@@ -283,12 +292,66 @@ EU = {
     ),
 }
 
-IDENTIFIERS: dict[str, _Identifier] = {**UK, **US, **CA, **EU}
+# --- Brazil, India, Japan ---------------------------------------------------------
+
+
+def _pan_ok(value: str) -> bool:
+    """India's PAN: the fourth letter says who holds it (P a person, C a company …)."""
+    return value[3] in "ABCFGHJLPT"
+
+
+BR = {
+    "br_cpf": _Identifier(
+        "Brazilian CPF numbers (123.456.789-09; two check digits)",
+        _word("[0-9]", r"[0-9]{2}\.?[0-9]{3}\.?[0-9]{3}-?[0-9]{2}"),
+        _stdnum(br_cpf),
+        "unless_grouped",
+        ("cpf", "cadastro de pessoas"),
+    ),
+    "br_cnpj": _Identifier(
+        "Brazilian CNPJ numbers (12.345.678/0001-95; two check digits)",
+        _word("[0-9]", r"[0-9]\.?[0-9]{3}\.?[0-9]{3}/?[0-9]{4}-?[0-9]{2}"),
+        _stdnum(br_cnpj),
+        "unless_grouped",
+        ("cnpj",),
+    ),
+}
+IN = {
+    "in_aadhaar": _Identifier(
+        "Indian Aadhaar numbers (2345 6789 0123; Verhoeff check)",
+        _word("[2-9]", r"[0-9]{3}[ -]?[0-9]{4}[ -]?[0-9]{4}"),
+        _stdnum(in_aadhaar),
+        "unless_grouped",
+        ("aadhaar", "aadhar", "uidai", "uid", "\u0906\u0927\u093e\u0930"),
+    ),
+    "in_pan": _Identifier(
+        "Indian PAN numbers (ABCPE1234F; holder-type letter)",
+        _word("[A-Z]", r"[A-Z]{4}[0-9]{4}[A-Z]"),
+        _pan_ok,
+        "always",
+        ("pan", "permanent account number", "pan card", "pan no"),
+    ),
+}
+JP = {
+    "jp_my_number": _Identifier(
+        "Japanese My Number (Individual Number, 12 digits, check digit) after 'マイナンバー'",
+        _word("[0-9]", r"[0-9]{3}[ -]?[0-9]{4}[ -]?[0-9]{4}"),
+        _stdnum(jp_in),
+        "always",
+        ("\u30de\u30a4\u30ca\u30f3\u30d0\u30fc", "\u500b\u4eba\u756a\u53f7", "my number",
+         "mynumber", "individual number"),
+    ),
+}
+
+IDENTIFIERS: dict[str, _Identifier] = {**UK, **US, **CA, **EU, **BR, **IN, **JP}
 PACKS: dict[str, tuple[str, ...]] = {
     "uk": tuple(UK),
     "us": tuple(US),
     "eu": tuple(EU),
     "ca": tuple(CA),
+    "br": tuple(BR),
+    "in": tuple(IN),
+    "jp": tuple(JP),
 }
 DESCRIPTIONS: dict[str, str] = {name: ident.description for name, ident in IDENTIFIERS.items()}
 
@@ -296,9 +359,10 @@ DESCRIPTIONS: dict[str, str] = {name: ident.description for name, ident in IDENT
 def _find(identifier: _Identifier, scan: _Scan) -> Iterator[Span]:
     if identifier.context == "always" and not any(cue in scan.lower for cue in identifier.cues):
         return  # str.find in C: most texts hold none of the words
-    for match in identifier.shape.finditer(scan.text):
+    text = scan.text
+    for match in identifier.shape.finditer(text):
         value = match.group()
-        if not identifier.valid(_compact(value)):
+        if _inside_longer_number(text, *match.span()) or not identifier.valid(_compact(value)):
             continue
         grouped = any(not ch.isalnum() for ch in value)
         needs_cue = identifier.context == "always" or (
@@ -306,6 +370,16 @@ def _find(identifier: _Identifier, scan: _Scan) -> Iterator[Span]:
         )
         if not needs_cue or _cued(scan.lower, *match.span(), identifier.cues):
             yield match.span()
+
+
+def _inside_longer_number(text: str, start: int, end: int) -> bool:
+    """Digit groups that continue on either side ("DE89 3704 0044 0532 0130 00",
+    "+55 85 6989-5949 …") belong to a longer number: an IBAN, a card, a phone."""
+    before = text[max(0, start - 2) : start]
+    after = text[end : end + 2]
+    return (len(before) == 2 and before[0].isdigit() and before[1] in " -") or (
+        len(after) == 2 and after[0] in " -" and after[1].isdigit()
+    )
 
 
 def _cued(lower: str, start: int, end: int, cues: tuple[str, ...]) -> bool:

@@ -87,6 +87,12 @@ def _glued(ch: str) -> bool:
     return ch.isalnum() and (ch.isdigit() or ord(ch) < 0x2E80)
 
 
+def _cjk(ch: str) -> bool:
+    """Chinese and Japanese words touch their neighbours: a cue word written in
+    them needs no space around it ("のマイナンバーは")."""
+    return ord(ch) >= 0x2E80
+
+
 def clear_before(text: str, start: int) -> bool:
     """Nothing glued to the front: not inside a word or a longer number
     ("x4111…", "1.5", "12:30", "1,234"), not a price or a reference ("$",
@@ -125,14 +131,13 @@ def cue_before(lower: str, start: int, cues: Sequence[str], window: int = 40) ->
 def cue_after(lower: str, end: int, cues: Sequence[str], window: int = 32) -> bool:
     """One of the cue words (whole words) starts within ``window`` characters
     after ``end``, on the same line ("… 698712055 is the right BSN")."""
-    high = min(len(lower), end + window)
     for cue in cues:
-        at = lower.find(cue, end, high)
+        at = lower.find(cue, end, end + window + len(cue))
         if at < 0:
             continue
         stop = at + len(cue)
-        before_ok = not lower[at - 1].isalnum()
-        after_ok = stop >= len(lower) or not lower[stop].isalnum()
+        before_ok = not lower[at - 1].isalnum() or _cjk(cue[0])
+        after_ok = stop >= len(lower) or not lower[stop].isalnum() or _cjk(cue[-1])
         if before_ok and after_ok and "\n" not in lower[end:at]:
             return True
     return False
@@ -161,8 +166,8 @@ def cue_at(lower: str, start: int, cues: Sequence[str], window: int = 40) -> int
         if at < 0 or (latest is not None and at <= latest):
             continue
         end = at + len(cue)
-        before_ok = at == 0 or not lower[at - 1].isalnum()
-        after_ok = end >= len(lower) or not lower[end].isalnum()
+        before_ok = at == 0 or not lower[at - 1].isalnum() or _cjk(cue[0])
+        after_ok = end >= len(lower) or not lower[end].isalnum() or _cjk(cue[-1])
         if before_ok and after_ok and "\n" not in lower[end:start]:
             latest = at
     return latest
@@ -337,7 +342,14 @@ _PHONE_CUES = (
     "whatsapp", "sms", "landline", "text me", "contact", "reach me", "dial", "ph", "hotline",
     "téléphone", "tél", "portable", "telefon", "handy", "rufnummer", "teléfono", "móvil",
     "telefono", "cellulare", "telefoon", "mobiel", "número", "numero", "nummer",
+    "telefone", "celular", "fone", "ligue", "chiami", "chiamare", "appelez", "appeler",
+    "anrufen", "llame", "llamar", "bel", "bellen", "zadzwoń", "mobil", "telefonnummer",
+    "mobilnummer", "numer", "numerem", "kontakt", "ping me", "extension", "電話",
+    "お問い合わせ", "連絡先", "携帯", "전화",
 )  # fmt: skip
+# Column names that make a CSV field a phone number ("id,name,email,phone").
+_PHONE_COLUMNS = ("phone", "tel", "telephone", "mobile", "cell", "telefon", "telefono",
+                  "telefone", "téléphone", "fax")  # fmt: skip
 # Words that introduce other numbers ("ISSN 0317-8471", "order 0800 123 456",
 # "id 502 254 3143"), unless a phone cue comes too.
 _NOT_PHONE_CUES = (
@@ -373,24 +385,29 @@ def _phone_in_run(scan: _Scan, run: Run, regions: tuple[str, ...]) -> Span | Non
     # The whole run, or after a cue word the run without its last group or two
     # ("call 020 7946 0958 2 times"); no phone number has more than eight groups.
     longest = min(len(groups), 8)
-    cued = cue_before(scan.lower, lead, _PHONE_CUES, 32)
+    cued = cue_before(scan.lower, lead, _PHONE_CUES, 32) or in_named_column(
+        scan, lead, groups[-1][1], _PHONE_COLUMNS
+    )
     for count in range(longest, max(0, longest - 3), -1):
         end = groups[count - 1][1]
         if count < len(groups) and (text[end] != " " or not cued):
             continue
         if count == len(groups) and not clear_after(text, end) and not _EXTENSION.match(text, end):
             return None
-        if _phone_ok(scan, lead, groups[:count], regions):
+        if _phone_ok(scan, lead, groups[:count], regions, cued=cued):
             extension = _EXTENSION.match(text, end)
             return lead, extension.end() if extension else end
     return None
 
 
-def _phone_ok(scan: _Scan, lead: int, groups: Sequence[Span], regions: tuple[str, ...]) -> bool:
+def _phone_ok(
+    scan: _Scan, lead: int, groups: Sequence[Span], regions: tuple[str, ...], *, cued: bool
+) -> bool:
+    """``cued``: a phone cue word comes before, or the CSV column is named so."""
     text = scan.text
     written = text[lead : groups[-1][1]]
     digits = _digits(text, groups)
-    if not 7 <= len(digits) <= 17 or not _phone_shaped(text, written, groups):
+    if not 7 <= len(digits) <= 17 or not _phone_shaped(text, written, groups, cued=cued):
         return False
     if written[0] == "+":
         return len(digits) >= 8 and _international_ok(written, bare=len(groups) == 1)
@@ -399,10 +416,12 @@ def _phone_ok(scan: _Scan, lead: int, groups: Sequence[Span], regions: tuple[str
         if len(groups) > 1 and _possible_international(international):
             return True  # "0033 6 94 02 43 61"; a bare "00…" run must be valid
         return len(digits) >= 9 and _parsed(international, None, trunk=False) is not None
-    cued = cue_before(scan.lower, lead, _PHONE_CUES, 32)
-    if not cued and cue_before(scan.lower, lead, _NOT_PHONE_CUES, 16):
-        return False
-    if len(groups) == 1 and not (cued and len(digits) >= 9) and not _bare_trunk(digits):
+    other = cue_at(scan.lower, lead, _NOT_PHONE_CUES, 16)
+    if other is not None:
+        phone_cue = cue_at(scan.lower, lead, _PHONE_CUES, 32)
+        if phone_cue is None or phone_cue < other:
+            return False  # "contact us about order 605 566 800": the nearer word wins
+    if len(groups) == 1 and not (cued and len(digits) >= 8) and not _bare_trunk(digits):
         return False  # a bare digit run is a count or an id unless called a phone
     if _north_american_shape(text, written, groups, regions):
         return True
@@ -412,7 +431,10 @@ def _phone_ok(scan: _Scan, lead: int, groups: Sequence[Span], regions: tuple[str
             continue
         if cued or _written_as_phone(written, groups, formatted, region):
             return True
-    return False
+    # Called a phone but valid in none of the configured regions: a number of a
+    # country the operator did not list ("chiami il 088252093", "605 566 800" in
+    # a "phone" column). Its length is still a phone's.
+    return cued and len(digits) <= 13
 
 
 def _international_ok(written: str, *, bare: bool) -> bool:
@@ -455,16 +477,16 @@ def _north_american_shape(
     return last in ("-", ".") and (parens or first in (last, " "))
 
 
-def _phone_shaped(text: str, written: str, groups: Sequence[Span]) -> bool:
+def _phone_shaped(text: str, written: str, groups: Sequence[Span], *, cued: bool) -> bool:
     """Not a date, a version or IP ("1.2.3.4"), an SSN's layout, a fraction
-    or an ISBN."""
+    or an ISBN. After a phone cue, dots separate groups ("Phone: 4086.6601")."""
     separators = _separators(text, groups)
     if _DATE_START.match(written.lstrip("+(")):
         return False
     sizes = [end - start for start, end in groups]
     if sizes == [3, 2, 4] and written[0] != "+" and len(set(separators)) == 1:
         return False
-    if separators == ["."]:
+    if separators == ["."] and not (cued and len(_digits(text, groups)) <= 12):
         return False  # "0.381094567191384" is a decimal
     pairs = [int(text[s:e]) for s, e in groups[1:]] if set(sizes[1:]) == {2} else []
     if len(pairs) >= 4 and pairs == sorted(set(pairs)) and written[0] != "+":
