@@ -574,8 +574,8 @@ def test_numbers_near_phone_words_that_are_not_phones(text):
 
 def test_a_csv_column_named_ssn():
     text = 'id,name,ssn,street\n86306,"Emil Imiela",453328033,"al. Kilińskiego 193"\n'
-    assert found(text) == [("SSN", "453328033")]
-    assert found(text.replace(",ssn,", ",ticket,")) == []
+    assert [f for f in found(text) if f[0] == "SSN"] == [("SSN", "453328033")]
+    assert [f for f in found(text.replace(",ssn,", ",ticket,")) if f[0] == "SSN"] == []
 
 
 @pytest.mark.parametrize(

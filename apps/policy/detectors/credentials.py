@@ -863,7 +863,11 @@ def _prose_passwords(text: str, lower: str) -> Iterator[Span]:
     password); for a token or key, a value that looks generated or mixes
     letters and digits. The span covers the value as written, punctuation
     after it included: redacting a full stop is harmless, leaking a "$" is not."""
-    tiers = ((_PROSE_PASSWORD_CUES, PASSWORD), (_PROSE_SECRET_CUES, SECRET), (_PROSE_KEY_CUES, WEAK))
+    tiers = (
+        (_PROSE_PASSWORD_CUES, PASSWORD),
+        (_PROSE_SECRET_CUES, SECRET),
+        (_PROSE_KEY_CUES, WEAK),
+    )
     for cues, tier in tiers:
         for cue in cues:
             at = lower.find(cue)

@@ -172,8 +172,9 @@ US = {
         # a letter and up to 14 digits (FL, NJ, IL …), digits only, or Washington's
         # older "WDL" and eight letters or digits
         _word("[A-Z0-9]", r"(?:[A-Z]?(?:[ -]?[0-9]){5,14}|DL[A-Z0-9*]{8})"),
-        lambda value: value.startswith("WDL") or (
-            sum(ch.isdigit() for ch in value) >= 6 and _not_repeated(value)
+        lambda value: (
+            value.startswith("WDL")
+            or (sum(ch.isdigit() for ch in value) >= 6 and _not_repeated(value))
         ),
         "always",
         _LICENCE_CUES,
@@ -295,11 +296,6 @@ EU = {
 # --- Brazil, India, Japan ---------------------------------------------------------
 
 
-def _pan_ok(value: str) -> bool:
-    """India's PAN: the fourth letter says who holds it (P a person, C a company …)."""
-    return value[3] in "ABCFGHJLPT"
-
-
 BR = {
     "br_cpf": _Identifier(
         "Brazilian CPF numbers (123.456.789-09; two check digits)",
@@ -327,7 +323,7 @@ IN = {
     "in_pan": _Identifier(
         "Indian PAN numbers (ABCPE1234F; holder-type letter)",
         _word("[A-Z]", r"[A-Z]{4}[0-9]{4}[A-Z]"),
-        _pan_ok,
+        _stdnum(in_pan),  # the fourth letter says who holds it (P a person, C a company …)
         "always",
         ("pan", "permanent account number", "pan card", "pan no"),
     ),
@@ -338,8 +334,13 @@ JP = {
         _word("[0-9]", r"[0-9]{3}[ -]?[0-9]{4}[ -]?[0-9]{4}"),
         _stdnum(jp_in),
         "always",
-        ("\u30de\u30a4\u30ca\u30f3\u30d0\u30fc", "\u500b\u4eba\u756a\u53f7", "my number",
-         "mynumber", "individual number"),
+        (
+            "\u30de\u30a4\u30ca\u30f3\u30d0\u30fc",
+            "\u500b\u4eba\u756a\u53f7",
+            "my number",
+            "mynumber",
+            "individual number",
+        ),
     ),
 }
 

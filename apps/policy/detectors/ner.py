@@ -26,7 +26,7 @@ import logging
 import re
 import threading
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -83,8 +83,18 @@ _GREETED = re.compile(rf"Dear[ \t]+({_FULL_NAME})[ \t]*[,:!\n]")
 # the colon decides (found from the colon, which is rarer than the words).
 _AFTER_COLON = re.compile(rf":[ \t]*\"?({_FULL_NAME})(\"?[ \t]*<)?")
 _FIELD_BEFORE = re.compile(
-    r"\b(?:(?:full )?name|patient|employee|customer|client|applicant|candidate|author|signed"
-    r"|(?P<mail>from|to|cc|bcc|reply-to|sender))[ \t]*$"
+    r"(?<![a-z0-9])(?:(?:full |contact |customer |display |first |last )?name|patient|employee"
+    r"|customer|client|applicant|candidate|author|signed|owner|contact|assignee|reporter"
+    r"|requester|recipient|(?:card|account |policy )?holder|tenant|guest|passenger|member"
+    r"|beneficiary|next of kin|emergency contact|manager|user"
+    r"|(?P<mail>from|to|cc|bcc|reply-to|sender))[\"']?[ \t]*$"
+)
+# name="Jane Doe", full_name='Jane Doe' (logs, code, query strings).
+_AFTER_EQUALS = re.compile(rf"=[ \t]*[\"']({_FULL_NAME})[\"']")
+# "Full name: 山口 浩": Chinese and Japanese names after a label.
+_CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff"
+_CJK_AFTER_COLON = re.compile(
+    rf"[:\uff1a][ \t\u3000]*([{_CJK_CHARS}]{{1,4}}[ \u3000][{_CJK_CHARS}]{{1,4}})"
 )
 _NAME_AFTER = re.compile(rf"[ \t]+({_FULL_NAME})")
 _INTRODUCTIONS = ("my name is", "my name's", "i'm called", "call me", "je m'appelle",
@@ -120,8 +130,11 @@ def _person_rules(scan: _Scan) -> Iterator[Span]:
         for match in pattern.finditer(text):
             if _outside_word(text, match.start() - 1):
                 yield from _name_span(match, 1)
-    if ":" in text:
+    if ":" in text or "\uff1a" in text:
         yield from _labelled_names(scan)
+    if "=" in text:
+        yield from _assigned_names(scan)
+    yield from _column_values(scan, _PERSON_COLUMNS)
     for match in _after_cues(scan, _INTRODUCTIONS, _NAME_AFTER):
         yield from _name_span(match, 1)
     if "\n" in text:
@@ -141,10 +154,127 @@ def _signed_name(text: str, end: int) -> Iterator[Span]:
 def _labelled_names(scan: _Scan) -> Iterator[Span]:
     for match in _AFTER_COLON.finditer(scan.text):
         start = match.start()
-        field = _FIELD_BEFORE.search(scan.lower, max(0, start - 12), start)
+        field = _FIELD_BEFORE.search(scan.lower, max(0, start - 20), start)
         if field is None or (field.group("mail") and not match.group(2)):
             continue  # "From: Jane Doe" is a mail header only with "<address>" after it
         yield from _name_span(match, 1 if field.group("mail") else 2)
+    for match in _CJK_AFTER_COLON.finditer(scan.text):
+        start = match.start()
+        field = _FIELD_BEFORE.search(scan.lower, max(0, start - 20), start)
+        if field is not None and not field.group("mail"):
+            yield match.span(1)
+
+
+def _assigned_names(scan: _Scan) -> Iterator[Span]:
+    for match in _AFTER_EQUALS.finditer(scan.text):
+        start = match.start()
+        field = _FIELD_BEFORE.search(scan.lower, max(0, start - 20), start)
+        if field is not None and not field.group("mail"):
+            yield from _name_span(match, 2)
+
+
+# --- person and organisation: delimited columns ---------------------------------------
+
+_PERSON_COLUMNS = frozenset(
+    "name full_name fullname full name contact contact_name customer customer_name client "
+    "employee employee_name patient owner person first_name last_name firstname lastname "
+    "given_name family_name surname nombre nom nome naam vorname nachname imię nazwisko "
+    "名前 氏名".split(" ")
+) | {"full name", "contact name", "customer name"}
+_ABOUT_PEOPLE = ("email", "mail", "phone", "mobile", "ssn", "address", "street", "birth",
+                 "dob", "salary", "iban", "card", "employee", "patient", "customer", "gender",
+                 "passport", "national")  # fmt: skip
+_ORG_COLUMNS = frozenset(
+    "org organisation organization company company_name employer firm business account "
+    "empresa entreprise société firma azienda bedrijf 会社".split()
+)
+MAX_HEADER = 500  # characters of the first line read as a header
+_DELIMITERS = ",;\t|"
+
+
+_ADDRESS_COLUMNS = frozenset(
+    "address street street_address address1 address_line1 address_line_1 home_address "
+    "adresse dirección direccion indirizzo adres straße strasse rue calle via 住所".split()
+)
+
+
+def _plausible_address(text: str, start: int, end: int) -> bool:
+    """A street line: letters and a house number, not a bare number or word."""
+    value = text[start:end].strip()
+    has_digit = any(ch.isdigit() for ch in value)
+    has_letter = any(ch.isalpha() for ch in value)
+    return 4 <= len(value) <= 120 and has_digit and has_letter and "@" not in value
+
+
+def _column_values(
+    scan: _Scan, columns: frozenset[str], plausible: Callable[[str, int, int], bool] | None = None
+) -> Iterator[Span]:
+    """The fields of a delimited text (CSV, TSV) in the columns its header
+    names so: "id,name,org,email" makes every row's second field a name.
+    One pass over the text; quoted fields may hold the delimiter."""
+    text = scan.text
+    header_end = text.find("\n", 0, MAX_HEADER)
+    if header_end <= 0:
+        return
+    header = scan.lower[:header_end].rstrip("\r")
+    delimiter = max(_DELIMITERS, key=header.count)
+    if header.count(delimiter) == 0:
+        return
+    names = [name.strip().strip("\"'").strip() for name in header.split(delimiter)]
+    wanted = {i for i, name in enumerate(names) if name in columns}
+    bare_name = bool(wanted) and all(names[i] == "name" for i in wanted)
+    if bare_name and columns is _PERSON_COLUMNS and not any(w in header for w in _ABOUT_PEOPLE):
+        return  # a bare "name" column is a product's or a file's unless the table is about people
+    if not wanted:
+        return
+    at = header_end + 1
+    while at < len(text):
+        line_end = text.find("\n", at)
+        line_end = len(text) if line_end < 0 else line_end
+        for i, (start, end) in enumerate(_fields(text, at, line_end, delimiter)):
+            if i in wanted and (plausible or _plausible_name)(text, start, end):
+                yield start, end
+        at = line_end + 1
+
+
+def _fields(text: str, start: int, end: int, delimiter: str) -> Iterator[Span]:
+    """The fields of one line, without their quotes."""
+    at = start
+    while at <= end:
+        if text.startswith('"', at):
+            close = text.find('"', at + 1, end)
+            close = end if close < 0 else close
+            yield at + 1, close
+            stop = text.find(delimiter, close, end)
+        else:
+            stop = text.find(delimiter, at, end)
+            yield at, (end if stop < 0 else stop)
+        if stop < 0:
+            return
+        at = stop + 1
+
+
+def _plausible_name(text: str, start: int, end: int) -> bool:
+    """One to five words of letters (any script), no digits or "@"; in a Latin
+    script each word capitalised."""
+    value = text[start:end].strip().rstrip("\r")
+    if not 2 <= len(value) <= 80:
+        return False
+    words = value.split()
+    if not 1 <= len(words) <= 5:
+        return False
+    for word in words:
+        letters = word.replace("-", "").replace("'", "").replace(".", "").replace("\u2019", "")
+        if not letters.isalpha():
+            return False
+        if letters.isascii() and not word[0].isupper() and word not in _LOWER_PARTICLES:
+            return False
+    return True
+
+
+_LOWER_PARTICLES = frozenset(
+    "van von de der den del della da di du la le bin al dos das e y i".split()
+)
 
 
 def _name_span(match: re.Match[str], fewest_words: int) -> Iterator[Span]:
@@ -289,6 +419,7 @@ def _org_rules(scan: _Scan) -> Iterator[Span]:
             yield start, match.end()
     yield from _employers(scan)
     yield from _plcs(text)
+    yield from _column_values(scan, _ORG_COLUMNS)
 
 
 def _plcs(text: str) -> Iterator[Span]:
@@ -400,6 +531,7 @@ def find_person(scan: _Scan) -> Iterator[Span]:
 
 def find_address(scan: _Scan) -> Iterator[Span]:
     yield from _address_rules(scan)
+    yield from _column_values(scan, _ADDRESS_COLUMNS, _plausible_address)
     yield from _model_entities(scan).get("address", ())
 
 
