@@ -15,9 +15,9 @@ from ninja import Router
 
 from apps.accounts.key_cache import api_key_recheck
 from apps.accounts.models import ApiKey
+from apps.core.chat_types import ChatMessage, GenerationParams
 from apps.gateway.errors import GatewayError
 from apps.gateway.services import Caller, ChatRequest, Completion, completion_start, models_for_team
-from apps.providers.adapters import ChatMessage, GenerationParams
 
 from .auth import UNVERIFIED, ApiKeyAuth
 from .errors import error_body

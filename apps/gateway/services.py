@@ -23,20 +23,13 @@ from django.utils import timezone
 
 from apps.analytics.services import rollups_add
 from apps.budgets.selectors import budget_signal
+from apps.core.chat_types import ChatMessage, GenerationParams, PromptTokens, TextDelta, Usage
 from apps.policy.detectors import ner
 from apps.policy.engine import AUTO, CompiledPolicy, Decision, Facts, decide
 from apps.policy.models import SecurityEvent
 from apps.policy.redaction import StreamRestorer, redact_texts
 from apps.policy.services import policy_aget, policy_compiled, policy_published_get
-from apps.providers.adapters import (
-    ChatMessage,
-    GenerationParams,
-    PromptTokens,
-    ProviderError,
-    TextDelta,
-    Usage,
-    adapter_for,
-)
+from apps.providers.adapters import ProviderError, adapter_for
 from apps.providers.catalog import Catalog, ModelSpec, catalog_aget, catalog_load
 from apps.providers.egress import (
     Egress,
