@@ -102,3 +102,21 @@ def test_a_completion_reaches_the_database_in_two_thread_hops(member, cloud_mode
     assert asyncio.run(run())
     assert hops == ["_Admission.run", "_save_and_settle"]
     assert UsageRecord.objects.get().status == "ok"
+
+
+@pytest.mark.django_db
+def test_the_recheck_stamps_last_use_at_most_once_a_minute(member):
+    from apps.accounts.key_cache import api_key_recheck
+
+    key = _key(member)
+    long_ago = timezone.now() - timedelta(minutes=5)
+    ApiKey.objects.filter(pk=key.pk).update(last_used_at=long_ago, rpm_limit=7)
+
+    limits = api_key_recheck(api_key_id=key.pk)
+    assert (limits.rpm_limit, limits.tpm_limit) == (7, None)
+    stamped = ApiKey.objects.get(pk=key.pk).last_used_at
+    assert stamped > long_ago
+
+    api_key_recheck(api_key_id=key.pk)
+    assert ApiKey.objects.get(pk=key.pk).last_used_at == stamped
+    assert api_key_recheck(api_key_id=key.pk + 1000) is None
