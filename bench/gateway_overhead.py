@@ -2,11 +2,17 @@
 through HybridHub (one uvicorn worker), in one run.
 
     .venv/bin/python bench/gateway_overhead.py [--seconds 10] [--concurrency 1,10,50]
+        [--reference-venv /path/to/litellm-venv]
 
 Reports, per mode (plain / 64-token stream) and concurrency: added p50/p99
 latency, added time to first token, requests per second both ways, and the
 HybridHub process's CPU time per request. Results also go to
 bench/results/gateway_overhead.json.
+
+``--reference-venv``: a virtualenv outside this project with the reference
+gateway (LiteLLM's proxy: ``pip install 'litellm[proxy]'``; never a project
+dependency). It is started on loopback in front of the same mock vendor,
+one worker, no database, and measured under the same load in the same run.
 """
 
 from __future__ import annotations
@@ -84,6 +90,31 @@ def start_hub(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, cwd=ROOT, env=env)
 
 
+REFERENCE_CONFIG = """
+model_list:
+  - model_name: cloud
+    litellm_params:
+      model: openai/mock-1
+      api_base: http://127.0.0.1:{mock_port}/v1
+      api_key: sk-bench
+general_settings:
+  master_key: sk-reference-bench
+"""
+
+
+def start_reference(
+    venv: Path, workdir: Path, mock_port: int, port: int
+) -> subprocess.Popen[bytes]:
+    """LiteLLM's proxy from its own virtualenv: one worker, no database."""
+    config = workdir / "reference.yaml"
+    config.write_text(REFERENCE_CONFIG.replace("{mock_port}", str(mock_port)))
+    command = [str(venv / "bin" / "litellm"), "--config", str(config), "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--num_workers", "1"]
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(workdir),
+           "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR"}  # fmt: skip
+    return subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.DEVNULL)
+
+
 def load(port: int, body: dict, auth: str | None, concurrency: int, seconds: float) -> Result:  # type: ignore[type-arg]
     """One closed-loop run against 127.0.0.1:port."""
     return asyncio.run(
@@ -112,6 +143,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--concurrency", default="1,10,50")
+    parser.add_argument("--reference-venv", type=Path, default=None)
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
 
@@ -131,10 +163,16 @@ def main() -> None:
         env=env,
     )
     hub = start_hub(env, hub_port)
+    gateways = [("hybridhub", hub, hub_port, key)]
+    if args.reference_venv:
+        ref_port = free_port()
+        reference = start_reference(args.reference_venv, workdir, mock_port, ref_port)
+        gateways.append(("reference", reference, ref_port, "sk-reference-bench"))
     results = []
     try:
         wait_for_port(mock_port)
-        wait_for_port(hub_port)
+        for _, _, port, _ in gateways:
+            wait_for_port(port, timeout=180)
         for stream in (False, True):
             body = {
                 "messages": [{"role": "user", "content": "Say something."}],
@@ -145,40 +183,55 @@ def main() -> None:
             mode = f"stream {TOKENS} tokens" if stream else "non-streaming"
 
             via_body, direct_body = {**body, "model": "cloud"}, {**body, "model": "mock-1"}
-            load(hub_port, via_body, key, 2, 1)  # warm: imports, connection pools, the SQLite file
+            for _, _, port, auth in gateways:  # warm: imports, connection pools, the SQLite file
+                load(port, via_body, auth, 2, 1)
             for concurrency in levels:
                 direct = load(mock_port, direct_body, None, concurrency, args.seconds)
-                cpu_before = cpu_seconds(hub.pid)
-                via = load(hub_port, via_body, key, concurrency, args.seconds)
-                cpu = cpu_seconds(hub.pid) - cpu_before
-                d, v = direct.summary(), via.summary()
-                row = {
-                    "mode": mode,
-                    "concurrency": concurrency,
-                    "direct": d,
-                    "hybridhub": v,
-                    "added_p50_ms": v["p50_ms"] - d["p50_ms"],
-                    "added_p99_ms": v["p99_ms"] - d["p99_ms"],
-                    "added_ttft_p50_ms": v["ttft_p50_ms"] - d["ttft_p50_ms"],
-                    "hub_cpu_ms_per_request": cpu / max(1, via.count) * 1000,
-                }  # fmt: skip
-                results.append(row)
-                print(
-                    f"{mode:>18} c={concurrency:<3} direct p50 {d['p50_ms']:7.2f} ms"
-                    f"  via p50 {v['p50_ms']:7.2f} ms"
-                    f"  added p50 {row['added_p50_ms']:6.2f} p99 {row['added_p99_ms']:6.2f} ms"
-                    + (f"  added TTFT {row['added_ttft_p50_ms']:6.2f} ms" if stream else "")
-                    + f"  rps {d['rps']:7.1f} -> {v['rps']:6.1f}"
-                    f"  hub CPU {row['hub_cpu_ms_per_request']:.2f} ms/req  errors {v['errors']}",
-                    flush=True,
-                )
+                for name, proc, port, auth in gateways:
+                    cpu_before = cpu_seconds(proc.pid)
+                    via = load(port, via_body, auth, concurrency, args.seconds)
+                    cpu = cpu_seconds(proc.pid) - cpu_before
+                    row = _row(name, mode, concurrency, direct, via, cpu)
+                    results.append(row)
+                    _print(row, stream)
     finally:
-        for proc in (hub, mock):
+        for _, proc, _, _ in gateways:
             proc.terminate()
             proc.wait(timeout=15)
+        mock.terminate()
+        mock.wait(timeout=15)
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "gateway_overhead.json").write_text(json.dumps(results, indent=2))
+
+
+def _row(name: str, mode: str, concurrency: int, direct: Result, via: Result, cpu: float) -> dict:  # type: ignore[type-arg]
+    d, v = direct.summary(), via.summary()
+    return {
+        "gateway": name,
+        "mode": mode,
+        "concurrency": concurrency,
+        "direct": d,
+        "via": v,
+        "added_p50_ms": v["p50_ms"] - d["p50_ms"],
+        "added_p99_ms": v["p99_ms"] - d["p99_ms"],
+        "added_ttft_p50_ms": v["ttft_p50_ms"] - d["ttft_p50_ms"],
+        "cpu_ms_per_request": cpu / max(1, via.count) * 1000,
+        "hub_cpu_ms_per_request": cpu / max(1, via.count) * 1000,
+    }
+
+
+def _print(row: dict, stream: bool) -> None:  # type: ignore[type-arg]
+    d, v = row["direct"], row["via"]
+    print(
+        f"{row['gateway']:>9} {row['mode']:>18} c={row['concurrency']:<3}"
+        f" direct p50 {d['p50_ms']:7.2f} ms  via p50 {v['p50_ms']:7.2f} ms"
+        f"  added p50 {row['added_p50_ms']:6.2f} p99 {row['added_p99_ms']:6.2f} ms"
+        + (f"  added TTFT {row['added_ttft_p50_ms']:6.2f} ms" if stream else "")
+        + f"  rps {d['rps']:7.1f} -> {v['rps']:6.1f}"
+        f"  CPU {row['cpu_ms_per_request']:.2f} ms/req  errors {v['errors']}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

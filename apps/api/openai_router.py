@@ -5,18 +5,21 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import aclosing
+from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from ninja import Router
 
+from apps.accounts.key_cache import api_key_recheck
 from apps.accounts.models import ApiKey
+from apps.core.chat_types import ChatMessage, GenerationParams
 from apps.gateway.errors import GatewayError
 from apps.gateway.services import Caller, ChatRequest, Completion, completion_start, models_for_team
-from apps.providers.adapters import ChatMessage, GenerationParams
 
-from .auth import ApiKeyAuth
+from .auth import UNVERIFIED, ApiKeyAuth
 from .errors import error_body
 from .schemas import ChatCompletionIn, ChatCompletionOut, ErrorOut, ModelListOut
 
@@ -27,13 +30,25 @@ ERRORS: dict[int, Any] = {code: ErrorOut for code in (400, 401, 404, 413, 429, 5
 
 def _caller(request: HttpRequest) -> Caller:
     api_key: ApiKey = request.auth  # type: ignore[attr-defined]
-    return Caller(
+    caller = Caller(
         user_id=api_key.user_id,
         team_id=api_key.team_id,
         api_key_id=api_key.pk,
         rpm_limit=api_key.rpm_limit,
         tpm_limit=api_key.tpm_limit,
     )
+    if getattr(request, UNVERIFIED, False):
+        return replace(caller, verify=partial(_verified, caller))
+    return caller
+
+
+def _verified(caller: Caller) -> Caller | None:
+    """The cached key's caller as the database has it now (sync: the gateway's hop)."""
+    assert caller.api_key_id is not None
+    limits = api_key_recheck(api_key_id=caller.api_key_id)
+    if limits is None:
+        return None
+    return replace(caller, rpm_limit=limits.rpm_limit, tpm_limit=limits.tpm_limit, verify=None)
 
 
 def _chat_request(body: ChatCompletionIn, request: HttpRequest) -> ChatRequest:
@@ -94,6 +109,7 @@ def _usage(completion: Completion) -> dict[str, int]:
 
 @router.post(
     "/chat/completions",
+    auth=ApiKeyAuth(deferred=True),
     response={200: ChatCompletionOut, **ERRORS},
     summary="Create a chat completion (streamed with stream=true)",
 )

@@ -73,14 +73,19 @@ def used_ratio(budget: Budget, now: datetime) -> float:
     return (spent + reserved) / allowance if allowance else 1.0
 
 
-def budget_signal(who: Who, now: datetime | None = None) -> float:
+def budget_signal(
+    who: Who, now: datetime | None = None, *, applicable: list[Budget] | None = None
+) -> float:
     """How used up the tightest *downgrade* budget of the request is (0 … 1+).
 
     The routing policy reads this (Facts.budget_used) so 'over 80% → @local'
     is an ordinary rule. Block budgets refuse instead of steering routes.
+    ``applicable``: budgets_applicable_list(who), when the caller has it already.
     """
     now = now or timezone.now()
-    budgets = [b for b in budgets_applicable_list(who) if b.on_limit == Budget.OnLimit.DOWNGRADE]
+    if applicable is None:
+        applicable = budgets_applicable_list(who)
+    budgets = [b for b in applicable if b.on_limit == Budget.OnLimit.DOWNGRADE]
     return round(max((used_ratio(b, now) for b in budgets), default=0.0), 4)
 
 

@@ -279,6 +279,13 @@ def _warnings(budgets: list[Budget], amount: int, now: datetime) -> list[str]:
 _last_sweep = 0.0
 
 
+def budget_sweep_maybe(*, now: datetime) -> None:
+    """Expire stale holds and prune rate windows, at most every
+    HYBRIDHUB_BUDGET_SWEEP_SECONDS (the gateway calls this even when a
+    request falls under no budget and so never reaches budget_reserve)."""
+    _sweep_maybe(now)
+
+
 def _sweep_maybe(now: datetime) -> None:
     global _last_sweep
     if time.monotonic() - _last_sweep < settings.HYBRIDHUB_BUDGET_SWEEP_SECONDS:

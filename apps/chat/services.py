@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 
 from apps.accounts.models import Membership, Team
+from apps.core.chat_types import ChatMessage, GenerationParams
 from apps.gateway.services import (
     Caller,
     ChatRequest,
@@ -22,7 +23,6 @@ from apps.gateway.services import (
     completion_start,
     decision_preview,
 )
-from apps.providers.adapters import ChatMessage, GenerationParams
 from apps.providers.catalog import catalog_load
 from apps.providers.tokens import estimate_tokens
 

@@ -32,10 +32,10 @@ from apps.accounts.models import ApiKey, Team
 from apps.accounts.services import api_key_create, api_keys_with_membership
 from apps.accounts.services import api_key_revoke as revoke_key
 from apps.budgets.views import sidebar_context
+from apps.core.chat_types import ChatMessage
 from apps.gateway.errors import GatewayError
 from apps.gateway.services import Caller, ChatRequest, decision_preview
 from apps.policy.services import policy_published_get
-from apps.providers.adapters import ChatMessage
 from apps.providers.catalog import catalog_load
 
 from . import services

@@ -124,6 +124,21 @@ class APIHandler(BoundedASGIHandler):
         with override_settings(MIDDLEWARE=settings.API_MIDDLEWARE):
             super().load_middleware(is_async=is_async)
 
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Django's entry point without its per-request ``ThreadSensitiveContext``.
+
+        That context gives every request a thread of its own, started and
+        joined per request, and so a database connection of its own, opened
+        per request (SQLite: a file open and two PRAGMAs). API requests run
+        their synchronous work (a handful of short calls, none holding a
+        transaction across calls) on asgiref's one shared thread instead,
+        whose connection lives for ``CONN_MAX_AGE``. Slow synchronous work
+        (long prompts, the NER model) goes to other threads (gateway.services).
+        """
+        if scope["type"] != "http":
+            raise ValueError(f"The API handler serves HTTP only, not {scope['type']}.")
+        await self.handle(scope, receive, send)
+
 
 def api_security_headers(
     get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]],

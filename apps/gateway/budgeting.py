@@ -1,15 +1,17 @@
 """The gateway's side of budgets and key rate limits (apps/budgets).
 
-Called from services.py at four marked places: admit the key (rate limits)
-and read the budget signal before deciding, reserve after the decision and
-before dispatch, re-check a fallback model, settle where the ledger row is
-written. Budget refusals become 429s in OpenAI's error shape.
+Called from services.py at three marked places: ``admit`` before deciding
+(the key's rate limits, the budgets that apply and how used up they are)
+and ``reserve`` after the decision, both inside the request's one database
+round before dispatch; ``recheck`` for a fallback model; ``settle`` where
+the ledger row is written. Budget refusals become 429s in OpenAI's error
+shape.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from asgiref.sync import sync_to_async
 from django.utils import timezone
@@ -17,12 +19,13 @@ from django.utils import timezone
 from apps.budgets import ratelimit
 from apps.budgets import services as budgets
 from apps.budgets.errors import BudgetExceeded, RateLimited
-from apps.budgets.selectors import Who, budget_signal
-
-__all__ = ["Spend", "Who", "admit", "recheck", "reserve", "settle", "signal"]
+from apps.budgets.models import Budget
+from apps.budgets.selectors import Who, budget_signal, budgets_applicable_list
 from apps.providers.catalog import ModelSpec
 
 from .errors import GatewayError
+
+__all__ = ["Spend", "Who", "admit", "recheck", "reserve", "settle"]
 
 # The prompt's token count is estimated (about four characters a token)
 # before any tokenizer has seen it: reserve a quarter more to be safe.
@@ -31,11 +34,13 @@ _PROMPT_MARGIN = 1.25
 
 @dataclass
 class Spend:
-    """What a request holds: its budget reservation and its rate-limit ticket."""
+    """What a request holds: its budget reservation and its rate-limit ticket,
+    and (between admit and reserve) the budgets that apply to it."""
 
     hold: budgets.Hold | None = None
     held_model_id: int | None = None
     ticket: ratelimit.RateTicket | None = None
+    applicable: list[Budget] = field(default_factory=list)
 
     @property
     def warnings(self) -> list[str]:
@@ -48,32 +53,39 @@ def worst_case_micros(model: ModelSpec, prompt_tokens: int, max_tokens: int | No
     return model.cost_micros(prompt, answer)
 
 
-async def admit(
-    *, who: Who, rpm: int | None, tpm: int | None, prompt_tokens: int, spend: Spend
-) -> None:
-    if who.api_key_id is None or not (rpm or tpm):
-        return
-    try:
-        spend.ticket = await sync_to_async(ratelimit.rate_admit)(
-            api_key_id=who.api_key_id, rpm=rpm, tpm=tpm, tokens=prompt_tokens
-        )
-    except RateLimited as exc:
-        raise GatewayError(
-            exc.message, status=429, code="rate_limited", type="rate_limit_error",
-            headers={"Retry-After": str(exc.retry_after)},
-        ) from exc  # fmt: skip
+def admit(*, who: Who, rpm: int | None, tpm: int | None, prompt_tokens: int, spend: Spend) -> float:
+    """Count the request against its key's rate limits (or raise a 429), read
+    the budgets it falls under, and return the budget signal for the policy.
+    Synchronous: part of the request's one database round before dispatch."""
+    now = timezone.now()
+    budgets.budget_sweep_maybe(now=now)
+    if who.api_key_id is not None and (rpm or tpm):
+        try:
+            spend.ticket = ratelimit.rate_admit(
+                api_key_id=who.api_key_id, rpm=rpm, tpm=tpm, tokens=prompt_tokens, now=now
+            )
+        except RateLimited as exc:
+            raise GatewayError(
+                exc.message, status=429, code="rate_limited", type="rate_limit_error",
+                headers={"Retry-After": str(exc.retry_after)},
+            ) from exc  # fmt: skip
+    spend.applicable = budgets_applicable_list(who)
+    return budget_signal(who, now, applicable=spend.applicable)
 
 
-async def signal(*, who: Who) -> float:
-    return await sync_to_async(budget_signal)(who)
-
-
-async def reserve(
+def reserve(
     *, who: Who, model: ModelSpec, prompt_tokens: int, max_tokens: int | None, spend: Spend
 ) -> None:
+    """Hold the worst case at the chosen model's prices (synchronous, like admit).
+
+    A request that fell under no budget when admitted holds nothing and
+    skips the reservation's transaction (on SQLite, a write lock).
+    """
+    if not spend.applicable:
+        return
     amount = worst_case_micros(model, prompt_tokens, max_tokens)
     try:
-        spend.hold = await sync_to_async(budgets.budget_reserve)(
+        spend.hold = budgets.budget_reserve(
             who=who, amount_micros=amount, local=model.provider.is_local
         )
     except BudgetExceeded as exc:

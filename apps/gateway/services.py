@@ -13,7 +13,7 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from asgiref.sync import sync_to_async
@@ -23,20 +23,13 @@ from django.utils import timezone
 
 from apps.analytics.services import rollups_add
 from apps.budgets.selectors import budget_signal
+from apps.core.chat_types import ChatMessage, GenerationParams, PromptTokens, TextDelta, Usage
 from apps.policy.detectors import ner
 from apps.policy.engine import AUTO, CompiledPolicy, Decision, Facts, decide
 from apps.policy.models import SecurityEvent
 from apps.policy.redaction import StreamRestorer, redact_texts
 from apps.policy.services import policy_aget, policy_compiled, policy_published_get
-from apps.providers.adapters import (
-    ChatMessage,
-    GenerationParams,
-    PromptTokens,
-    ProviderError,
-    TextDelta,
-    Usage,
-    adapter_for,
-)
+from apps.providers.adapters import ProviderError, adapter_for
 from apps.providers.catalog import Catalog, ModelSpec, catalog_aget, catalog_load
 from apps.providers.egress import (
     Egress,
@@ -68,6 +61,10 @@ class Caller:
     source: str = UsageRecord.Source.API
     rpm_limit: int | None = None  # the key's requests per minute
     tpm_limit: int | None = None  # and tokens per minute
+    # A front door that authenticated from a cache passes the database check
+    # here; it runs in the gateway's first database hop and returns the
+    # caller as the database has it now, or None if the key no longer works.
+    verify: Callable[[], Caller | None] | None = field(default=None, compare=False)
 
     @property
     def who(self) -> budgeting.Who:
@@ -215,19 +212,92 @@ async def completion_start(*, caller: Caller, request: ChatRequest) -> Completio
     Raises GatewayError (recorded in the ledger) when the policy blocks it or
     no model can start. Retries and fallbacks happen only before the first
     piece arrives: after that, the caller has part of one model's answer.
+
+    The database work before dispatch (the key's re-check, rate limits,
+    budget signal, reservation) is one thread hop, with the decision inside
+    it; the ledger row, its rollups and the settlement are one more at the
+    end (usage_record). Long prompts and the NER model are decided on a
+    thread of their own between two hops, so they never hold the shared one.
     """
     tally = Tally(started=time.perf_counter(), prompt_tokens=request.estimated_tokens())
     catalog, policy = await catalog_aget(), await policy_aget()
-    decision, spend = None, Spend()
+    admission = _Admission(caller, request, catalog, policy, tally)
     try:
-        _check_requested_model(catalog, request.model, caller.team_id)
-        # --- budgets: the key's rate limits, and how used up its budgets are
-        await budgeting.admit(
-            who=caller.who, rpm=caller.rpm_limit, tpm=caller.tpm_limit,
-            prompt_tokens=tally.prompt_tokens, spend=spend,
+        if _decides_inline(request):
+            caller = await sync_to_async(admission.run)()
+        else:
+            await sync_to_async(admission.admit)()
+            admission.decision = await asyncio.to_thread(admission.decide)
+            caller = await sync_to_async(admission.reserve)()
+    except GatewayError as exc:
+        if admission.unauthenticated:
+            raise  # a key that stopped working: nobody to charge, no ledger row
+        decision = admission.decision
+        reasons = [*(decision.reasons if decision else ()), exc.message]
+        attempts = Attempts(decision, reasons, spend=admission.spend)
+        await usage_record(
+            caller=caller, request=request, model=None, attempts=attempts, tally=tally,
+            status=UsageRecord.Status.REJECTED, error_type=exc.code,
         )  # fmt: skip
-        budget_used = await budgeting.signal(who=caller.who)
-        decision = await _decide(policy, catalog, caller, request, tally, budget_used)
+        raise
+    assert admission.decision is not None
+    attempts = Attempts(admission.decision, list(admission.decision.reasons), spend=admission.spend)
+    return await _dispatch(caller, request, attempts, tally)
+
+
+def _decides_inline(request: ChatRequest) -> bool:
+    """Short prompts are decided inside the database hop; the NER model costs
+    milliseconds per kilobyte and long prompts many, so those get a thread."""
+    chars = sum(len(m.content) for m in request.messages)
+    return chars <= _INLINE_DECIDE_CHARS and not ner.active()
+
+
+@dataclass
+class _Admission:
+    """Everything between authentication and dispatch, synchronous, so that
+    it runs in one thread hop: re-check the key, admit it (rate limits,
+    budget signal), decide, reserve. Keeps the decision for the ledger when
+    a step refuses the request."""
+
+    caller: Caller
+    request: ChatRequest
+    catalog: Catalog
+    policy: CompiledPolicy
+    tally: Tally
+    spend: Spend = field(default_factory=Spend)
+    decision: Decision | None = None
+    budget_used: float = 0.0
+    unauthenticated: bool = False
+
+    def run(self) -> Caller:
+        self.admit()
+        self.decision = self.decide()
+        return self.reserve()
+
+    def admit(self) -> None:
+        if self.caller.verify is not None:
+            fresh = self.caller.verify()
+            if fresh is None:
+                self.unauthenticated = True
+                raise GatewayError(
+                    "Missing or invalid API key. Send 'Authorization: Bearer <key>'.",
+                    status=401, code="invalid_api_key",
+                )  # fmt: skip
+            self.caller = fresh
+        _check_requested_model(self.catalog, self.request.model, self.caller.team_id)
+        # --- budgets: the key's rate limits, and how used up its budgets are
+        self.budget_used = budgeting.admit(
+            who=self.caller.who, rpm=self.caller.rpm_limit, tpm=self.caller.tpm_limit,
+            prompt_tokens=self.tally.prompt_tokens, spend=self.spend,
+        )  # fmt: skip
+
+    def decide(self) -> Decision:
+        facts = _facts(self.policy, self.caller, self.request, self.budget_used)
+        return _decide_now(self.policy, self.catalog, facts, self.request)
+
+    def reserve(self) -> Caller:
+        decision = self.decision
+        assert decision is not None
         if decision.action == "block":
             raise GatewayError(
                 decision.block_message, status=403, code="blocked_by_policy", type="policy_error"
@@ -243,20 +313,12 @@ async def completion_start(*, caller: Caller, request: ChatRequest) -> Completio
                 status=503, code="no_model_available", type="server_error",
             )  # fmt: skip
         # --- budgets: hold the worst case at the chosen model's prices
-        await budgeting.reserve(
-            who=caller.who, model=decision.candidates[0], prompt_tokens=tally.prompt_tokens,
-            max_tokens=request.params.max_tokens, spend=spend,
+        budgeting.reserve(
+            who=self.caller.who, model=decision.candidates[0],
+            prompt_tokens=self.tally.prompt_tokens, max_tokens=self.request.params.max_tokens,
+            spend=self.spend,
         )  # fmt: skip
-    except GatewayError as exc:
-        reasons = [*(decision.reasons if decision else ()), exc.message]
-        attempts = Attempts(decision, reasons, spend=spend)
-        await usage_record(
-            caller=caller, request=request, model=None, attempts=attempts, tally=tally,
-            status=UsageRecord.Status.REJECTED, error_type=exc.code,
-        )  # fmt: skip
-        raise
-    attempts = Attempts(decision, list(decision.reasons), spend=spend)
-    return await _dispatch(caller, request, attempts, tally)
+        return self.caller
 
 
 def _check_requested_model(catalog: Catalog, name: str, team_id: int | None) -> None:
@@ -308,22 +370,6 @@ def _decide_now(
     texts = [text for _, text in fields]
     turns = [index for index, (where, _) in enumerate(fields) if where.endswith(".content")]
     return decide(policy, catalog, texts, facts, turns=turns)
-
-
-async def _decide(
-    policy: CompiledPolicy,
-    catalog: Catalog,
-    caller: Caller,
-    request: ChatRequest,
-    tally: Tally,
-    budget_used: float = 0.0,
-) -> Decision:
-    facts = _facts(policy, caller, request, budget_used)
-    messages_chars = sum(len(m.content) for m in request.messages)
-    # The NER model costs milliseconds per kilobyte: never on the event loop.
-    if messages_chars <= _INLINE_DECIDE_CHARS and not ner.active():
-        return _decide_now(policy, catalog, facts, request)
-    return await asyncio.to_thread(_decide_now, policy, catalog, facts, request)
 
 
 def decision_preview(*, caller: Caller, request: ChatRequest) -> Decision:

@@ -25,9 +25,10 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
+from apps.core.chat_types import VOCABULARY, ChatMessage, GenerationParams
 from apps.core.privacy import PrivacyZone
 
-from .adapters.base import VOCABULARY, ChatMessage, GenerationParams, ProviderError
+from .adapters.base import ProviderError
 
 if TYPE_CHECKING:
     from .adapters.base import Adapter, PromptTokens, TextDelta, Usage

@@ -1,52 +1,32 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
+
+# The request and answer values live in apps/core/chat_types.py (every layer
+# imports them without loading providers); re-exported here for older imports.
+from apps.core.chat_types import (
+    VOCABULARY,
+    ChatMessage,
+    GenerationParams,
+    PromptTokens,
+    TextDelta,
+    Usage,
+)
 
 if TYPE_CHECKING:
     from ..egress import Egress
 
-# Field metadata: a fixed vocabulary validated at the door, not user text,
-# so the classifier need not read it (see egress.outgoing_texts).
-VOCABULARY = "vocabulary"
-
-
-@dataclass(frozen=True)
-class ChatMessage:
-    role: str = field(metadata={VOCABULARY: True})
-    content: str = ""
-    name: str = ""  # the participant's name (OpenAI's ``name``); user text like any other
-
-
-@dataclass(frozen=True)
-class GenerationParams:
-    max_tokens: int | None = None
-    temperature: float | None = None
-    top_p: float | None = None
-    stop: tuple[str, ...] = ()
-    stream: bool = True  # a hint: cloud adapters make one plain call when False
-
-
-@dataclass(frozen=True)
-class TextDelta:
-    text: str
-    tokens: int = 1  # completion tokens this piece stands for
-
-
-@dataclass(frozen=True)
-class PromptTokens:
-    """The exact prompt size, as soon as the runtime knows it."""
-
-    count: int
-
-
-@dataclass(frozen=True)
-class Usage:
-    prompt_tokens: int
-    completion_tokens: int
-    finish_reason: str = "stop"  # "stop" or "length"
-    estimated: bool = False  # True when the runtime could not count exactly
+__all__ = [
+    "VOCABULARY",
+    "Adapter",
+    "ChatMessage",
+    "GenerationParams",
+    "PromptTokens",
+    "ProviderError",
+    "TextDelta",
+    "Usage",
+]
 
 
 class ProviderError(Exception):
