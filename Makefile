@@ -16,7 +16,7 @@ UVICORN_LIMITS ?= --no-proxy-headers --timeout-keep-alive 5 --limit-concurrency 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[llamacpp,ner,test,dev,bench]"
+	$(PY) -m pip install --quiet -e ".[llamacpp,server,ner,test,dev,bench]"
 	touch $@
 
 install: $(VENV)/.installed

@@ -56,7 +56,7 @@ def _provider_spec(p: Provider) -> ProviderSpec:
 def _model_spec(m: LanguageModel, fallbacks: tuple[str, ...]) -> ModelSpec:
     provider = _provider_spec(m.provider)
     local = None
-    if provider.is_local:
+    if provider.in_process:
         local = LocalSpec(
             model_file=m.model_file,
             model_type=m.model_type,

@@ -8,7 +8,7 @@ from apps.accounts.models import Team
 from apps.core.privacy import PrivacyZone
 
 from .guards import api_key_env_problem, base_url_problem
-from .specs import LOCAL_KINDS
+from .specs import IN_PROCESS_KINDS, LOCAL_KINDS
 
 __all__ = ["LanguageModel", "ModelFallback", "PrivacyZone", "Provider"]
 
@@ -50,10 +50,15 @@ class Provider(models.Model):
 
     @property
     def is_local(self) -> bool:
-        return self.kind in self.LOCAL_KINDS
+        """On-prem, in this process or on our own model servers (specs.ProviderSpec)."""
+        return self.privacy_zone == PrivacyZone.ON_PREM
+
+    @property
+    def in_process(self) -> bool:
+        return self.kind in IN_PROCESS_KINDS
 
     def clean(self) -> None:
-        if self.is_local and self.privacy_zone != PrivacyZone.ON_PREM:
+        if self.in_process and self.privacy_zone != PrivacyZone.ON_PREM:
             raise ValidationError({"privacy_zone": "Local providers run on-prem."})
         if self.kind == self.Kind.OPENAI_COMPATIBLE and not self.base_url:
             raise ValidationError({"base_url": "An OpenAI-compatible provider needs a URL."})
@@ -137,10 +142,10 @@ class LanguageModel(models.Model):
         if self.name == "auto":
             errors["name"] = "'auto' is reserved for routed requests."
         provider = getattr(self, "provider", None)
-        if provider and provider.is_local and not self.model_file:
+        if provider and provider.in_process and not self.model_file:
             errors["model_file"] = "A local model needs a model file."
-        if provider and not provider.is_local and not self.upstream_id:
-            errors["upstream_id"] = "A cloud model needs the vendor's model id."
+        if provider and not provider.in_process and not self.upstream_id:
+            errors["upstream_id"] = "A model served over an API needs the server's model id."
         if self.chat_template == ChatTemplate.CUSTOM and not self.custom_chat_template:
             errors["custom_chat_template"] = "Write the template or pick a named one."
         if self.custom_chat_template:
