@@ -54,6 +54,7 @@ def _provider_spec(p: Provider) -> ProviderSpec:
         timeout_seconds=p.timeout_seconds,
         max_retries=p.max_retries,
         version=p.updated_at.isoformat(),
+        replica_urls=tuple(p.replica_url_list),
     )
 
 

@@ -26,6 +26,13 @@ class Provider(models.Model):
     kind = models.CharField(max_length=32, choices=Kind.choices)
     privacy_zone = models.CharField(max_length=32, choices=PrivacyZone.choices())
     base_url = models.URLField(blank=True, help_text="For OpenAI-compatible providers.")
+    replica_urls = models.TextField(
+        blank=True,
+        help_text=(
+            "More base URLs serving the same models (on-prem replicas), one a line: "
+            "requests go to the least busy; a failing one leaves the rotation until it answers."
+        ),
+    )
     api_key_env = models.CharField(
         "API key variable",
         max_length=100,
@@ -57,6 +64,10 @@ class Provider(models.Model):
     def in_process(self) -> bool:
         return self.kind in IN_PROCESS_KINDS
 
+    @property
+    def replica_url_list(self) -> list[str]:
+        return self.replica_urls.split()
+
     def clean(self) -> None:
         if self.in_process and self.privacy_zone != PrivacyZone.ON_PREM:
             raise ValidationError({"privacy_zone": "Local providers run on-prem."})
@@ -67,9 +78,20 @@ class Provider(models.Model):
         errors = {
             "api_key_env": api_key_env_problem(self.api_key_env),
             "base_url": base_url_problem(self.base_url),
+            "replica_urls": _replicas_problem(self),
         }
         if any(errors.values()):
             raise ValidationError({field: problem for field, problem in errors.items() if problem})
+
+
+def _replicas_problem(provider: Provider) -> str | None:
+    if provider.replica_urls.strip() and provider.kind != Provider.Kind.OPENAI_COMPATIBLE:
+        return "Only a provider served over the OpenAI-compatible API has replicas."
+    for url in provider.replica_url_list:
+        problem = base_url_problem(url)
+        if problem:
+            return f"{url}: {problem}"
+    return None
 
 
 class ChatTemplate(models.TextChoices):

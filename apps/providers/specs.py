@@ -26,6 +26,11 @@ class ProviderSpec:
     timeout_seconds: float
     max_retries: int
     version: str  # changes whenever the row does; adapters rebuild on change
+    replica_urls: tuple[str, ...] = ()  # more servers of the same models (replicas.py)
+
+    @property
+    def base_urls(self) -> tuple[str, ...]:
+        return (self.base_url, *self.replica_urls)
 
     @property
     def is_local(self) -> bool:
