@@ -136,8 +136,11 @@ class Relay:
     async def _heartbeat(self) -> None:
         redis = redis_async()
         while True:
-            await redis.set(_owner_key(self.message_id), PROCESS_ID, ex=OWNER_TTL_SECONDS)
-            await redis.expire(_text_key(self.message_id), TEXT_TTL_SECONDS)
+            try:
+                await redis.set(_owner_key(self.message_id), PROCESS_ID, ex=OWNER_TTL_SECONDS)
+                await redis.expire(_text_key(self.message_id), TEXT_TTL_SECONDS)
+            except Exception:  # keep trying: a missed beat only risks an early "stopped"
+                logger.warning("Heartbeat of answer %s failed", self.message_id)
             await asyncio.sleep(HEARTBEAT_SECONDS)
 
     async def _listen(self) -> None:

@@ -144,7 +144,10 @@ def answer_regenerate(*, conversation: Conversation, text: str | None = None) ->
 
 
 def streaming_answer(conversation: Conversation) -> Message | None:
-    return conversation.messages.filter(status=Message.Status.STREAMING).last()
+    answer = conversation.messages.filter(status=Message.Status.STREAMING).last()
+    if answer is not None and fanout.enabled() and fanout.orphaned_mark(answer):
+        return None  # its process died: the chat goes on
+    return answer
 
 
 def _history(answer: Message, budget: int) -> tuple[ChatMessage, ...]:

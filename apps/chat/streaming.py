@@ -87,8 +87,11 @@ def generation_start(
     generation = _live[message_id] = Generation(message_id)
     generation.task = asyncio.create_task(_run(generation, start, finish))
     if fanout.enabled():
-        generation.relay = fanout.Relay(message_id, on_stop=generation.task.cancel)
-        generation.relay.start()
+        try:
+            generation.relay = fanout.Relay(message_id, on_stop=generation.task.cancel)
+            generation.relay.start()
+        except Exception:  # Redis down: the answer still streams in this process
+            logger.exception("Chat generation %s is not visible to other processes", message_id)
     return generation
 
 

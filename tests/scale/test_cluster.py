@@ -200,3 +200,4 @@ def test_an_answer_whose_process_dies_ends_as_stopped(cluster, vendor):
     answer = cluster.answer(pk)
     assert answer["status"] == "stopped"
     assert "process" in answer["error"]
+    assert _send(cluster, cluster.b, "Are you there?") > pk  # the chat goes on
