@@ -132,3 +132,21 @@ def test_an_in_process_runtime_still_needs_the_onprem_zone_and_a_file(db):
     provider.save()
     with pytest.raises(ValidationError, match="model file"):
         LanguageModel(provider=provider, name="m").clean()
+
+
+def test_the_chat_badge_says_a_sensitive_answer_stayed_on_prem(hub, member, models, cloud):
+    from apps.chat.models import Message
+    from apps.chat.services import conversation_create
+    from tests.chat.test_chat import HX, browser, sse_events
+
+    conversation = conversation_create(user=member.user, team=member.team)
+    session = browser(hub, member.user)
+    sent = session.post(f"/chat/c/{conversation.code}/send/", data={"text": CARD}, headers=HX)
+    assert sent.status_code == 200
+    answer = Message.objects.get(role="assistant")
+    done = "\n".join(data for name, data in sse_events(session, answer.pk) if name == "done")
+    assert "local · smollm2-gpu" in done
+    answer.refresh_from_db()
+    assert answer.route["local"] is True and answer.route["zone"] == "on_prem"
+    assert "stays on-prem" in answer.route["why"]
+    assert cloud.requests == []
