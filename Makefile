@@ -56,6 +56,7 @@ bench: install
 	$(PY) bench/classification_eval.py
 	$(PY) -m bench.privacy_eval.run --split test
 	$(PY) bench/budgets.py
+	$(PY) bench/cluster.py
 
 clean:
 	rm -rf $(VENV)
