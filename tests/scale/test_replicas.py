@@ -11,6 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import openai
 import pytest
+from django.test import Client
+from prometheus_client.parser import text_string_to_metric_families
 
 from apps.providers import replicas
 from apps.providers.models import LanguageModel, PrivacyZone, Provider
@@ -54,7 +56,8 @@ def _ask(client: openai.OpenAI, _: int = 0) -> str:
     return "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
 
 
-def test_requests_go_to_the_replica_with_fewest_outstanding(client, servers):
+def test_requests_go_to_the_replica_with_fewest_outstanding(client, servers, settings):
+    settings.HYBRIDHUB_METRICS_TOKEN = "m"
     for mock, _ in servers:
         mock.reply_tokens, mock.token_delay = 20, 0.05
     _onprem([server.url + "/v1" for _, server in servers])
@@ -64,8 +67,17 @@ def test_requests_go_to_the_replica_with_fewest_outstanding(client, servers):
         while sum(n for n, _ in replicas.replica_load().get("gpu-pool", {}).values()) < 4:
             assert time.monotonic() < deadline, replicas.replica_load()
             time.sleep(0.01)
-        depth = replicas.replica_load()["gpu-pool"]  # the queue depth, as /metrics shows it
+        depth = replicas.replica_load()["gpu-pool"]
         assert [n for n, _ in depth.values()] == [2, 2]
+        metrics = Client(HTTP_AUTHORIZATION="Bearer m").get("/metrics").content.decode()
+        gauges = {
+            s.labels["url"]: s.value
+            for f in text_string_to_metric_families(metrics)
+            if f.name == "hybridhub_replica_outstanding"
+            for s in f.samples
+            if s.labels["provider"] == "gpu-pool"
+        }
+        assert gauges == {url: 2 for url in depth}  # the queue depth on /metrics
         assert all(answers)
     assert [len(mock.requests) for mock, _ in servers] == [2, 2]
 
