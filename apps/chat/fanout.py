@@ -157,15 +157,28 @@ class Relay:
 # --- everyone else's side -------------------------------------------------------------
 
 
+def _owned(message_id: int) -> bool | None:
+    """Whether a live process generates it; None if Redis cannot say."""
+    try:
+        return bool(redis_sync().exists(_owner_key(message_id)))
+    except Exception:
+        logger.warning("Redis is unreachable: cannot tell who generates answer %s", message_id)
+        return None
+
+
 def live_text(message_id: int) -> str | None:
     """The text so far if some process is generating the answer, else None."""
-    text, owner = redis_sync().mget(_text_key(message_id), _owner_key(message_id))
+    try:
+        text, owner = redis_sync().mget(_text_key(message_id), _owner_key(message_id))
+    except Exception:
+        logger.warning("Redis is unreachable: answer %s shown as it was saved", message_id)
+        return None
     return None if owner is None else (text or "")
 
 
 def stop_send(message_id: int) -> bool:
     """Ask the owner, wherever it runs, to stop (from sync code)."""
-    if redis_sync().exists(_owner_key(message_id)) == 0:
+    if not _owned(message_id):
         return False
     async_to_sync(get_channel_layer().group_send)(_control(message_id), {"type": "answer.stop"})
     return True
@@ -175,7 +188,7 @@ def orphaned_mark(message: Message) -> bool:
     """Mark a 'streaming' answer that no process generates any more as stopped."""
     if message.status != Message.Status.STREAMING or timezone.now() - message.created_at < YOUNG:
         return False
-    if redis_sync().exists(_owner_key(message.pk)):
+    if _owned(message.pk) is not False:  # alive, or Redis cannot say: leave it
         return False
     updated = Message.objects.filter(pk=message.pk, status=Message.Status.STREAMING).update(
         status=Message.Status.STOPPED, error=INTERRUPTED
@@ -189,7 +202,11 @@ def owned_elsewhere(message_ids: list[int]) -> set[int]:
     """Which of these answers a live process (any) still generates."""
     if not message_ids:
         return set()
-    owners = redis_sync().mget([_owner_key(pk) for pk in message_ids])
+    try:
+        owners = redis_sync().mget([_owner_key(pk) for pk in message_ids])
+    except Exception:  # cannot tell: stop none of them (the next look will)
+        logger.warning("Redis is unreachable: answers in flight left as they are")
+        return set(message_ids)
     return {pk for pk, owner in zip(message_ids, owners, strict=True) if owner is not None}
 
 
