@@ -11,12 +11,12 @@ export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 # Connection limits and no trust in X-Forwarded-* (docs/security.md, "Deployment").
 UVICORN_LIMITS ?= --no-proxy-headers --timeout-keep-alive 5 --limit-concurrency 1000
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run cluster test lint format bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[llamacpp,ner,test,dev,bench]"
+	$(PY) -m pip install --quiet -e ".[llamacpp,server,ner,test,dev,bench]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -30,6 +30,12 @@ run: install .env
 	$(PY) manage.py bootstrap_demo
 	@echo "HybridHub on http://$(HOST):$(PORT)/  (admin: /admin/, API: /v1/, docs: /v1/docs)"
 	$(VENV)/bin/uvicorn hybridhub.asgi:application --host $(HOST) --port $(PORT) --timeout-graceful-shutdown 10 $(UVICORN_LIMITS)
+
+# Several worker processes on PostgreSQL and Redis, with llama.cpp's server as an
+# on-prem model server (docs/deploy.md). Throwaway databases unless .env sets
+# DATABASE_URL / REDIS_URL; needs Debian's postgresql and redis-server.
+cluster: install .env
+	$(PY) deploy/cluster.py --host $(HOST) --port $(PORT) --workers $(or $(WORKERS),2)
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -51,6 +57,7 @@ bench: install
 	$(PY) bench/classification_eval.py
 	$(PY) -m bench.privacy_eval.run --split test
 	$(PY) bench/budgets.py
+	$(PY) bench/cluster.py
 
 clean:
 	rm -rf $(VENV)

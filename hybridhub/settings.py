@@ -210,6 +210,9 @@ CONTENT_SECURITY_POLICY = (
 # --- HybridHub ---------------------------------------------------------------
 # How long the in-process provider catalogue is trusted before it is re-read.
 HYBRIDHUB_CATALOG_TTL_SECONDS = envfloat("HYBRIDHUB_CATALOG_TTL_SECONDS", "5")
+# With REDIS_URL: how often, at most, a process asks whether another one changed
+# the catalogue or published a policy (one Redis GET each).
+HYBRIDHUB_SNAPSHOT_CHECK_SECONDS = envfloat("HYBRIDHUB_SNAPSHOT_CHECK_SECONDS", "0.25")
 # Load local models at server start (keep them warm) rather than on first use.
 HYBRIDHUB_PRELOAD_LOCAL_MODELS = envbool("HYBRIDHUB_PRELOAD_LOCAL_MODELS", "true")
 # Cap on a cloud retry's wait, whatever Retry-After asks for.

@@ -22,6 +22,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from apps.providers.adapters import local_load
+from apps.providers.replicas import replica_load
 
 from .models import LATENCY_BOUNDS_MS, LATENCY_FIELDS, TTFT_FIELDS, TeamBreakdownRollup, TeamRollup
 from .selectors import error_kind
@@ -105,7 +106,22 @@ class RollupCollector(Collector):
         for model, in_flight in sorted(local_load().items()):
             depth.add_metric([model], in_flight)
             busy.add_metric([model], 1 if in_flight else 0)
-        return [depth, busy]
+        return [depth, busy, *self._replicas()]
+
+    def _replicas(self) -> list[Metric]:
+        outstanding = GaugeMetricFamily(
+            "hybridhub_replica_outstanding",
+            "Requests outstanding per model server replica (this process).",
+            labels=["provider", "url"],
+        )
+        up = GaugeMetricFamily(
+            "hybridhub_replica_up", "1 while a replica is in rotation.", labels=["provider", "url"]
+        )
+        for provider, replicas in replica_load().items():
+            for url, (count, in_rotation) in replicas.items():
+                outstanding.add_metric([provider, url], count)
+                up.add_metric([provider, url], 1 if in_rotation else 0)
+        return [outstanding, up]
 
 
 def metrics_registry() -> CollectorRegistry:

@@ -26,6 +26,7 @@ from apps.gateway.services import (
 from apps.providers.catalog import catalog_load
 from apps.providers.tokens import estimate_tokens
 
+from . import fanout
 from .models import Conversation, Message
 from .streaming import Generation, Outcome, generation_start, generation_stop
 
@@ -143,7 +144,10 @@ def answer_regenerate(*, conversation: Conversation, text: str | None = None) ->
 
 
 def streaming_answer(conversation: Conversation) -> Message | None:
-    return conversation.messages.filter(status=Message.Status.STREAMING).last()
+    answer = conversation.messages.filter(status=Message.Status.STREAMING).last()
+    if answer is not None and fanout.enabled() and fanout.orphaned_mark(answer):
+        return None  # its process died: the chat goes on
+    return answer
 
 
 def _history(answer: Message, budget: int) -> tuple[ChatMessage, ...]:
@@ -248,7 +252,8 @@ def route_summary(completion: Completion) -> dict[str, Any]:
 
 
 def answer_stop(*, answer: Message) -> bool:
-    return generation_stop(answer.pk)
+    """Stop it wherever it runs; one whose process died is marked stopped."""
+    return generation_stop(answer.pk) or (fanout.enabled() and fanout.orphaned_mark(answer))
 
 
 def answer_feedback(*, answer: Message, value: int) -> None:
@@ -259,7 +264,12 @@ def answer_feedback(*, answer: Message, value: int) -> None:
 
 
 def answers_interrupted_mark() -> int:
-    """Answers left 'streaming' by a stopped server end as stopped, with what they had."""
-    return Message.objects.filter(status=Message.Status.STREAMING).update(
+    """Answers left 'streaming' by a stopped server end as stopped, with what
+    they had (with REDIS_URL: those no live process still generates)."""
+    streaming = Message.objects.filter(status=Message.Status.STREAMING)
+    if fanout.enabled():
+        ids = list(streaming.values_list("pk", flat=True))
+        streaming = streaming.filter(pk__in=set(ids) - fanout.owned_elsewhere(ids))
+    return streaming.update(
         status=Message.Status.STOPPED, error="Interrupted: the server restarted."
     )

@@ -6,21 +6,24 @@ refresh or a second tab re-subscribes (getting the text so far first) instead
 of starting another generation, and a dropped connection does not stop it.
 Stop cancels the task; the gateway records the request as cancelled.
 
-The registry lives in this process (see docs/decisions/0004-chat-streaming.md):
-run one server worker per machine, or route a conversation's requests to the
-same worker.
+The registry lives in this process (docs/decisions/0004-chat-streaming.md).
+With ``REDIS_URL`` set, each generation is also mirrored through the Channels
+layer (apps/chat/fanout.py), so subscribers and Stop work from any process and
+an answer whose process died ends as stopped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
 from apps.gateway.errors import GatewayError
 from apps.gateway.services import Completion
+
+from . import fanout
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +37,7 @@ class Generation:
     subscribers: set[asyncio.Queue[Event]] = field(default_factory=set)
     task: asyncio.Task[None] | None = None
     done: bool = False
+    relay: fanout.Relay | None = None  # other processes' view of it (REDIS_URL)
 
     @property
     def text(self) -> str:
@@ -52,6 +56,8 @@ class Generation:
     def publish(self, event: Event) -> None:
         if event[0] == "token":
             self.parts.append(event[1])
+            if self.relay is not None:
+                self.relay.publish(event[1])
         for queue in self.subscribers:
             queue.put_nowait(event)
 
@@ -80,6 +86,12 @@ def generation_start(
     the outcome, whatever it is, before subscribers hear that it is done."""
     generation = _live[message_id] = Generation(message_id)
     generation.task = asyncio.create_task(_run(generation, start, finish))
+    if fanout.enabled():
+        try:
+            generation.relay = fanout.Relay(message_id, on_stop=generation.task.cancel)
+            generation.relay.start()
+        except Exception:  # Redis down: the answer still streams in this process
+            logger.exception("Chat generation %s is not visible to other processes", message_id)
     return generation
 
 
@@ -107,6 +119,8 @@ async def _run(
     finally:
         try:
             await asyncio.shield(finish(outcome))
+            if generation.relay is not None:
+                await asyncio.shield(generation.relay.close())
         finally:
             generation.done = True
             generation.publish(("done", ""))
@@ -114,8 +128,36 @@ async def _run(
 
 
 def generation_stop(message_id: int) -> bool:
+    """Stop the generation, in this process or (REDIS_URL) in any other."""
     generation = _live.get(message_id)
     if generation is None or generation.task is None or generation.task.done():
-        return False
+        return fanout.enabled() and fanout.stop_send(message_id)
     generation.task.cancel()
     return True
+
+
+def generation_peek(message_id: int) -> str | None:
+    """The text so far of a generation running anywhere, or None if none is."""
+    generation = _live.get(message_id)
+    if generation is not None:
+        return generation.text
+    return fanout.live_text(message_id) if fanout.enabled() else None
+
+
+async def generation_follow(message_id: int) -> AsyncIterator[Event]:
+    """("snapshot", text so far), then ("token", text)… until the generation
+    ends; nothing if no process runs it."""
+    generation = _live.get(message_id)
+    if generation is None:
+        if fanout.enabled():
+            async for event in fanout.follow(message_id):
+                yield event
+            await fanout.orphaned_amark(message_id)  # if its process died
+        return
+    queue = generation.subscribe()
+    try:
+        yield ("snapshot", generation.text)
+        while (event := await queue.get())[0] != "done":
+            yield event
+    finally:
+        generation.unsubscribe(queue)

@@ -41,7 +41,7 @@ from apps.providers.catalog import catalog_load
 from . import services
 from .markdown import render_markdown
 from .models import Conversation, Message
-from .streaming import generation_get
+from .streaming import generation_follow, generation_peek
 
 ACTIVE_TEAM = "chat_team_id"
 
@@ -109,9 +109,9 @@ def _answer_to_read(user: User, pk: int) -> tuple[Message, bool] | None:
 
 
 def message_view(message: Message) -> dict[str, Any]:
-    generation = generation_get(message.pk) if message.status == Message.Status.STREAMING else None
-    live = generation is not None
-    text = generation.text if generation else message.content
+    so_far = generation_peek(message.pk) if message.status == Message.Status.STREAMING else None
+    live = so_far is not None
+    text = so_far if so_far is not None else message.content
     return {
         "id": message.pk,
         "role": message.role,
@@ -367,15 +367,8 @@ async def answer_stream(request: HttpRequest, pk: int) -> HttpResponseBase:
     read_only = found[1]
 
     async def events() -> AsyncIterator[bytes]:
-        generation = generation_get(pk)
-        if generation is not None:
-            queue = generation.subscribe()
-            try:
-                yield _sse("snapshot", str(escape(generation.text)))
-                while (event := await queue.get())[0] != "done":
-                    yield _sse("token", str(escape(event[1])))
-            finally:
-                generation.unsubscribe(queue)
+        async for kind, text in generation_follow(pk):  # from any process (REDIS_URL)
+            yield _sse(kind, str(escape(text)))
         finished = await sync_to_async(Message.objects.select_related("conversation").get)(pk=pk)
         html = await sync_to_async(render_to_string)(
             "chat/_message.html",

@@ -616,7 +616,7 @@ async def local_models_warm() -> None:
     """Load every enabled local model now, so the first request finds it warm."""
     catalog = await catalog_aget()
     for model in catalog.models.values():
-        if model.provider.is_local:
+        if model.provider.in_process:
             try:
                 await adapter_for(model).warm()  # type: ignore[attr-defined]
             except ProviderError as exc:

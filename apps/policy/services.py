@@ -21,6 +21,7 @@ from django.db.models import Max
 from django.utils import timezone
 from pydantic import ValidationError as SchemaError
 
+from apps.core.shared import SharedVersion
 from apps.providers.catalog import Catalog, catalog_load
 
 from .document import SELECTORS, PolicyDocument, default_document
@@ -236,20 +237,30 @@ def _compiled_published() -> CompiledPolicy:
 
 
 async def policy_aget() -> CompiledPolicy:
-    """The published policy, re-checked after HYBRIDHUB_CATALOG_TTL_SECONDS.
+    """The published policy, re-checked after HYBRIDHUB_CATALOG_TTL_SECONDS,
+    or at once when any process published (apps.core.shared).
 
     A request keeps the snapshot it got for its whole life, so publishing
     never changes the rules under a request in flight.
     """
+    global _cached_version
     ttl = settings.HYBRIDHUB_CATALOG_TTL_SECONDS
-    if _cached is None or time.monotonic() - _cached[0] > ttl:
-        return await sync_to_async(_compiled_published)()
+    version = policy_version.current()
+    if _cached is None or time.monotonic() - _cached[0] > ttl or version != _cached_version:
+        compiled = await sync_to_async(_compiled_published)()
+        _cached_version = version
+        return compiled
     return _cached[1]
+
+
+_cached_version: tuple[int, str | None] = (0, None)
+policy_version = SharedVersion("policy")
 
 
 def policy_invalidate() -> None:
     global _cached
     _cached = None
+    policy_version.bump()  # and every other process
 
 
 def policy_working_get() -> tuple[PolicyVersion, PolicyDocument]:

@@ -2,7 +2,8 @@
 
 The gateway routes and dispatches against this snapshot, never against ORM
 rows: routing stays a pure function, and the request path does no queries.
-The snapshot is re-read after ``HYBRIDHUB_CATALOG_TTL_SECONDS``.
+The snapshot is re-read after ``HYBRIDHUB_CATALOG_TTL_SECONDS``, and at once
+(in every process, apps.core.shared) when a provider or model changes.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from pathlib import Path
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import transaction
+
+from apps.core.shared import SharedVersion
 
 from .models import LanguageModel, ModelFallback, Provider
 from .specs import Catalog, LocalSpec, ModelSpec, ProviderSpec
@@ -50,13 +54,14 @@ def _provider_spec(p: Provider) -> ProviderSpec:
         timeout_seconds=p.timeout_seconds,
         max_retries=p.max_retries,
         version=p.updated_at.isoformat(),
+        replica_urls=tuple(p.replica_url_list),
     )
 
 
 def _model_spec(m: LanguageModel, fallbacks: tuple[str, ...]) -> ModelSpec:
     provider = _provider_spec(m.provider)
     local = None
-    if provider.is_local:
+    if provider.in_process:
         local = LocalSpec(
             model_file=m.model_file,
             model_type=m.model_type,
@@ -99,6 +104,8 @@ def catalog_load() -> Catalog:
 
 
 _cached = Catalog()
+_cached_version: tuple[int, str | None] = (0, None)
+catalog_version = SharedVersion("catalog")
 
 
 def catalog_invalidate() -> None:
@@ -106,9 +113,17 @@ def catalog_invalidate() -> None:
     _cached = Catalog()
 
 
+def catalog_changed(**_: object) -> None:
+    """Every process re-reads the catalogue, once this change is committed."""
+    transaction.on_commit(catalog_version.bump)
+
+
 async def catalog_aget() -> Catalog:
-    global _cached
+    global _cached, _cached_version
     ttl = settings.HYBRIDHUB_CATALOG_TTL_SECONDS
-    if not _cached.loaded_at or time.monotonic() - _cached.loaded_at > ttl:
+    version = catalog_version.current()  # read first: a change during the load reloads
+    stale = not _cached.loaded_at or time.monotonic() - _cached.loaded_at > ttl
+    if stale or version != _cached_version:
         _cached = await sync_to_async(catalog_load)()
+        _cached_version = version
     return _cached

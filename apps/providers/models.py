@@ -8,7 +8,7 @@ from apps.accounts.models import Team
 from apps.core.privacy import PrivacyZone
 
 from .guards import api_key_env_problem, base_url_problem
-from .specs import LOCAL_KINDS
+from .specs import IN_PROCESS_KINDS, LOCAL_KINDS
 
 __all__ = ["LanguageModel", "ModelFallback", "PrivacyZone", "Provider"]
 
@@ -26,6 +26,13 @@ class Provider(models.Model):
     kind = models.CharField(max_length=32, choices=Kind.choices)
     privacy_zone = models.CharField(max_length=32, choices=PrivacyZone.choices())
     base_url = models.URLField(blank=True, help_text="For OpenAI-compatible providers.")
+    replica_urls = models.TextField(
+        blank=True,
+        help_text=(
+            "More base URLs serving the same models (on-prem replicas), one a line: "
+            "requests go to the least busy; a failing one leaves the rotation until it answers."
+        ),
+    )
     api_key_env = models.CharField(
         "API key variable",
         max_length=100,
@@ -50,10 +57,19 @@ class Provider(models.Model):
 
     @property
     def is_local(self) -> bool:
-        return self.kind in self.LOCAL_KINDS
+        """On-prem, in this process or on our own model servers (specs.ProviderSpec)."""
+        return self.privacy_zone == PrivacyZone.ON_PREM
+
+    @property
+    def in_process(self) -> bool:
+        return self.kind in IN_PROCESS_KINDS
+
+    @property
+    def replica_url_list(self) -> list[str]:
+        return self.replica_urls.split()
 
     def clean(self) -> None:
-        if self.is_local and self.privacy_zone != PrivacyZone.ON_PREM:
+        if self.in_process and self.privacy_zone != PrivacyZone.ON_PREM:
             raise ValidationError({"privacy_zone": "Local providers run on-prem."})
         if self.kind == self.Kind.OPENAI_COMPATIBLE and not self.base_url:
             raise ValidationError({"base_url": "An OpenAI-compatible provider needs a URL."})
@@ -62,9 +78,20 @@ class Provider(models.Model):
         errors = {
             "api_key_env": api_key_env_problem(self.api_key_env),
             "base_url": base_url_problem(self.base_url),
+            "replica_urls": _replicas_problem(self),
         }
         if any(errors.values()):
             raise ValidationError({field: problem for field, problem in errors.items() if problem})
+
+
+def _replicas_problem(provider: Provider) -> str | None:
+    if provider.replica_urls.strip() and provider.kind != Provider.Kind.OPENAI_COMPATIBLE:
+        return "Only a provider served over the OpenAI-compatible API has replicas."
+    for url in provider.replica_url_list:
+        problem = base_url_problem(url)
+        if problem:
+            return f"{url}: {problem}"
+    return None
 
 
 class ChatTemplate(models.TextChoices):
@@ -137,10 +164,10 @@ class LanguageModel(models.Model):
         if self.name == "auto":
             errors["name"] = "'auto' is reserved for routed requests."
         provider = getattr(self, "provider", None)
-        if provider and provider.is_local and not self.model_file:
+        if provider and provider.in_process and not self.model_file:
             errors["model_file"] = "A local model needs a model file."
-        if provider and not provider.is_local and not self.upstream_id:
-            errors["upstream_id"] = "A cloud model needs the vendor's model id."
+        if provider and not provider.in_process and not self.upstream_id:
+            errors["upstream_id"] = "A model served over an API needs the server's model id."
         if self.chat_template == ChatTemplate.CUSTOM and not self.custom_chat_template:
             errors["custom_chat_template"] = "Write the template or pick a named one."
         if self.custom_chat_template:

@@ -12,8 +12,8 @@ from .models import Provider, ProviderChange
 security_log = logging.getLogger("hybridhub.security")
 
 AUDITED_FIELDS = (
-    "name", "kind", "privacy_zone", "base_url", "api_key_env", "timeout_seconds", "max_retries",
-    "enabled",
+    "name", "kind", "privacy_zone", "base_url", "replica_urls", "api_key_env", "timeout_seconds",
+    "max_retries", "enabled",
 )  # fmt: skip
 
 

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-LOCAL_KINDS = ("local_ctransformers", "local_llama_cpp")
+# Runtimes the hub loads into its own process. They are one way of being
+# on-prem: an OpenAI-compatible server (vLLM, llama.cpp's server, Ollama,
+# TGI) in the on-prem zone is just as local (``is_local``).
+IN_PROCESS_KINDS = ("local_ctransformers", "local_llama_cpp")
+LOCAL_KINDS = IN_PROCESS_KINDS  # the old name
 
 
 @dataclass(frozen=True)
@@ -22,10 +26,22 @@ class ProviderSpec:
     timeout_seconds: float
     max_retries: int
     version: str  # changes whenever the row does; adapters rebuild on change
+    replica_urls: tuple[str, ...] = ()  # more servers of the same models (replicas.py)
+
+    @property
+    def base_urls(self) -> tuple[str, ...]:
+        return (self.base_url, *self.replica_urls)
 
     @property
     def is_local(self) -> bool:
-        return self.kind in LOCAL_KINDS
+        """Data sent here never leaves our machines: ``@local``, the privacy
+        fallback, the analytics split and the route badge all go by this."""
+        return self.privacy_zone == "on_prem"
+
+    @property
+    def in_process(self) -> bool:
+        """Loaded into the hub's own process (needs a model file)."""
+        return self.kind in IN_PROCESS_KINDS
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Any
 from ..catalog import ModelSpec, ProviderSpec
 from ..egress import Egress
 from ..guards import api_key_env_problem, base_url_problem, provider_key_read
+from ..replicas import pool_for
 from ..tokens import estimate_tokens
 from .base import ChatMessage, GenerationParams, PromptTokens, ProviderError, TextDelta, Usage
 
@@ -89,18 +90,26 @@ def _checked_key(provider: ProviderSpec) -> str:
     return provider_key_read(name=provider.api_key_env) if provider.api_key_env else "none"
 
 
+def _replica_fault(exc: Exception) -> bool:
+    status = getattr(exc, "status_code", None)
+    return status is None or status >= 500  # connection errors and timeouts have none
+
+
 class OpenAICompatibleAdapter:
     def __init__(self, model: ModelSpec) -> None:
         import openai
 
         self.model = model
         self._openai = openai
-        self._client: Any = None
+        self._clients: dict[str, Any] = {}  # base URL -> SDK client
         self._client_key: str | None = None
+        self._pool = pool_for(model.provider.name, model.provider.base_urls)
 
-    def _client_get(self) -> Any:
-        """The SDK client, rebuilt if the key in the environment changed."""
+    def _client_get(self, url: str = "") -> Any:
+        """The SDK client for ``url`` (a replica; default the base URL),
+        rebuilt if the key in the environment changed."""
         provider = self.model.provider
+        url = url or provider.base_url
         key = _checked_key(provider)
         if not key:
             raise ProviderError(
@@ -109,20 +118,26 @@ class OpenAICompatibleAdapter:
                 status=503,
             )
         if key != self._client_key:
-            self._client = self._openai.AsyncOpenAI(
-                base_url=provider.base_url,
+            self._clients, self._client_key = {}, key
+        client = self._clients.get(url)
+        if client is None:
+            problem = base_url_problem(url)
+            if problem:  # a replica URL saved around the admin form
+                raise ProviderError(f"{provider.name}: {problem}", code="provider_misconfigured")
+            client = self._clients[url] = self._openai.AsyncOpenAI(
+                base_url=url,
                 api_key=key,
                 max_retries=0,
                 timeout=provider.timeout_seconds,
             )
-            self._client_key = key
-        return self._client
+        return client
 
     async def count_tokens(self, text: str) -> int:
         return estimate_tokens(text)  # vendors' tokenizers are not available offline
 
     async def health(self) -> dict[str, object]:
-        return {"base_url": self.model.provider.base_url}
+        replicas = {url: {"outstanding": n, "up": up} for url, (n, up) in self._pool.load().items()}
+        return {"base_url": self.model.provider.base_url, "replicas": replicas}
 
     def close(self) -> None:
         pass  # the HTTP pool closes with the process; nothing native to free
@@ -148,14 +163,19 @@ class OpenAICompatibleAdapter:
         # The egress guard (egress.GuardedAdapter) has checked this call:
         # adapter_for never hands out this adapter unguarded.
         arguments = self._arguments(messages, params)
+        replica = self._pool.pick()
         try:
-            if params.stream:
-                async for item in self._stream(arguments, messages):
-                    yield item
-            else:
-                async for item in self._complete(arguments):
-                    yield item
+            with self._pool.using(replica):
+                if params.stream:
+                    async for item in self._stream(arguments, messages, replica.url):
+                        yield item
+                else:
+                    async for item in self._complete(arguments, replica.url):
+                        yield item
+            self._pool.succeeded(replica)
         except self._openai.APIError as exc:
+            if _replica_fault(exc):  # the gateway's retry goes to another replica
+                self._pool.failed(replica)
             raise self._error(exc) from None
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise ProviderError(
@@ -164,8 +184,10 @@ class OpenAICompatibleAdapter:
                 retryable=True,
             ) from None
 
-    async def _complete(self, arguments: dict[str, Any]) -> AsyncIterator[TextDelta | Usage]:
-        chat = self._client_get().chat.completions
+    async def _complete(
+        self, arguments: dict[str, Any], url: str = ""
+    ) -> AsyncIterator[TextDelta | Usage]:
+        chat = self._client_get(url).chat.completions
         async with chat.with_streaming_response.create(**arguments) as response:
             body = json.loads(await response.read())
         choice = (body.get("choices") or [{}])[0]
@@ -180,9 +202,9 @@ class OpenAICompatibleAdapter:
         yield Usage(prompt, completion, choice.get("finish_reason") or "stop", estimated=not usage)
 
     async def _stream(
-        self, arguments: dict[str, Any], messages: list[ChatMessage]
+        self, arguments: dict[str, Any], messages: list[ChatMessage], url: str = ""
     ) -> AsyncIterator[TextDelta | Usage]:
-        chat = self._client_get().chat.completions
+        chat = self._client_get(url).chat.completions
         text_parts: list[str] = []
         finish_reason: str | None = None
         usage = None
