@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
@@ -14,11 +15,21 @@ from ninja import Router
 from apps.accounts.models import ApiKey
 from apps.gateway.errors import GatewayError
 from apps.gateway.services import Caller, ChatRequest, Completion, completion_start, models_for_team
-from apps.providers.adapters import ChatMessage, GenerationParams
+from apps.providers.adapters import ChatMessage, GenerationParams, Tool, ToolCall, ToolCallDelta
 
 from .auth import ApiKeyAuth
 from .errors import error_body
-from .schemas import ChatCompletionIn, ChatCompletionOut, ErrorOut, ModelListOut
+from .schemas import (
+    ChatCompletionIn,
+    ChatCompletionOut,
+    ErrorOut,
+    MessageIn,
+    ModelListOut,
+    ModelOut,
+    ToolIn,
+)
+
+logger = logging.getLogger(__name__)
 
 router = Router(auth=ApiKeyAuth(), tags=["OpenAI-compatible"])
 
@@ -36,19 +47,68 @@ def _caller(request: HttpRequest) -> Caller:
     )
 
 
+def _message(m: MessageIn) -> ChatMessage:
+    return ChatMessage(
+        m.role,
+        m.text(),
+        m.name or "",
+        tool_calls=tuple(
+            ToolCall(c.id, c.function.name, c.function.arguments) for c in m.tool_calls or ()
+        ),
+        tool_call_id=m.tool_call_id or "",
+        content_null=m.content is None and bool(m.tool_calls),
+    )
+
+
+def _tool(t: ToolIn) -> Tool:
+    f = t.function
+    parameters = json.dumps(f.parameters) if f.parameters is not None else ""
+    return Tool(f.name, f.description or "", parameters, f.strict)
+
+
+def _json_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if hasattr(value, "model_dump"):
+        value = value.model_dump(by_alias=True, exclude_none=True)
+    return json.dumps(value)
+
+
+def _params(body: ChatCompletionIn) -> GenerationParams:
+    tools = tuple(_tool(t) for t in body.tools or ())
+    return GenerationParams(
+        max_tokens=body.max_completion_tokens or body.max_tokens,
+        max_tokens_field="max_completion_tokens" if body.max_completion_tokens else "max_tokens",
+        temperature=body.temperature,
+        top_p=body.top_p,
+        stop=body.stop_sequences(),
+        stream=body.stream,
+        tools=tools,
+        tool_choice=_json_text(body.tool_choice),
+        parallel_tool_calls=body.parallel_tool_calls if tools else None,
+        response_format=body.response_format.as_json() if body.response_format else "",
+        seed=body.seed,
+        logprobs=body.logprobs,
+        top_logprobs=body.top_logprobs,
+        presence_penalty=body.presence_penalty,
+        frequency_penalty=body.frequency_penalty,
+        logit_bias=tuple((int(k), v) for k, v in (body.logit_bias or {}).items()),
+        metadata=_json_text(body.metadata),
+        user=body.user or "",
+        reasoning_effort=body.reasoning_effort or "",
+        service_tier=body.service_tier or "",
+    )
+
+
 def _chat_request(body: ChatCompletionIn, request: HttpRequest) -> ChatRequest:
+    strict = request.headers.get("X-HybridHub-Strict-Model", "").strip().lower()
     return ChatRequest(
         model=body.model,
-        messages=tuple(ChatMessage(m.role, m.text(), m.name or "") for m in body.messages),
-        params=GenerationParams(
-            max_tokens=body.max_completion_tokens or body.max_tokens,
-            temperature=body.temperature,
-            top_p=body.top_p,
-            stop=body.stop_sequences(),
-            stream=body.stream,
-        ),
+        messages=tuple(_message(m) for m in body.messages),
+        params=_params(body),
         end_user=body.user or "",
         sensitivity=body.sensitivity or request.headers.get("X-HybridHub-Sensitivity", ""),
+        strict_model=strict in ("true", "1", "yes"),
     )
 
 
@@ -108,7 +168,7 @@ async def chat_completions(request: HttpRequest, body: ChatCompletionIn) -> Http
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"
     else:
-        text = await completion.collect()
+        message, logprobs = await _answer(completion)
         response = JsonResponse(
             {
                 "id": completion.id,
@@ -118,9 +178,9 @@ async def chat_completions(request: HttpRequest, body: ChatCompletionIn) -> Http
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": text},
+                        "message": message,
                         "finish_reason": completion.tally.finish_reason or "stop",
-                        "logprobs": None,
+                        "logprobs": logprobs,
                     }
                 ],
                 "usage": _usage(completion),
@@ -129,6 +189,32 @@ async def chat_completions(request: HttpRequest, body: ChatCompletionIn) -> Http
             }
         )
     return _route_headers(response, completion)
+
+
+async def _answer(completion: Completion) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The whole answer as OpenAI's message: text, tool calls put together
+    from their pieces, and the token logprobs if the model gave any."""
+    text: list[str] = []
+    calls: dict[int, dict[str, Any]] = {}
+    logprobs: list[dict[str, Any]] | None = None
+    async for piece in completion.pieces():
+        if isinstance(piece, ToolCallDelta):
+            call = calls.setdefault(
+                piece.index,
+                {"id": "", "type": "function", "function": {"name": "", "arguments": ""}},
+            )
+            call["id"] = call["id"] or piece.id
+            call["function"]["name"] += piece.name
+            call["function"]["arguments"] += piece.arguments
+            continue
+        text.append(piece.text)
+        if piece.logprobs is not None:
+            logprobs = [*(logprobs or ()), *piece.logprobs]
+    message: dict[str, Any] = {"role": "assistant", "content": "".join(text)}
+    if calls:
+        message["content"] = message["content"] or None
+        message["tool_calls"] = [calls[index] for index in sorted(calls)]
+    return message, None if logprobs is None else {"content": logprobs, "refusal": None}
 
 
 async def _sse(completion: Completion, *, include_usage: bool) -> AsyncIterator[bytes]:
@@ -146,17 +232,29 @@ async def _sse(completion: Completion, *, include_usage: bool) -> AsyncIterator[
             chunk.setdefault("usage", None)
         return b"data: " + json.dumps(chunk, separators=(",", ":")).encode() + b"\n\n"
 
-    def delta(content: dict[str, str], finish: str | None = None) -> list[dict[str, Any]]:
-        return [{"index": 0, "delta": content, "logprobs": None, "finish_reason": finish}]
+    def delta(
+        content: dict[str, Any], finish: str | None = None, logprobs: Any = None
+    ) -> list[dict[str, Any]]:
+        return [{"index": 0, "delta": content, "logprobs": logprobs, "finish_reason": finish}]
 
     try:
         yield event(delta({"role": "assistant", "content": ""}), hybridhub=_route_info(completion))
-        async with aclosing(completion.events()) as pieces:
+        async with aclosing(completion.pieces()) as pieces:
             async for piece in pieces:
-                if piece.text:
-                    yield event(delta({"content": piece.text}))
+                if isinstance(piece, ToolCallDelta):
+                    yield event(delta({"tool_calls": [_call_delta(piece)]}))
+                elif piece.text or piece.logprobs:
+                    logprobs = {"content": list(piece.logprobs)} if piece.logprobs else None
+                    yield event(delta({"content": piece.text}, logprobs=logprobs))
     except GatewayError as exc:
         error = error_body(exc.message, type=exc.type, code=exc.code)
+        yield b"data: " + json.dumps(error).encode() + b"\n\n"
+        return
+    except Exception:  # the row says "error" (Completion.events); the client must know too
+        logger.exception("Streaming %s failed", completion.id)
+        error = error_body(
+            "The server had an error while streaming the answer.", type="server_error", code=None
+        )
         yield b"data: " + json.dumps(error).encode() + b"\n\n"
         return
     finally:
@@ -165,6 +263,17 @@ async def _sse(completion: Completion, *, include_usage: bool) -> AsyncIterator[
     if include_usage:
         yield event([], usage=_usage(completion))
     yield b"data: [DONE]\n\n"
+
+
+def _call_delta(piece: ToolCallDelta) -> dict[str, Any]:
+    """A tool call piece in OpenAI's streamed form: id, type and name come
+    with the first piece of each call only."""
+    out: dict[str, Any] = {"index": piece.index, "function": {"arguments": piece.arguments}}
+    if piece.id:
+        out["id"], out["type"] = piece.id, "function"
+    if piece.name:
+        out["function"]["name"] = piece.name
+    return out
 
 
 @router.get("/models", response={200: ModelListOut, 401: ErrorOut}, summary="List models")
@@ -178,3 +287,18 @@ async def models(request: HttpRequest) -> dict[str, Any]:
             for name, owner in listed
         ],
     }
+
+
+@router.get(
+    "/models/{model_id}", response={200: ModelOut, 401: ErrorOut, 404: ErrorOut},
+    summary="Retrieve a model",
+)  # fmt: skip
+async def model_get(request: HttpRequest, model_id: str) -> dict[str, Any]:
+    team_id = _caller(request).team_id
+    for name, owner in await models_for_team(team_id=team_id):
+        if name == model_id:
+            return {"id": name, "object": "model", "created": 0, "owned_by": owner}
+    raise GatewayError(
+        f"The model {model_id!r} does not exist or your team may not use it.",
+        status=404, code="model_not_found", param="model",
+    )  # fmt: skip

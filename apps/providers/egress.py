@@ -30,7 +30,7 @@ from apps.core.privacy import PrivacyZone
 from .adapters.base import VOCABULARY, ChatMessage, GenerationParams, ProviderError
 
 if TYPE_CHECKING:
-    from .adapters.base import Adapter, PromptTokens, TextDelta, Usage
+    from .adapters.base import Adapter, Piece
     from .specs import ProviderSpec
 
 security_log = logging.getLogger("hybridhub.security")
@@ -93,11 +93,16 @@ def _text_fields(value: object) -> Iterator[tuple[str, object]]:
 
 
 def _strings(value: object) -> Iterator[tuple[str, str]]:
+    """Strings, and strings of the dataclasses in tuples (tools, tool calls)."""
     for name, item in _text_fields(value):
         if isinstance(item, str):
             yield name, item
         elif isinstance(item, tuple):
-            yield from ((f"{name}[{k}]", p) for k, p in enumerate(item) if isinstance(p, str))
+            for k, part in enumerate(item):
+                if isinstance(part, str):
+                    yield f"{name}[{k}]", part
+                elif dataclasses.is_dataclass(part):
+                    yield from ((f"{name}[{k}].{w}", t) for w, t in _strings(part))
 
 
 def _with_strings(value: _Fields, texts: Iterator[str]) -> _Fields:
@@ -106,8 +111,16 @@ def _with_strings(value: _Fields, texts: Iterator[str]) -> _Fields:
         if isinstance(item, str):
             changes[name] = next(texts)
         elif isinstance(item, tuple):
-            changes[name] = tuple(next(texts) if isinstance(p, str) else p for p in item)
+            changes[name] = tuple(_part_with_strings(part, texts) for part in item)
     return dataclasses.replace(value, **changes)  # type: ignore[arg-type]
+
+
+def _part_with_strings(part: object, texts: Iterator[str]) -> object:
+    if isinstance(part, str):
+        return next(texts)
+    if dataclasses.is_dataclass(part) and not isinstance(part, type):
+        return _with_strings(part, texts)  # type: ignore[type-var]
+    return part
 
 
 def texts_digest(texts: Sequence[str] | Iterator[str]) -> str:
@@ -149,7 +162,7 @@ class GuardedAdapter:
 
     async def stream_chat(
         self, messages: list[ChatMessage], params: GenerationParams, egress: Egress
-    ) -> AsyncIterator[TextDelta | PromptTokens | Usage]:
+    ) -> AsyncIterator[Piece]:
         egress_check(egress=egress, provider=self.provider, messages=messages, params=params)
         async for item in self.inner.stream_chat(messages, params, egress):
             yield item

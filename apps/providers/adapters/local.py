@@ -23,7 +23,15 @@ from typing import Protocol
 from ..catalog import LocalSpec, ModelSpec, resolve_model_file
 from ..chat_templates import ChatFormat, Special, chat_format, prompt_fragments, render_prompt_parts
 from ..egress import Egress
-from .base import ChatMessage, GenerationParams, PromptTokens, ProviderError, TextDelta, Usage
+from .base import (
+    ChatMessage,
+    GenerationParams,
+    Piece,
+    PromptTokens,
+    ProviderError,
+    TextDelta,
+    Usage,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +139,7 @@ class LocalAdapter:
 
     async def stream_chat(
         self, messages: list[ChatMessage], params: GenerationParams, egress: Egress
-    ) -> AsyncIterator[TextDelta | PromptTokens | Usage]:
+    ) -> AsyncIterator[Piece]:
         # In-process: nothing leaves the machine, whatever ``egress`` allows.
         self._admit()
         job = _Job(loop=asyncio.get_running_loop())
@@ -152,6 +160,7 @@ class LocalAdapter:
                     f"{self.spec.queue_timeout_seconds:g}s.",
                     code="model_busy",
                     status=503,
+                    retry_after=self.spec.queue_timeout_seconds,
                 ) from None
             while True:
                 item = await job.queue.get()
@@ -172,6 +181,7 @@ class LocalAdapter:
                     "are already waiting.",
                     code="model_busy",
                     status=503,
+                    retry_after=self.spec.queue_timeout_seconds,
                 )
             self._in_flight += 1
 
