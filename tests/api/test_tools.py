@@ -151,9 +151,10 @@ def test_a_local_model_that_cannot_call_tools_hands_over_where_policy_allows(cli
         model="tiny", messages=ASK, tools=[WEATHER]
     )
     assert raw.headers["x-hybridhub-route"] == "cloud:cloud-mini"
-    assert "requested tiny not used: cannot do tools" in raw.parse().model_extra["hybridhub"][
-        "reasons"
-    ]
+    assert (
+        "requested tiny not used: cannot do tools"
+        in raw.parse().model_extra["hybridhub"]["reasons"]
+    )
     # Strict model: an error naming the model instead of a substitute.
     with pytest.raises(openai.BadRequestError) as error:
         client.chat.completions.create(
