@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
+import struct
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
@@ -13,6 +15,7 @@ from django.http.response import HttpResponseBase
 from ninja import Router
 
 from apps.accounts.models import ApiKey
+from apps.gateway.embeddings import EmbeddingRequest, embeddings_create
 from apps.gateway.errors import GatewayError
 from apps.gateway.services import Caller, ChatRequest, Completion, completion_start, models_for_team
 from apps.providers.adapters import ChatMessage, GenerationParams, Tool, ToolCall, ToolCallDelta
@@ -22,6 +25,8 @@ from .errors import error_body
 from .schemas import (
     ChatCompletionIn,
     ChatCompletionOut,
+    EmbeddingIn,
+    EmbeddingListOut,
     ErrorOut,
     MessageIn,
     ModelListOut,
@@ -302,3 +307,41 @@ async def model_get(request: HttpRequest, model_id: str) -> dict[str, Any]:
         f"The model {model_id!r} does not exist or your team may not use it.",
         status=404, code="model_not_found", param="model",
     )  # fmt: skip
+
+
+@router.post(
+    "/embeddings", response={200: EmbeddingListOut, **ERRORS},
+    summary="Create embeddings (routed by the policy: sensitive text embeds on-prem)",
+)  # fmt: skip
+async def embeddings(request: HttpRequest, body: EmbeddingIn) -> HttpResponseBase:
+    result = await embeddings_create(
+        caller=_caller(request),
+        request=EmbeddingRequest(
+            model=body.model, inputs=body.texts(), dimensions=body.dimensions,
+            end_user=body.user or "",
+            sensitivity=body.sensitivity or request.headers.get("X-HybridHub-Sensitivity", ""),
+        ),
+    )  # fmt: skip
+    tokens = result.embeddings.prompt_tokens
+    response = JsonResponse(
+        {
+            "object": "list",
+            "data": [
+                {"object": "embedding", "index": i, "embedding": _encoded(v, body.encoding_format)}
+                for i, v in enumerate(result.embeddings.vectors)
+            ],
+            "model": result.model.name,
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+    )
+    where = "local" if result.model.provider.is_local else "cloud"
+    response["X-HybridHub-Route"] = f"{where}:{result.model.name}"
+    response["X-HybridHub-Level"] = result.decision.level_name
+    return response
+
+
+def _encoded(vector: list[float], encoding: str) -> list[float] | str:
+    """OpenAI's base64 form: the float32 values, little-endian."""
+    if encoding == "float":
+        return vector
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()

@@ -216,6 +216,45 @@ class ChatCompletionIn(Schema):
         return (self.stop,) if isinstance(self.stop, str) else tuple(self.stop)
 
 
+class EmbeddingIn(Schema):
+    model: Annotated[Name, Field(min_length=1, max_length=100)]
+    input: Annotated[Text, Field(min_length=1)] | list[Annotated[Text, Field(min_length=1)]] = (
+        Field(description="A text, or up to 2048 texts (token arrays are not accepted).")
+    )
+    encoding_format: Literal["float", "base64"] = "float"
+    dimensions: StrictInt | None = Field(default=None, ge=1, le=65_536)
+    user: Annotated[Name, Field(max_length=200)] | None = None
+    sensitivity: Annotated[Name, Field(max_length=30)] | None = None
+
+    @field_validator("input")
+    @classmethod
+    def bounded_batch(cls, value: Any) -> Any:
+        if isinstance(value, list) and not 1 <= len(value) <= 2048:
+            raise ValueError("between 1 and 2048 inputs")
+        return value
+
+    def texts(self) -> tuple[str, ...]:
+        return (self.input,) if isinstance(self.input, str) else tuple(self.input)
+
+
+class EmbeddingOut(Schema):
+    object: Literal["embedding"] = "embedding"
+    index: int
+    embedding: list[float] | str
+
+
+class EmbeddingUsageOut(Schema):
+    prompt_tokens: int
+    total_tokens: int
+
+
+class EmbeddingListOut(Schema):
+    object: Literal["list"] = "list"
+    data: list[EmbeddingOut]
+    model: str
+    usage: EmbeddingUsageOut
+
+
 class UsageOut(Schema):
     prompt_tokens: int
     completion_tokens: int

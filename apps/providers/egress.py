@@ -30,7 +30,7 @@ from apps.core.privacy import PrivacyZone
 from .adapters.base import VOCABULARY, ChatMessage, GenerationParams, ProviderError
 
 if TYPE_CHECKING:
-    from .adapters.base import Adapter, Piece
+    from .adapters.base import Adapter, Embeddings, Piece
     from .specs import ProviderSpec
 
 security_log = logging.getLogger("hybridhub.security")
@@ -153,6 +153,12 @@ def _refuse(message: str) -> None:
     raise EgressRefused(message)
 
 
+def embedding_fields(texts: Sequence[str]) -> tuple[list[ChatMessage], GenerationParams]:
+    """Texts to embed, in the shape the classifier and the digest read:
+    one user message each (the gateway classifies, the guard re-checks)."""
+    return [ChatMessage("user", text) for text in texts], GenerationParams(stream=False)
+
+
 class GuardedAdapter:
     """An adapter of a provider that leaves the machine, behind the guard."""
 
@@ -166,6 +172,11 @@ class GuardedAdapter:
         egress_check(egress=egress, provider=self.provider, messages=messages, params=params)
         async for item in self.inner.stream_chat(messages, params, egress):
             yield item
+
+    async def embed(self, texts: list[str], dimensions: int | None, egress: Egress) -> Embeddings:
+        messages, params = embedding_fields(texts)
+        egress_check(egress=egress, provider=self.provider, messages=messages, params=params)
+        return await self.inner.embed(texts, dimensions, egress)  # type: ignore[attr-defined,no-any-return]
 
     async def count_tokens(self, text: str) -> int:
         return await self.inner.count_tokens(text)

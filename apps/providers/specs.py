@@ -16,7 +16,7 @@ LOCAL_KINDS = ("local_ctransformers", "local_llama_cpp")
 # Kinds not listed (cloud, OpenAI-compatible) forward every field.
 _LOCAL_FEATURES: dict[str, frozenset[str]] = {
     "local_ctransformers": frozenset(),
-    "local_llama_cpp": frozenset({"response_format", "seed"}),
+    "local_llama_cpp": frozenset({"response_format", "seed", "embeddings"}),
 }
 
 

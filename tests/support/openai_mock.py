@@ -67,12 +67,27 @@ class MockCloud:
             await _json(
                 send, 200, {"object": "list", "data": [{"id": "mock-1", "object": "model"}]}
             )
+        elif path.endswith("/embeddings") and scope["method"] == "POST":
+            await self._embeddings(json.loads(body or b"{}"), send)
         elif path.endswith("/chat/completions") and scope["method"] == "POST":
             await self._chat(json.loads(body or b"{}"), send)
         else:
             await _json(
                 send, 404, {"error": {"message": "not found", "type": "invalid_request_error"}}
             )
+
+    async def _embeddings(self, request: dict[str, Any], send: Any) -> None:
+        """A 3-number vector per input: its length, its word count, 1.0."""
+        self.requests.append(request)
+        texts = request["input"] if isinstance(request["input"], list) else [request["input"]]
+        data = [
+            {"object": "embedding", "index": i, "embedding": [len(t), len(t.split()), 1.0]}
+            for i, t in enumerate(texts)
+        ]
+        tokens = sum(len(t.split()) for t in texts)
+        usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+        await _json(send, 200, {"object": "list", "data": data, "model": request["model"],
+                                "usage": usage})  # fmt: skip
 
     async def _chat(self, request: dict[str, Any], send: Any) -> None:
         self.requests.append(request)

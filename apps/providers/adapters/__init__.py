@@ -15,6 +15,7 @@ from ..models import Provider
 from .base import (
     Adapter,
     ChatMessage,
+    Embeddings,
     GenerationParams,
     Piece,
     PromptTokens,
@@ -29,6 +30,7 @@ from .base import (
 __all__ = [
     "Adapter",
     "ChatMessage",
+    "Embeddings",
     "GenerationParams",
     "Piece",
     "PromptTokens",

@@ -125,6 +125,12 @@ class Usage:
 Piece = TextDelta | ToolCallDelta | PromptTokens | Usage
 
 
+@dataclass(frozen=True)
+class Embeddings:
+    vectors: list[list[float]]
+    prompt_tokens: int
+
+
 class ProviderError(Exception):
     """A model call failed.
 

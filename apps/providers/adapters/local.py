@@ -25,6 +25,7 @@ from ..chat_templates import ChatFormat, Special, chat_format, prompt_fragments,
 from ..egress import Egress
 from .base import (
     ChatMessage,
+    Embeddings,
     GenerationParams,
     Piece,
     PromptTokens,
@@ -172,6 +173,35 @@ class LocalAdapter:
                     return
         finally:
             job.cancel.set()
+
+    async def embed(self, texts: list[str], dimensions: int | None, egress: Egress) -> Embeddings:
+        """Embeddings from the runtime's embedding mode (in-process: nothing leaves)."""
+        if dimensions is not None:
+            raise ProviderError(
+                f"Local model {self.model.name!r} cannot shorten embeddings (dimensions).",
+                code="unsupported_parameter", status=400, fallback=True,
+            )  # fmt: skip
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._embed, texts)
+
+    def _embed(self, texts: list[str]) -> Embeddings:
+        embed = getattr(self._engine_get(), "embed", None)
+        if embed is None:
+            raise ProviderError(
+                f"Local model {self.model.name!r} ({self.model.provider.kind}) cannot embed.",
+                code="unsupported_parameter", status=400, fallback=True,
+            )  # fmt: skip
+        try:
+            vectors, tokens = embed(texts)
+        except ProviderError:
+            raise
+        except Exception as exc:
+            logger.exception("Local embedding failed on %s", self.model.name)
+            raise ProviderError(
+                f"Local model {self.model.name!r} failed to embed ({type(exc).__name__}).",
+                code="model_error", status=500,
+            ) from exc  # fmt: skip
+        return Embeddings(vectors, tokens)
 
     def _admit(self) -> None:
         with self._lock:

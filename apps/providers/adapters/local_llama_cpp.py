@@ -20,6 +20,8 @@ class LlamaCppEngine:
         import llama_cpp
 
         self._llama_cpp = llama_cpp
+        self._path, self._spec = path, spec
+        self._embedder: Any = None  # a second context in embedding mode, on first use
         self.llm = llama_cpp.Llama(
             model_path=str(path),
             n_ctx=spec.context_length,
@@ -74,7 +76,31 @@ class LlamaCppEngine:
     def detokenize(self, tokens: list[int]) -> bytes:
         return self.llm.detokenize(tokens)
 
+    def embed(self, texts: list[str]) -> tuple[list[list[float]], int]:
+        """Mean-pooled, normalised embeddings, and the tokens they read."""
+        if self._embedder is None:
+            self._embedder = self._llama_cpp.Llama(
+                model_path=str(self._path),
+                n_ctx=self._spec.context_length,
+                n_threads=self._spec.threads or None,
+                n_gpu_layers=self._spec.gpu_layers,
+                embedding=True,
+                pooling_type=self._llama_cpp.LLAMA_POOLING_TYPE_MEAN,
+                verbose=False,
+            )
+        counts = [len(self._embedder.tokenize(t.encode(), add_bos=True)) for t in texts]
+        if max(counts, default=0) > self._embedder.n_ctx():
+            raise ProviderError(
+                f"An input is {max(counts)} tokens; this model reads {self._embedder.n_ctx()}.",
+                code="context_length_exceeded", status=400, fallback=True,
+            )  # fmt: skip
+        tokens = sum(counts)
+        vectors = self._embedder.embed(texts, normalize=True, truncate=False)
+        return [list(map(float, v)) for v in vectors], tokens
+
     def close(self) -> None:
+        if self._embedder is not None:
+            self._embedder.close()
         self.llm.close()
 
 

@@ -21,6 +21,7 @@ from ..guards import api_key_env_problem, base_url_problem, provider_key_read
 from ..tokens import estimate_tokens
 from .base import (
     ChatMessage,
+    Embeddings,
     GenerationParams,
     Piece,
     ProviderError,
@@ -236,11 +237,47 @@ class OpenAICompatibleAdapter:
                 retryable=True,
             ) from None
 
-    async def _post(self, body: dict[str, Any]) -> Any:
+    async def embed(self, texts: list[str], dimensions: int | None, egress: Egress) -> Embeddings:
+        body: dict[str, Any] = {
+            "model": self.model.upstream_id, "input": texts, "encoding_format": "float"
+        }  # fmt: skip
+        if dimensions is not None:
+            body["dimensions"] = dimensions
+        try:
+            response = await self._post(body, "/embeddings")
+            try:
+                reply = json.loads(await response.aread())
+            finally:
+                await response.aclose()
+            data = sorted(reply["data"], key=lambda item: item["index"])
+            vectors = [[float(x) for x in item["embedding"]] for item in data]
+            usage = reply.get("usage") or {}
+            tokens = usage.get("prompt_tokens") or sum(estimate_tokens(t) for t in texts)
+        except self._openai.APIError as exc:
+            raise self._error(exc) from None
+        except self._httpx.TransportError:
+            raise ProviderError(
+                f"{self.model.provider.name} broke the connection.",
+                code="upstream_unreachable", retryable=True,
+            ) from None  # fmt: skip
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise ProviderError(
+                f"{self.model.provider.name} sent a malformed response ({type(exc).__name__}).",
+                code="upstream_bad_response",
+            ) from None
+        if len(vectors) != len(texts):
+            raise ProviderError(
+                f"{self.model.provider.name} returned {len(vectors)} embeddings for "
+                f"{len(texts)} inputs.",
+                code="upstream_bad_response",
+            )
+        return Embeddings(vectors, int(tokens))
+
+    async def _post(self, body: dict[str, Any], path: str = "/chat/completions") -> Any:
         """The raw HTTP response, unread: the SDK's auth, base URL, timeouts and
         error mapping, without its typed request and response models."""
         return await self._client_get().post(
-            "/chat/completions",
+            path,
             body=body,
             cast_to=self._httpx.Response,
             stream=True,
