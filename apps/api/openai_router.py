@@ -49,6 +49,7 @@ def _caller(request: HttpRequest) -> Caller:
         api_key_id=api_key.pk,
         rpm_limit=api_key.rpm_limit,
         tpm_limit=api_key.tpm_limit,
+        strict_model=api_key.strict_model,
     )
 
 
@@ -105,7 +106,9 @@ def _params(body: ChatCompletionIn) -> GenerationParams:
     )
 
 
-def _chat_request(body: ChatCompletionIn, request: HttpRequest) -> ChatRequest:
+def _chat_request(body: ChatCompletionIn, request: HttpRequest, caller: Caller) -> ChatRequest:
+    """The request in the gateway's terms. Strict model: the key's option, or
+    the header (which can turn it on, never off)."""
     strict = request.headers.get("X-HybridHub-Strict-Model", "").strip().lower()
     return ChatRequest(
         model=body.model,
@@ -113,7 +116,7 @@ def _chat_request(body: ChatCompletionIn, request: HttpRequest) -> ChatRequest:
         params=_params(body),
         end_user=body.user or "",
         sensitivity=body.sensitivity or request.headers.get("X-HybridHub-Sensitivity", ""),
-        strict_model=strict in ("true", "1", "yes"),
+        strict_model=caller.strict_model or strict in ("true", "1", "yes"),
     )
 
 
@@ -163,8 +166,9 @@ def _usage(completion: Completion) -> dict[str, int]:
     summary="Create a chat completion (streamed with stream=true)",
 )
 async def chat_completions(request: HttpRequest, body: ChatCompletionIn) -> HttpResponseBase:
-    chat = _chat_request(body, request)
-    completion = await completion_start(caller=_caller(request), request=chat)
+    caller = _caller(request)
+    chat = _chat_request(body, request, caller)
+    completion = await completion_start(caller=caller, request=chat)
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         response: HttpResponse | StreamingHttpResponse = StreamingHttpResponse(

@@ -74,6 +74,7 @@ class Caller:
     source: str = UsageRecord.Source.API
     rpm_limit: int | None = None  # the key's requests per minute
     tpm_limit: int | None = None  # and tokens per minute
+    strict_model: bool = False  # the key's option: never another model than the one named
 
     @property
     def who(self) -> budgeting.Who:

@@ -274,3 +274,35 @@ def test_retrieve_a_model(client, hub, cloud):
     assert client.models.retrieve("auto").id == "auto"
     with pytest.raises(openai.NotFoundError):
         client.models.retrieve("nope")
+
+
+def test_stream_stalled_after_the_first_token_ends_with_an_error_event(client, hub, cloud):
+    model = make_cloud_model(cloud.url, name="cloud-mini")
+    model.provider.timeout_seconds = 1
+    model.provider.save()
+    cloud.stall_stream_after = 1
+    stream = client.chat.completions.create(
+        model="cloud-mini", messages=HI, max_tokens=4, stream=True
+    )
+    pieces = []
+    with pytest.raises(openai.APIError):
+        for chunk in stream:
+            pieces += [c.delta.content for c in chunk.choices if c.delta.content]
+    assert pieces == ["w0 "]
+    row = wait_for_row(status="error")
+    assert row.error_type == "upstream_stream_truncated"
+
+
+def test_a_strict_key_never_gets_a_substitute(hub, member, cloud):
+    from apps.accounts.services import api_key_create
+
+    dead = make_cloud_model(dead_url(), name="dead-cloud", provider="deadai")
+    add_fallbacks(dead, make_cloud_model(cloud.url, name="cloud-mini"))
+    issued = api_key_create(user=member.user, team=member.team, name="strict", strict_model=True)
+    strict = openai.OpenAI(base_url=hub.api, api_key=issued.secret, max_retries=0, timeout=30)
+    with pytest.raises(openai.APIStatusError) as error:
+        strict.chat.completions.create(model="dead-cloud", messages=HI, max_tokens=2)
+    assert error.value.status_code == 502
+    assert not cloud.requests  # the fallback was not used
+    row = UsageRecord.objects.get()
+    assert (row.status, row.error_type) == ("error", "upstream_unreachable")

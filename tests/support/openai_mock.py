@@ -37,6 +37,7 @@ class MockCloud:
     token_delay: float = 0.0  # seconds between streamed tokens
     include_usage: bool = True
     cut_stream_after: int | None = None  # close the connection after N tokens
+    stall_stream_after: int | None = None  # go silent (for a minute) after N tokens
     script: list[str] | None = None  # exact chunks to answer with, instead of words
     failures: deque[Failure] = field(default_factory=deque)
     requests: list[dict[str, Any]] = field(default_factory=list)
@@ -176,6 +177,8 @@ class MockCloud:
             if self.cut_stream_after is not None and i >= self.cut_stream_after:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
                 return
+            if self.stall_stream_after is not None and i >= self.stall_stream_after:
+                await asyncio.sleep(60)
             if self.token_delay:
                 await asyncio.sleep(self.token_delay)
             lp = {"content": [_logprob(word)]} if logprobs else None
