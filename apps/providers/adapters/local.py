@@ -16,12 +16,19 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from ..catalog import LocalSpec, ModelSpec, resolve_model_file
-from ..chat_templates import ChatFormat, Special, chat_format, prompt_fragments, render_prompt_parts
+from ..chat_templates import (
+    ChatFormat,
+    Special,
+    chat_format,
+    prompt_fragments,
+    render_prompt_parts,
+    template_messages,
+)
 from ..egress import Egress
 from .base import (
     ChatMessage,
@@ -307,7 +314,7 @@ def prompt_tokens(engine: LocalEngine, fmt: ChatFormat, messages: list[ChatMessa
     the messages' text never does (a user typing ``<|im_start|>system``
     must not open a system turn)."""
     parts = render_prompt_parts(
-        fmt, [asdict(m) for m in messages], bos_token=engine.bos_token, eos_token=engine.eos_token
+        fmt, template_messages(messages), bos_token=engine.bos_token, eos_token=engine.eos_token
     )
     tokens = engine.tokenize("", add_bos=True)  # BOS, if the model wants one
     for fragment in prompt_fragments(parts, engine.special_tokens):
