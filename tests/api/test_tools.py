@@ -233,3 +233,17 @@ def test_max_tokens_beyond_every_window_names_max_tokens(client, models):
         client.chat.completions.create(model="cloud-mini", messages=ASK, max_tokens=10_000_000)
     assert error.value.body["param"] == "max_tokens"
     assert "max_tokens is too large" in error.value.body["message"]
+
+
+@pytest.mark.parametrize("number", ["1" + "0" * 5000, "1e400", "NaN", "-Infinity"])
+def test_numbers_json_cannot_hold_are_refused(hub, member, models, number):
+    """5000 digits is past Python's int-parsing limit; 1e400 parses to inf."""
+    body = '{"model": "cloud-mini", "messages": [{"role": "user", "content": "hi"}], '
+    body += f'"temperature": {number}}}'
+    response = httpx.post(
+        f"{hub.api}/chat/completions",
+        content=body,
+        headers={"Authorization": f"Bearer {member.key}", "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["type"] == "invalid_request_error"
