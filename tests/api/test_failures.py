@@ -107,6 +107,7 @@ def test_full_local_queue_is_rejected_cleanly(hub, member, slow_gguf):
         next(lines)  # the model is generating for this one
         response = httpx.post(hub.api + "/chat/completions", json=body, headers=headers, timeout=30)
     assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"  # the queue timeout, rounded up
     error = response.json()["error"]
     assert (error["code"], error["type"]) == ("model_busy", "server_error")
     assert wait_for_row(status="error").error_type == "model_busy"
