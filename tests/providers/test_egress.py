@@ -158,3 +158,23 @@ def test_on_prem_adapters_are_not_wrapped(local_model):
 
     adapter = adapter_for(catalog_load().get(local_model.name))
     assert not isinstance(adapter, GuardedAdapter)
+
+
+def test_json_fields_broken_by_redaction_fail_cleanly():
+    from apps.providers.adapters.base import ProviderError
+    from apps.providers.adapters.openai_compatible import OpenAICompatibleAdapter
+    from apps.providers.catalog import ModelSpec, ProviderSpec
+
+    provider = ProviderSpec(1, "p", "openai_compatible", "vendor", "http://127.0.0.1:9/v1",
+                            "", 1.0, 0, "v")  # fmt: skip
+    model = ModelSpec(1, "m", provider, "m", 1000, 0, 0, frozenset(), (), None, "v")
+    params = GenerationParams(tools=(Tool("f", "", '{"maxLength": [PHONE_1]}'),))
+    adapter = OpenAICompatibleAdapter(model)
+
+    async def first():
+        egress = Egress("public", frozenset({"vendor"}))
+        return await adapter.stream_chat([ChatMessage("user", "x")], params, egress).__anext__()
+
+    with pytest.raises(ProviderError) as error:
+        asyncio.run(first())
+    assert (error.value.code, error.value.fallback) == ("unsendable_request", True)

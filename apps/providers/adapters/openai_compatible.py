@@ -214,7 +214,14 @@ class OpenAICompatibleAdapter:
     ) -> AsyncIterator[Piece]:
         # The egress guard (egress.GuardedAdapter) has checked this call:
         # adapter_for never hands out this adapter unguarded.
-        body = request_body(self.model.upstream_id, messages, params)
+        try:
+            body = request_body(self.model.upstream_id, messages, params)
+        except ValueError:  # a JSON text field no longer parses (a redacted value in it)
+            raise ProviderError(
+                "A JSON field of the request (tools, tool_choice, response_format, metadata) "
+                "is not valid JSON after redaction.",
+                code="unsendable_request", status=400, fallback=True,
+            ) from None  # fmt: skip
         try:
             if params.stream:
                 async for item in self._stream(body, messages):
