@@ -83,7 +83,10 @@ MIDDLEWARE = [
 
 # /v1/ (bearer-token API) skips the browser's middleware: see apps/core/handlers.py.
 API_PATH_PREFIX = "/v1/"
-API_MIDDLEWARE = ["apps.core.handlers.api_security_headers"]
+API_MIDDLEWARE = [
+    "apps.core.handlers.api_security_headers",
+    "apps.api.middleware.api_json_errors",  # JSON 404/405 and the Host check on /v1/
+]
 # A client that announces a body must send all of it within this many seconds
 # (both handlers; answered 408), so it cannot hold a worker socket forever.
 HYBRIDHUB_BODY_READ_TIMEOUT_SECONDS = envfloat("HYBRIDHUB_BODY_READ_TIMEOUT_SECONDS", "30")

@@ -12,7 +12,8 @@ from .services import api_key_create, api_key_revoke, api_keys_with_membership
 class ApiKeyForm(forms.ModelForm):
     class Meta:
         model = ApiKey
-        fields = ["name", "user", "team", "scope", "expires_at", "rpm_limit", "tpm_limit"]
+        fields = ["name", "user", "team", "scope", "expires_at", "rpm_limit", "tpm_limit",
+                  "strict_model"]  # fmt: skip
 
     def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
@@ -54,8 +55,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
     ]  # fmt: skip
     list_filter = ["team", "revoked_at"]
     search_fields = ["name", "prefix", "user__username"]
-    fields = ["name", "user", "team", "scope", "expires_at", "rpm_limit", "tpm_limit", "prefix",
-              "created_at", "last_used_at", "revoked_at"]  # fmt: skip
+    fields = ["name", "user", "team", "scope", "expires_at", "rpm_limit", "tpm_limit",
+              "strict_model", "prefix", "created_at", "last_used_at", "revoked_at"]  # fmt: skip
     readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
     actions = ["revoke"]
     form = ApiKeyForm
@@ -80,6 +81,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         issued = api_key_create(
             user=obj.user, team=obj.team, name=obj.name, scope=obj.scope,
             expires_at=obj.expires_at, rpm_limit=obj.rpm_limit, tpm_limit=obj.tpm_limit,
+            strict_model=obj.strict_model,
         )  # fmt: skip
         obj.pk, obj.prefix = issued.api_key.pk, issued.api_key.prefix
         # Kept on this request only, for response_add: never in the messages

@@ -54,6 +54,7 @@ def api_key_cache_clear() -> None:
 class KeyLimits:
     rpm_limit: int | None
     tpm_limit: int | None
+    strict_model: bool = False
 
 
 def api_key_recheck(*, api_key_id: int) -> KeyLimits | None:
@@ -73,14 +74,14 @@ def api_key_recheck(*, api_key_id: int) -> KeyLimits | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    rpm, tpm, stale = row
+    rpm, tpm, strict, stale = row
     if stale:
         ApiKey.objects.filter(pk=api_key_id).update(last_used_at=now)
-    return KeyLimits(rpm_limit=rpm, tpm_limit=tpm)
+    return KeyLimits(rpm_limit=rpm, tpm_limit=tpm, strict_model=bool(strict))
 
 
 _RECHECK = (
-    "SELECT k.rpm_limit, k.tpm_limit,"
+    "SELECT k.rpm_limit, k.tpm_limit, k.strict_model,"
     " CASE WHEN k.last_used_at IS NULL OR k.last_used_at < %s THEN 1 ELSE 0 END"
     f" FROM {ApiKey._meta.db_table} k"
     f" JOIN {get_user_model()._meta.db_table} u ON u.id = k.user_id"

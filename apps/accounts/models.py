@@ -71,6 +71,13 @@ class ApiKey(models.Model):
         null=True, blank=True, help_text="Tokens per minute (empty: no limit)."
     )
     scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.INFERENCE)
+    # The OpenAI-compatible API (apps/api): a model named in a request is used
+    # or the request fails; never silently replaced by another the policy allows.
+    strict_model = models.BooleanField(
+        default=False,
+        help_text="Never answer with another model than the one a request names "
+        "(same as the X-HybridHub-Strict-Model header).",
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -39,6 +39,7 @@ def api_key_create(
     rpm_limit: int | None = None,
     tpm_limit: int | None = None,
     scope: str = ApiKey.Scope.INFERENCE,
+    strict_model: bool = False,
 ) -> IssuedKey:
     if not Membership.objects.filter(user=user, team=team).exists():
         raise ValidationError(f"{user} is not a member of {team}.")
@@ -51,6 +52,7 @@ def api_key_create(
     api_key = ApiKey.objects.create(
         user=user, team=team, name=name.strip(), prefix=prefix, secret_hash=_digest(secret),
         expires_at=expires_at, rpm_limit=rpm_limit, tpm_limit=tpm_limit, scope=scope,
+        strict_model=strict_model,
     )  # fmt: skip
     return IssuedKey(api_key=api_key, secret=secret)
 

@@ -75,7 +75,9 @@ def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
 
 
 def _gateway(request: HttpRequest, exc: GatewayError) -> HttpResponse:
-    response = error_response(exc.status, exc.message, type=exc.type, code=exc.code)
+    response = error_response(
+        exc.status, exc.message, type=exc.type, code=exc.code, param=exc.param
+    )
     for name, value in exc.headers.items():
         response[name] = value
     return response

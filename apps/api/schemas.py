@@ -2,21 +2,86 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import json
+from typing import Annotated, Any, Literal
 
 from ninja import Schema
-from pydantic import Field, field_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
+
+
+def _valid_unicode(value: str) -> str:
+    """JSON may spell lone UTF-16 surrogates ("\\ud800"); no UTF-8 text holds them."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("contains a lone UTF-16 surrogate, which is not valid Unicode") from None
+    return value
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _valid_json_strings(value: Any) -> Any:
+    """Every key and string inside free-form JSON (schemas, metadata) is valid Unicode."""
+    if isinstance(value, str):
+        _valid_unicode(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _valid_unicode(key)
+            _valid_json_strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            _valid_json_strings(item)
+    return value
+
+
+# Strict types: "yes" is not a boolean, "10" not an integer (OpenAI refuses both).
+Text = Annotated[StrictStr, AfterValidator(_valid_unicode)]
+Name = Annotated[StrictStr, AfterValidator(_valid_unicode), AfterValidator(_no_nul)]
+JsonObject = Annotated[dict[str, Any], AfterValidator(_valid_json_strings)]
+FunctionName = Annotated[Name, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+INT32 = 2**31 - 1
+INT64 = 2**63 - 1
+
+
+def _number(low: float, high: float) -> Any:
+    return Field(default=None, ge=low, le=high, allow_inf_nan=False)
 
 
 class ContentPart(Schema):
-    type: str
-    text: str | None = None
+    type: StrictStr
+    text: Text | None = None
+
+
+class FunctionCallIn(Schema):
+    name: FunctionName
+    arguments: Text = Field(description="The arguments as JSON text, as the model wrote them.")
+
+
+class ToolCallIn(Schema):
+    id: Annotated[Name, Field(min_length=1, max_length=200)]
+    type: Literal["function"] = "function"
+    function: FunctionCallIn
 
 
 class MessageIn(Schema):
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[ContentPart] | None = None
-    name: str | None = None
+    content: Text | list[ContentPart] | None = None
+    name: Annotated[Name, Field(max_length=200)] | None = None
+    tool_calls: list[ToolCallIn] | None = Field(default=None, max_length=128)
+    tool_call_id: Annotated[Name, Field(min_length=1, max_length=200)] | None = None
 
     @field_validator("content")
     @classmethod
@@ -25,6 +90,14 @@ class MessageIn(Schema):
             raise ValueError("only text content parts are supported")
         return value
 
+    @model_validator(mode="after")
+    def tool_turns_say_which_call(self) -> MessageIn:
+        if self.role == "tool" and not self.tool_call_id:
+            raise ValueError("a message with role 'tool' needs tool_call_id")
+        if self.tool_calls and self.role != "assistant":
+            raise ValueError("only assistant messages carry tool_calls")
+        return self
+
     def text(self) -> str:
         if isinstance(self.content, list):
             return "".join(part.text or "" for part in self.content)
@@ -32,24 +105,85 @@ class MessageIn(Schema):
 
 
 class StreamOptions(Schema):
-    include_usage: bool = False
+    include_usage: StrictBool = False
+
+
+class FunctionDefIn(Schema):
+    name: FunctionName
+    description: Text | None = Field(default=None, max_length=100_000)
+    parameters: JsonObject | None = Field(default=None, description="A JSON Schema object.")
+    strict: StrictBool | None = None
+
+
+class ToolIn(Schema):
+    type: Literal["function"]
+    function: FunctionDefIn
+
+
+class NamedFunction(Schema):
+    name: FunctionName
+
+
+class ToolChoiceNamed(Schema):
+    type: Literal["function"]
+    function: NamedFunction
+
+
+class JsonSchemaFormat(Schema):
+    name: FunctionName
+    description: Text | None = None
+    schema_: JsonObject | None = Field(default=None, alias="schema")
+    strict: StrictBool | None = None
+
+
+class ResponseFormatIn(Schema):
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema_: JsonSchemaFormat | None = Field(default=None, alias="json_schema")
+
+    @model_validator(mode="after")
+    def schema_with_json_schema(self) -> ResponseFormatIn:
+        if (self.type == "json_schema") != (self.json_schema_ is not None):
+            raise ValueError("json_schema is required with type 'json_schema', and only then")
+        return self
+
+    def as_json(self) -> str:
+        """The format as JSON text ("" for plain text, which is the default)."""
+        if self.type == "text":
+            return ""
+        return json.dumps(self.model_dump(by_alias=True, exclude_none=True))
 
 
 class ChatCompletionIn(Schema):
-    model: str = Field(min_length=1, max_length=100)
+    model: Annotated[Name, Field(min_length=1, max_length=100)]
     messages: list[MessageIn] = Field(min_length=1)
-    stream: bool = False
+    stream: StrictBool = False
     stream_options: StreamOptions | None = None
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    top_p: float | None = Field(default=None, gt=0, le=1)
-    stop: str | list[str] | None = None
-    n: int = Field(default=1, ge=1, le=1, description="Only one choice is supported.")
-    user: str | None = Field(default=None, max_length=200)
-    sensitivity: str | None = Field(
+    max_tokens: StrictInt | None = Field(default=None, ge=1, le=INT32)
+    max_completion_tokens: StrictInt | None = Field(default=None, ge=1, le=INT32)
+    temperature: StrictFloat | None = _number(0, 2)
+    top_p: StrictFloat | None = Field(default=None, gt=0, le=1, allow_inf_nan=False)
+    stop: Text | list[Text] | None = None
+    n: StrictInt = Field(default=1, ge=1, le=1, description="Only one choice is supported.")
+    user: Annotated[Name, Field(max_length=200)] | None = None
+    tools: list[ToolIn] | None = Field(default=None, max_length=128)
+    tool_choice: Literal["none", "auto", "required"] | ToolChoiceNamed | None = None
+    parallel_tool_calls: StrictBool | None = None
+    response_format: ResponseFormatIn | None = None
+    seed: StrictInt | None = Field(default=None, ge=-INT64 - 1, le=INT64)
+    logprobs: StrictBool | None = None
+    top_logprobs: StrictInt | None = Field(default=None, ge=0, le=20)
+    presence_penalty: StrictFloat | None = _number(-2, 2)
+    frequency_penalty: StrictFloat | None = _number(-2, 2)
+    logit_bias: dict[Annotated[StrictStr, Field(pattern=r"^[0-9]{1,9}$")], StrictFloat] | None = (
+        Field(default=None, max_length=1024, description="Token id -> bias (-100 to 100).")
+    )
+    metadata: (
+        dict[Annotated[Name, Field(max_length=64)], Annotated[Name, Field(max_length=512)]] | None
+    ) = Field(default=None, max_length=16)
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high"] | None = None
+    service_tier: Literal["auto", "default", "flex", "scale", "priority"] | None = None
+    sensitivity: Annotated[Name, Field(max_length=30)] | None = Field(
         default=None,
-        max_length=30,
         description="HybridHub only: raise this request to a sensitivity level "
         "(never lower). Same as the X-HybridHub-Sensitivity header.",
     )
@@ -61,10 +195,64 @@ class ChatCompletionIn(Schema):
             raise ValueError("at most 4 stop sequences")
         return value
 
+    @field_validator("logit_bias")
+    @classmethod
+    def biases_in_range(cls, value: Any) -> Any:
+        if value and any(not -100 <= bias <= 100 for bias in value.values()):
+            raise ValueError("biases must be between -100 and 100")
+        return value
+
+    @model_validator(mode="after")
+    def tool_fields_need_tools(self) -> ChatCompletionIn:
+        if self.tool_choice is not None and not self.tools:
+            raise ValueError("tool_choice is only allowed when tools are specified")
+        if self.top_logprobs is not None and not self.logprobs:
+            raise ValueError("top_logprobs needs logprobs: true")
+        return self
+
     def stop_sequences(self) -> tuple[str, ...]:
         if self.stop is None:
             return ()
         return (self.stop,) if isinstance(self.stop, str) else tuple(self.stop)
+
+
+class EmbeddingIn(Schema):
+    model: Annotated[Name, Field(min_length=1, max_length=100)]
+    input: Annotated[Text, Field(min_length=1)] | list[Annotated[Text, Field(min_length=1)]] = (
+        Field(description="A text, or up to 2048 texts (token arrays are not accepted).")
+    )
+    encoding_format: Literal["float", "base64"] = "float"
+    dimensions: StrictInt | None = Field(default=None, ge=1, le=65_536)
+    user: Annotated[Name, Field(max_length=200)] | None = None
+    sensitivity: Annotated[Name, Field(max_length=30)] | None = None
+
+    @field_validator("input")
+    @classmethod
+    def bounded_batch(cls, value: Any) -> Any:
+        if isinstance(value, list) and not 1 <= len(value) <= 2048:
+            raise ValueError("between 1 and 2048 inputs")
+        return value
+
+    def texts(self) -> tuple[str, ...]:
+        return (self.input,) if isinstance(self.input, str) else tuple(self.input)
+
+
+class EmbeddingOut(Schema):
+    object: Literal["embedding"] = "embedding"
+    index: int
+    embedding: list[float] | str
+
+
+class EmbeddingUsageOut(Schema):
+    prompt_tokens: int
+    total_tokens: int
+
+
+class EmbeddingListOut(Schema):
+    object: Literal["list"] = "list"
+    data: list[EmbeddingOut]
+    model: str
+    usage: EmbeddingUsageOut
 
 
 class UsageOut(Schema):
@@ -84,16 +272,32 @@ class RouteOut(Schema):
     reasons: list[str]
 
 
+class FunctionCallOut(Schema):
+    name: str
+    arguments: str
+
+
+class ToolCallOut(Schema):
+    id: str
+    type: Literal["function"] = "function"
+    function: FunctionCallOut
+
+
 class MessageOut(Schema):
     role: Literal["assistant"] = "assistant"
-    content: str
+    content: str | None
+    tool_calls: list[ToolCallOut] | None = None
+
+
+class LogprobsOut(Schema):
+    content: list[dict[str, Any]] | None = None
 
 
 class ChoiceOut(Schema):
     index: int
     message: MessageOut
     finish_reason: str
-    logprobs: None = None
+    logprobs: LogprobsOut | None = None
 
 
 class ChatCompletionOut(Schema):

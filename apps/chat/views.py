@@ -400,7 +400,10 @@ def api_keys(request: HttpRequest) -> HttpResponse:
         try:
             if team is None:
                 raise ValidationError("Pick one of your teams.")
-            issued = api_key_create(user=user, team=team, name=request.POST.get("name", ""))
+            issued = api_key_create(
+                user=user, team=team, name=request.POST.get("name", ""),
+                strict_model=request.POST.get("strict_model") == "on",
+            )  # fmt: skip
         except ValidationError as exc:
             error = " ".join(exc.messages)
     keys = api_keys_with_membership().filter(user=user).select_related("team")

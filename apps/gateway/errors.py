@@ -9,6 +9,7 @@ class GatewayError(Exception):
         code: str,
         type: str = "invalid_request_error",
         headers: dict[str, str] | None = None,
+        param: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -16,3 +17,4 @@ class GatewayError(Exception):
         self.code = code
         self.type = type
         self.headers = headers or {}  # e.g. Retry-After on a 429
+        self.param = param  # the request field at fault, if one is

@@ -9,11 +9,14 @@ of the answer arrives → stream → record one ledger row, whatever happens
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import math
 import random
 import secrets
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 
 from asgiref.sync import sync_to_async
@@ -23,7 +26,15 @@ from django.utils import timezone
 
 from apps.analytics.services import rollups_add
 from apps.budgets.selectors import budget_signal
-from apps.core.chat_types import ChatMessage, GenerationParams, PromptTokens, TextDelta, Usage
+from apps.core.chat_types import (
+    ChatMessage,
+    GenerationParams,
+    Piece,
+    PromptTokens,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+)
 from apps.policy.detectors import ner
 from apps.policy.engine import AUTO, CompiledPolicy, Decision, Facts, decide
 from apps.policy.models import SecurityEvent
@@ -39,6 +50,7 @@ from apps.providers.egress import (
     texts_digest,
     with_texts,
 )
+from apps.providers.specs import unsupported_features
 from apps.providers.tokens import estimate_tokens
 
 from . import budgeting
@@ -61,6 +73,7 @@ class Caller:
     source: str = UsageRecord.Source.API
     rpm_limit: int | None = None  # the key's requests per minute
     tpm_limit: int | None = None  # and tokens per minute
+    strict_model: bool = False  # the key's option: never another model than the one named
     # A front door that authenticated from a cache passes the database check
     # here; it runs in the gateway's first database hop and returns the
     # caller as the database has it now, or None if the key no longer works.
@@ -79,6 +92,7 @@ class ChatRequest:
     end_user: str = ""
     sensitivity: str = ""  # a level name the caller raises the request to
     sticky_level: int = 0  # the highest level the conversation reached before
+    strict_model: bool = False  # an error rather than another model than ``model``
 
     def estimated_tokens(self) -> int:
         return sum(estimate_tokens(m.content) + 4 for m in self.messages)
@@ -95,10 +109,13 @@ class Tally:
     finish_reason: str = ""
     first_token_at: float | None = None
 
-    def add(self, item: TextDelta | PromptTokens | Usage) -> None:
+    def add(self, item: Piece) -> None:
         if isinstance(item, TextDelta):
             self.completion_tokens += item.tokens
             if self.first_token_at is None and item.text:
+                self.first_token_at = time.perf_counter()
+        elif isinstance(item, ToolCallDelta):
+            if self.first_token_at is None:
                 self.first_token_at = time.perf_counter()
         elif isinstance(item, PromptTokens):
             self.prompt_tokens, self.exact = item.count, True
@@ -132,12 +149,13 @@ class Completion:
     model: ModelSpec
     attempts: Attempts
     tally: Tally
-    _stream: AsyncIterator[TextDelta | PromptTokens | Usage]
-    _first: TextDelta | Usage
+    _stream: AsyncIterator[Piece]
+    _first: TextDelta | ToolCallDelta | Usage
     _restorer: StreamRestorer | None = None
     id: str = field(default_factory=lambda: "chatcmpl-" + secrets.token_hex(12))
     created: int = field(default_factory=lambda: int(time.time()))
     _recorded: bool = False
+    _call_restorers: dict[int, StreamRestorer] = field(default_factory=dict)
 
     @property
     def decision(self) -> Decision:
@@ -154,17 +172,28 @@ class Completion:
         return f"{where}:{self.model.name}"
 
     async def events(self) -> AsyncGenerator[TextDelta, None]:
-        """The answer's pieces; records the ledger row when it ends, however."""
+        """The answer's text (tool calls, which only API callers ask for, left out)."""
+        async with aclosing(self.pieces()) as pieces:
+            async for piece in pieces:
+                if isinstance(piece, TextDelta):
+                    yield piece
+
+    async def pieces(self) -> AsyncGenerator[TextDelta | ToolCallDelta, None]:
+        """The answer's pieces (text, and tool calls where the caller offered
+        tools); records the ledger row when it ends, however."""
         status, error_type = UsageRecord.Status.OK, ""
         try:
-            if isinstance(self._first, TextDelta):
+            if not isinstance(self._first, Usage):
                 yield self._restored(self._first)
             async for item in self._stream:
                 self.tally.add(item)
-                if isinstance(item, TextDelta):
+                if isinstance(item, TextDelta | ToolCallDelta):
                     yield self._restored(item)
             if self._restorer and (rest := self._restorer.flush()):
                 yield TextDelta(rest, tokens=0)
+            for index, restorer in self._call_restorers.items():
+                if rest := restorer.flush():
+                    yield ToolCallDelta(index, arguments=rest)
         except ProviderError as exc:
             status, error_type = UsageRecord.Status.ERROR, exc.code
             raise GatewayError(
@@ -173,14 +202,22 @@ class Completion:
         except (asyncio.CancelledError, GeneratorExit):
             status, error_type = UsageRecord.Status.CANCELLED, "client_disconnected"
             raise
+        except Exception:  # a bug, not the caller: the row must not say "ok"
+            status, error_type = UsageRecord.Status.ERROR, "internal_error"
+            raise
         finally:
             await _aclose(self._stream)
             await self._record(status, error_type)
 
-    def _restored(self, piece: TextDelta) -> TextDelta:
+    def _restored(self, piece: TextDelta | ToolCallDelta) -> TextDelta | ToolCallDelta:
         if self._restorer is None:
             return piece
-        return TextDelta(self._restorer.feed(piece.text), tokens=piece.tokens)
+        if isinstance(piece, ToolCallDelta):  # each call's arguments are a stream of their own
+            restorer = self._call_restorers.setdefault(
+                piece.index, StreamRestorer(self._restorer.mapping)
+            )
+            return dataclasses.replace(piece, arguments=restorer.feed(piece.arguments))
+        return dataclasses.replace(piece, text=self._restorer.feed(piece.text))
 
     async def collect(self) -> str:
         return "".join([piece.text async for piece in self.events()])
@@ -302,11 +339,11 @@ class _Admission:
             raise GatewayError(
                 decision.block_message, status=403, code="blocked_by_policy", type="policy_error"
             )
-        if decision.problem == "context_length_exceeded":
-            raise GatewayError(
-                "The conversation is longer than the context window of every model it may use.",
-                status=400, code="context_length_exceeded",
-            )  # fmt: skip
+        if decision.problem:
+            _problem_raise(decision, self.catalog, self.caller, self.request)
+        strict = self.request.strict_model or self.caller.strict_model
+        if strict and self.request.model != AUTO:
+            decision = self.decision = _strict(decision, self.request.model)
         if not decision.candidates:
             raise GatewayError(
                 "No model on this route is available to your team.",
@@ -319,6 +356,50 @@ class _Admission:
             spend=self.spend,
         )  # fmt: skip
         return self.caller
+
+
+def _problem_raise(
+    decision: Decision, catalog: Catalog, caller: Caller, request: ChatRequest
+) -> None:
+    """Why no model fits, in the caller's terms (the field to change)."""
+    models = catalog.for_team(caller.team_id)
+    max_tokens = request.params.max_tokens
+    if decision.problem == "unsupported_parameter":
+        fields = request.params.features()
+        lacking = sorted(fields & set().union(*(unsupported_features(m, fields) for m in models)))
+        param = lacking[0] if lacking else None
+        raise GatewayError(
+            f"No model this request may use supports {', '.join(lacking) or 'these fields'}.",
+            status=400, code="unsupported_parameter", param=param,
+        )  # fmt: skip
+    if decision.problem != "context_length_exceeded":
+        return
+    largest = max((m.context_window for m in models), default=0)
+    if max_tokens is not None and max_tokens >= largest:
+        raise GatewayError(
+            f"max_tokens is too large: {max_tokens}. The largest context window of a model "
+            f"you may use is {largest} tokens.",
+            status=400, code="invalid_value", param="max_completion_tokens"
+            if request.params.max_tokens_field == "max_completion_tokens" else "max_tokens",
+        )  # fmt: skip
+    raise GatewayError(
+        "The conversation is longer than the context window of every model it may use.",
+        status=400, code="context_length_exceeded", param="messages",
+    )  # fmt: skip
+
+
+def _strict(decision: Decision, name: str) -> Decision:
+    """Only the model the caller named, and no fallback: the caller asked
+    (X-HybridHub-Strict-Model) for an error rather than a substitute."""
+    chosen = decision.candidates[0] if decision.candidates else None
+    if chosen is None or chosen.name != name:
+        why = next((r for r in decision.reasons if r.startswith(f"requested {name} ")), "")
+        raise GatewayError(
+            f"The model {name!r} cannot serve this request and strict model mode is on"
+            + (f" ({why})." if why else "."),
+            status=400, code="model_not_available", param="model",
+        )  # fmt: skip
+    return dataclasses.replace(decision, candidates=(chosen,))
 
 
 def _check_requested_model(catalog: Catalog, name: str, team_id: int | None) -> None:
@@ -356,6 +437,7 @@ def _facts(
         max_tokens=request.params.max_tokens,
         now=timezone.localtime(),
         raised_level=_level_index(policy, request.sensitivity),
+        features=request.params.features(),
         sticky_level=request.sticky_level,
         budget_used=budget_used,
     )
@@ -410,6 +492,7 @@ async def _dispatch(
     out = _outgoing(decision, request)
     last: ProviderError | None = None
     refused: GatewayError | None = None
+    waits: list[float | None] = []  # Retry-After of each failure
     for model in decision.candidates:
         # --- budgets: a fallback model is re-checked before it runs
         over = await budgeting.recheck(
@@ -427,6 +510,7 @@ async def _dispatch(
             except ProviderError as exc:
                 await _aclose(stream)
                 last = exc
+                waits.append(exc.retry_after if exc.status in (429, 503) else None)
                 attempts.failed.append({"model": model.name, "error": exc.code})
                 if isinstance(exc, EgressRefused):
                     await _security_event(caller, model, out.egress)
@@ -437,7 +521,9 @@ async def _dispatch(
                     continue
                 if not exc.fallback:
                     await _record_failure(caller, request, model, attempts, tally, exc)
-                    raise GatewayError(exc.message, status=exc.status, code=exc.code) from exc
+                    raise GatewayError(
+                        exc.message, status=exc.status, code=exc.code, headers=_retry_after(waits)
+                    ) from exc
                 attempts.reasons.append(f"{model.name} failed ({exc.code}), trying the next model")
                 break
             except BaseException:
@@ -458,17 +544,34 @@ async def _dispatch(
     assert last is not None
     await _record_failure(caller, request, None, attempts, tally, last)
     tried = ", ".join(m.name for m in decision.candidates)
+    status = _final_status(attempts.failed, last)
     raise GatewayError(
         f"No model on the route could answer (tried {tried}): {last.message}",
-        status=503 if last.status in (503, 429) else 502,
+        status=status,
         code=last.code,
-        type="server_error",
+        type="rate_limit_error" if status == 429 else "server_error",
+        headers=_retry_after(waits) if status in (429, 503) else {},
     ) from last
 
 
+def _final_status(failed: list[dict[str, str]], last: ProviderError) -> int:
+    """429 when every try was rate-limited (so SDKs wait, not hammer); the
+    vendor's own status when it called the request itself wrong."""
+    if failed and all(f["error"] == "upstream_rate_limited" for f in failed):
+        return 429
+    if last.status in (400, 404, 409, 422):
+        return last.status
+    return 503 if last.status in (503, 429) else 502
+
+
+def _retry_after(waits: list[float | None]) -> dict[str, str]:
+    known = [w for w in waits if w is not None]
+    return {"Retry-After": str(math.ceil(max(known)))} if known else {}
+
+
 async def _first_piece(
-    stream: AsyncIterator[TextDelta | PromptTokens | Usage], tally: Tally
-) -> TextDelta | Usage:
+    stream: AsyncIterator[Piece], tally: Tally
+) -> TextDelta | ToolCallDelta | Usage:
     async for item in stream:
         tally.add(item)
         if not isinstance(item, PromptTokens):

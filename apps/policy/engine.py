@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import cached_property
 
 from apps.core.privacy import PrivacyZone
-from apps.providers.specs import Catalog, ModelSpec
+from apps.providers.specs import Catalog, ModelSpec, unsupported_features
 
 from .classification import (
     DEFAULT_PHONE_REGIONS,
@@ -48,6 +48,9 @@ class Facts:
     # How used up the tightest downgrade budget of the request is (0 … 1+),
     # filled by the gateway from apps.budgets; stored in the ledger for replay.
     budget_used: float = 0.0
+    # Request fields beyond plain text (tools, response_format, seed…): a
+    # model whose runtime cannot do one is unfit, like one too small.
+    features: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -273,6 +276,8 @@ def route(
             reasons.append("fallbacks: " + ", ".join(m.name for m in candidates[1:]))
     reasons.extend(_requested_not_used(catalog, signals, level_policy, candidates))
     problem = "" if candidates else ("context_length_exceeded" if wanted else "no_model_available")
+    if wanted and not candidates and all(_lacking(m, signals) for m in wanted):
+        problem = "unsupported_parameter"
     return replace(decision, candidates=tuple(candidates), reasons=tuple(reasons), problem=problem)
 
 
@@ -360,9 +365,15 @@ def _expand(entries: Sequence[str], catalog: Catalog, facts: Facts) -> list[Mode
     return out
 
 
+def _lacking(model: ModelSpec, signals: Signals) -> frozenset[str]:
+    return unsupported_features(model, signals.facts.features)
+
+
 def _unfit(model: ModelSpec, signals: Signals, zone_allowed: bool) -> str | None:
     if not zone_allowed:
         return f"{model.provider.privacy_zone} zone not allowed at this level"
+    if lacking := _lacking(model, signals):
+        return f"cannot do {', '.join(sorted(lacking))}"
     needed = signals.facts.estimated_tokens + (signals.facts.max_tokens or 0)
     if needed >= model.context_window:
         return f"about {needed} tokens exceed its {model.context_window}-token window"

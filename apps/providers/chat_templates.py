@@ -13,9 +13,13 @@ import secrets
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from jinja2 import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+if TYPE_CHECKING:
+    from apps.core.chat_types import ChatMessage
 
 _SYSTEM_FIRST = (
     "{% if messages and messages[0]['role'] == 'system' %}"
@@ -99,6 +103,25 @@ class Special:
     """A special token the template itself wrote (``<|im_start|>``, ``</s>``)."""
 
     text: str
+
+
+def template_messages(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
+    """Messages in the roles every template knows (system, user, assistant):
+    OpenAI's ``developer`` turn is the system turn; a tool result is a user
+    turn that says which call it answers; an assistant turn that only called
+    tools says so, so the model sees the whole exchange."""
+    out = []
+    for m in messages:
+        role, content = m.role, m.content
+        if role == "developer":
+            role = "system"
+        elif role == "tool":
+            role, content = "user", f"[result of tool call {m.tool_call_id}]\n{content}"
+        if m.tool_calls:
+            calls = "\n".join(f"[tool call {c.id}] {c.name}({c.arguments})" for c in m.tool_calls)
+            content = f"{content}\n{calls}" if content else calls
+        out.append({"role": role, "content": content, "name": m.name})
+    return out
 
 
 def render_prompt_parts(

@@ -31,7 +31,7 @@ from apps.core.privacy import PrivacyZone
 from .adapters.base import ProviderError
 
 if TYPE_CHECKING:
-    from .adapters.base import Adapter, PromptTokens, TextDelta, Usage
+    from .adapters.base import Adapter, Embeddings, Piece
     from .specs import ProviderSpec
 
 security_log = logging.getLogger("hybridhub.security")
@@ -94,11 +94,16 @@ def _text_fields(value: object) -> Iterator[tuple[str, object]]:
 
 
 def _strings(value: object) -> Iterator[tuple[str, str]]:
+    """Strings, and strings of the dataclasses in tuples (tools, tool calls)."""
     for name, item in _text_fields(value):
         if isinstance(item, str):
             yield name, item
         elif isinstance(item, tuple):
-            yield from ((f"{name}[{k}]", p) for k, p in enumerate(item) if isinstance(p, str))
+            for k, part in enumerate(item):
+                if isinstance(part, str):
+                    yield f"{name}[{k}]", part
+                elif dataclasses.is_dataclass(part):
+                    yield from ((f"{name}[{k}].{w}", t) for w, t in _strings(part))
 
 
 def _with_strings(value: _Fields, texts: Iterator[str]) -> _Fields:
@@ -107,8 +112,16 @@ def _with_strings(value: _Fields, texts: Iterator[str]) -> _Fields:
         if isinstance(item, str):
             changes[name] = next(texts)
         elif isinstance(item, tuple):
-            changes[name] = tuple(next(texts) if isinstance(p, str) else p for p in item)
+            changes[name] = tuple(_part_with_strings(part, texts) for part in item)
     return dataclasses.replace(value, **changes)  # type: ignore[arg-type]
+
+
+def _part_with_strings(part: object, texts: Iterator[str]) -> object:
+    if isinstance(part, str):
+        return next(texts)
+    if dataclasses.is_dataclass(part) and not isinstance(part, type):
+        return _with_strings(part, texts)  # type: ignore[type-var]
+    return part
 
 
 def texts_digest(texts: Sequence[str] | Iterator[str]) -> str:
@@ -141,6 +154,12 @@ def _refuse(message: str) -> None:
     raise EgressRefused(message)
 
 
+def embedding_fields(texts: Sequence[str]) -> tuple[list[ChatMessage], GenerationParams]:
+    """Texts to embed, in the shape the classifier and the digest read:
+    one user message each (the gateway classifies, the guard re-checks)."""
+    return [ChatMessage("user", text) for text in texts], GenerationParams(stream=False)
+
+
 class GuardedAdapter:
     """An adapter of a provider that leaves the machine, behind the guard."""
 
@@ -150,10 +169,15 @@ class GuardedAdapter:
 
     async def stream_chat(
         self, messages: list[ChatMessage], params: GenerationParams, egress: Egress
-    ) -> AsyncIterator[TextDelta | PromptTokens | Usage]:
+    ) -> AsyncIterator[Piece]:
         egress_check(egress=egress, provider=self.provider, messages=messages, params=params)
         async for item in self.inner.stream_chat(messages, params, egress):
             yield item
+
+    async def embed(self, texts: list[str], dimensions: int | None, egress: Egress) -> Embeddings:
+        messages, params = embedding_fields(texts)
+        egress_check(egress=egress, provider=self.provider, messages=messages, params=params)
+        return await self.inner.embed(texts, dimensions, egress)  # type: ignore[attr-defined,no-any-return]
 
     async def count_tokens(self, text: str) -> int:
         return await self.inner.count_tokens(text)

@@ -14,6 +14,15 @@ from dataclasses import dataclass, field
 IN_PROCESS_KINDS = ("local_ctransformers", "local_llama_cpp")
 LOCAL_KINDS = IN_PROCESS_KINDS  # the old name
 
+# What each runtime can do beyond plain text generation (the names are the
+# request fields, GenerationParams.features). A function of the provider's
+# kind, not a column: it changes with the adapter code, not with the row.
+# Kinds not listed (cloud, OpenAI-compatible) forward every field.
+_LOCAL_FEATURES: dict[str, frozenset[str]] = {
+    "local_ctransformers": frozenset(),
+    "local_llama_cpp": frozenset({"response_format", "seed", "embeddings"}),
+}
+
 
 @dataclass(frozen=True)
 class ProviderSpec:
@@ -79,6 +88,12 @@ class ModelSpec:
         total = prompt_tokens * self.input_price_per_mtok
         total += completion_tokens * self.output_price_per_mtok
         return -(-total // 1_000_000)
+
+
+def unsupported_features(model: ModelSpec, features: frozenset[str]) -> frozenset[str]:
+    """The request fields in ``features`` that ``model``'s runtime cannot honour."""
+    supported = _LOCAL_FEATURES.get(model.provider.kind)
+    return frozenset() if supported is None else features - supported
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,7 @@ def test_full_local_queue_is_rejected_cleanly(hub, member, slow_gguf):
         next(lines)  # the model is generating for this one
         response = httpx.post(hub.api + "/chat/completions", json=body, headers=headers, timeout=30)
     assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"  # the queue timeout, rounded up
     error = response.json()["error"]
     assert (error["code"], error["type"]) == ("model_busy", "server_error")
     assert wait_for_row(status="error").error_type == "model_busy"
@@ -175,3 +176,134 @@ def test_disabled_provider_is_not_routable(client, hub, cloud):
     Provider.objects.filter(name="mockai").update(enabled=False)
     with pytest.raises(openai.NotFoundError):
         client.chat.completions.create(model="cloud-mini", messages=HI)
+
+
+# --- truthful errors ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [400, 404, 409, 422])
+def test_vendor_4xx_passes_through(client, hub, cloud, status):
+    make_cloud_model(cloud.url, name="cloud-mini")
+    cloud.fail_next(3, status=status, message="messages[1]: bad role")
+    with pytest.raises(openai.APIStatusError) as error:
+        client.chat.completions.create(model="cloud-mini", messages=HI, max_tokens=2)
+    assert error.value.status_code == status
+    assert "messages[1]: bad role" in error.value.body["message"]
+    assert UsageRecord.objects.get().status == "error"
+
+
+def test_every_route_rate_limited_is_429_with_the_largest_retry_after(client, hub, cloud):
+    model = make_cloud_model(cloud.url, name="cloud-mini")
+    model.provider.max_retries = 0
+    model.provider.save()
+    backup = make_cloud_model(cloud.url, name="cloud-backup")
+    add_fallbacks(model, backup)
+    cloud.fail_next(1, status=429, retry_after="2")
+    cloud.fail_next(1, status=429, retry_after="7")
+    response = httpx.post(
+        f"{hub.api}/chat/completions",
+        json={"model": "cloud-mini", "messages": HI},
+        headers={"Authorization": f"Bearer {client.api_key}"},
+    )
+    assert response.status_code == 429
+    assert response.headers["retry-after"] == "7"
+    assert response.json()["error"]["type"] == "rate_limit_error"
+    assert len(cloud.requests) == 2
+
+
+def test_stream_cut_after_the_first_token_ends_with_an_error_event(client, hub, cloud):
+    make_cloud_model(cloud.url, name="cloud-mini")
+    cloud.cut_stream_after = 2
+    with httpx.stream(
+        "POST",
+        f"{hub.api}/chat/completions",
+        json={"model": "cloud-mini", "messages": HI, "max_tokens": 6, "stream": True},
+        headers={"Authorization": f"Bearer {client.api_key}"},
+    ) as response:
+        events = [line[6:] for line in response.iter_lines() if line.startswith("data: ")]
+    assert '"content":"w1 "' in events[2]
+    assert "error" in events[-1] and "[DONE]" not in events
+    row = wait_for_row(status="error")
+    assert row.error_type == "upstream_stream_truncated" and row.completion_tokens == 2
+
+
+def test_stream_cut_before_the_first_token_is_retried(client, hub, cloud):
+    make_cloud_model(cloud.url, name="cloud-mini")
+    cloud.cut_stream_after = 0
+    with pytest.raises(openai.APIStatusError) as error:
+        list(client.chat.completions.create(
+            model="cloud-mini", messages=HI, max_tokens=3, stream=True
+        ))  # fmt: skip
+    assert error.value.status_code == 502
+    assert len(cloud.requests) == 3  # tried, then retried twice
+    row = UsageRecord.objects.get()
+    assert (row.status, row.error_type) == ("error", "upstream_stream_truncated")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("POST", "/v1/completions", 404),
+        ("GET", "/v1/nowhere", 404),
+        ("POST", "/v1/chat/completions/", 404),
+        ("GET", "/v1/chat/completions", 405),
+        ("OPTIONS", "/v1/chat/completions", 405),
+    ],
+)
+def test_every_v1_answer_is_json(hub, member, method, path, status):
+    response = httpx.request(
+        method, hub.url + path, headers={"Authorization": f"Bearer {member.key}"}
+    )
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["error"]["message"]
+    if path == "/v1/completions":
+        assert "not served" in response.json()["error"]["message"]
+
+
+def test_host_is_validated_on_the_api(hub, member):
+    response = httpx.get(
+        f"{hub.api}/models", headers={"Authorization": f"Bearer {member.key}", "Host": "evil.test"}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_host"
+
+
+def test_retrieve_a_model(client, hub, cloud):
+    make_cloud_model(cloud.url, name="cloud-mini")
+    assert client.models.retrieve("cloud-mini").owned_by == "mockai"
+    assert client.models.retrieve("auto").id == "auto"
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("nope")
+
+
+def test_stream_stalled_after_the_first_token_ends_with_an_error_event(client, hub, cloud):
+    model = make_cloud_model(cloud.url, name="cloud-mini")
+    model.provider.timeout_seconds = 1
+    model.provider.save()
+    cloud.stall_stream_after = 1
+    stream = client.chat.completions.create(
+        model="cloud-mini", messages=HI, max_tokens=4, stream=True
+    )
+    pieces = []
+    with pytest.raises(openai.APIError):
+        for chunk in stream:
+            pieces += [c.delta.content for c in chunk.choices if c.delta.content]
+    assert pieces == ["w0 "]
+    row = wait_for_row(status="error")
+    assert row.error_type == "upstream_stream_truncated"
+
+
+def test_a_strict_key_never_gets_a_substitute(hub, member, cloud):
+    from apps.accounts.services import api_key_create
+
+    dead = make_cloud_model(dead_url(), name="dead-cloud", provider="deadai")
+    add_fallbacks(dead, make_cloud_model(cloud.url, name="cloud-mini"))
+    issued = api_key_create(user=member.user, team=member.team, name="strict", strict_model=True)
+    strict = openai.OpenAI(base_url=hub.api, api_key=issued.secret, max_retries=0, timeout=30)
+    with pytest.raises(openai.APIStatusError) as error:
+        strict.chat.completions.create(model="dead-cloud", messages=HI, max_tokens=2)
+    assert error.value.status_code == 502
+    assert not cloud.requests  # the fallback was not used
+    row = UsageRecord.objects.get()
+    assert (row.status, row.error_type) == ("error", "upstream_unreachable")

@@ -168,3 +168,15 @@ def test_api_keys_are_shown_once_and_revocable(client, member):
         "Pick one of your teams"
         in client.post("/chat/keys/", {"name": "x", "team": 999}).content.decode()
     )
+
+
+def test_the_key_page_lets_users_choose_strict_model(client, member):
+    client.force_login(member.user)
+    client.post("/chat/keys/", {"name": "lenient", "team": member.team.pk})
+    client.post("/chat/keys/", {"name": "strict", "team": member.team.pk, "strict_model": "on"})
+    keys = ApiKey.objects.filter(name__in=["lenient", "strict"])
+    assert dict(keys.values_list("name", "strict_model")) == {
+        "lenient": False,
+        "strict": True,
+    }
+    assert "strict model" in client.get("/chat/keys/").content.decode()

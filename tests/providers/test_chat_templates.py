@@ -76,3 +76,27 @@ def test_provider_validation():
     no_url = Provider(name="y", kind=Provider.Kind.OPENAI_COMPATIBLE, privacy_zone="vendor")
     with pytest.raises(ValidationError, match="URL"):
         no_url.full_clean()
+
+
+def test_developer_and_tool_turns_map_to_roles_every_template_knows():
+    from apps.providers.adapters import ChatMessage, ToolCall
+    from apps.providers.chat_templates import template_messages
+
+    messages = [
+        ChatMessage("developer", "Be brief."),
+        ChatMessage("user", "Weather?", "mia"),
+        ChatMessage(
+            "assistant", "", tool_calls=(ToolCall("c1", "get_weather", '{"city": "Paris"}'),)
+        ),
+        ChatMessage("tool", "sunny", tool_call_id="c1"),
+    ]
+    assert template_messages(messages) == [
+        {"role": "system", "content": "Be brief.", "name": ""},
+        {"role": "user", "content": "Weather?", "name": "mia"},
+        {
+            "role": "assistant",
+            "content": '[tool call c1] get_weather({"city": "Paris"})',
+            "name": "",
+        },
+        {"role": "user", "content": "[result of tool call c1]\nsunny", "name": ""},
+    ]

@@ -5,14 +5,21 @@ vendor without any check; ``adapter_for`` hands it out only behind the guard.
 """
 
 import asyncio
-import dataclasses
 
 import httpx
 import pytest
 
 from apps.core.privacy import PrivacyZone
 from apps.providers import adapters
-from apps.providers.adapters import ChatMessage, GenerationParams, TextDelta, Usage, adapter_for
+from apps.providers.adapters import (
+    ChatMessage,
+    GenerationParams,
+    TextDelta,
+    Tool,
+    ToolCall,
+    Usage,
+    adapter_for,
+)
 from apps.providers.egress import (
     Egress,
     EgressRefused,
@@ -107,21 +114,43 @@ def test_texts_that_were_not_classified_are_refused(forgetful, cloud):
 
 
 def test_every_text_field_is_outgoing_and_can_be_put_back():
-    messages = [ChatMessage("user", "a", name="n"), ChatMessage("assistant", "b")]
-    params = GenerationParams(max_tokens=5, stop=("s1", "s2"))
-    fields = list(outgoing_fields(messages, params))
-    assert fields == [  # roles are a fixed vocabulary, not text
+    call = ToolCall("c1", "f", '{"x": "y"}')
+    messages = [
+        ChatMessage("user", "a", name="n"),
+        ChatMessage("assistant", "b", tool_calls=(call,)),
+        ChatMessage("tool", "r", tool_call_id="c1"),
+    ]
+    params = GenerationParams(
+        max_tokens=5, stop=("s1", "s2"), tools=(Tool("f", "d", '{"type": "object"}'),),
+        response_format='{"type": "json_object"}', user="u", reasoning_effort="low",
+    )  # fmt: skip
+    fields = [(where, text) for where, text in outgoing_fields(messages, params) if text]
+    assert fields == [  # roles and other fixed vocabularies are not text
         ("messages[0].content", "a"),
         ("messages[0].name", "n"),
         ("messages[1].content", "b"),
-        ("messages[1].name", ""),
+        ("messages[1].tool_calls[0].id", "c1"),
+        ("messages[1].tool_calls[0].name", "f"),
+        ("messages[1].tool_calls[0].arguments", '{"x": "y"}'),
+        ("messages[2].content", "r"),
+        ("messages[2].tool_call_id", "c1"),
         ("stop[0]", "s1"),
         ("stop[1]", "s2"),
+        ("tools[0].name", "f"),
+        ("tools[0].description", "d"),
+        ("tools[0].parameters", '{"type": "object"}'),
+        ("response_format", '{"type": "json_object"}'),
+        ("user", "u"),
     ]
     texts = list(outgoing_texts(messages, params))
     new_messages, new_params = with_texts(messages, params, [t.upper() for t in texts])
-    assert new_messages == [ChatMessage("user", "A", name="N"), ChatMessage("assistant", "B")]
-    assert new_params == dataclasses.replace(params, stop=("S1", "S2"))
+    assert new_messages[0] == ChatMessage("user", "A", name="N")
+    assert new_messages[1].tool_calls == (ToolCall("C1", "F", '{"X": "Y"}'),)
+    assert new_messages[2].tool_call_id == "C1"
+    assert (
+        new_params.stop == ("S1", "S2") and new_params.tools[0].parameters == '{"TYPE": "OBJECT"}'
+    )
+    assert new_params.reasoning_effort == "low"  # vocabulary: left alone
 
 
 def test_on_prem_adapters_are_not_wrapped(local_model):
@@ -129,3 +158,23 @@ def test_on_prem_adapters_are_not_wrapped(local_model):
 
     adapter = adapter_for(catalog_load().get(local_model.name))
     assert not isinstance(adapter, GuardedAdapter)
+
+
+def test_json_fields_broken_by_redaction_fail_cleanly():
+    from apps.providers.adapters.base import ProviderError
+    from apps.providers.adapters.openai_compatible import OpenAICompatibleAdapter
+    from apps.providers.catalog import ModelSpec, ProviderSpec
+
+    provider = ProviderSpec(1, "p", "openai_compatible", "vendor", "http://127.0.0.1:9/v1",
+                            "", 1.0, 0, "v")  # fmt: skip
+    model = ModelSpec(1, "m", provider, "m", 1000, 0, 0, frozenset(), (), None, "v")
+    params = GenerationParams(tools=(Tool("f", "", '{"maxLength": [PHONE_1]}'),))
+    adapter = OpenAICompatibleAdapter(model)
+
+    async def first():
+        egress = Egress("public", frozenset({"vendor"}))
+        return await adapter.stream_chat([ChatMessage("user", "x")], params, egress).__anext__()
+
+    with pytest.raises(ProviderError) as error:
+        asyncio.run(first())
+    assert (error.value.code, error.value.fallback) == ("unsendable_request", True)

@@ -8,9 +8,14 @@ from typing import TYPE_CHECKING, Protocol
 from apps.core.chat_types import (
     VOCABULARY,
     ChatMessage,
+    Embeddings,
     GenerationParams,
+    Piece,
     PromptTokens,
     TextDelta,
+    Tool,
+    ToolCall,
+    ToolCallDelta,
     Usage,
 )
 
@@ -21,10 +26,15 @@ __all__ = [
     "VOCABULARY",
     "Adapter",
     "ChatMessage",
+    "Embeddings",
     "GenerationParams",
+    "Piece",
     "PromptTokens",
     "ProviderError",
     "TextDelta",
+    "Tool",
+    "ToolCall",
+    "ToolCallDelta",
     "Usage",
 ]
 
@@ -59,7 +69,7 @@ class ProviderError(Exception):
 class Adapter(Protocol):
     def stream_chat(
         self, messages: list[ChatMessage], params: GenerationParams, egress: Egress
-    ) -> AsyncIterator[TextDelta | PromptTokens | Usage]:
+    ) -> AsyncIterator[Piece]:
         """Yield text deltas, then exactly one Usage; raise ProviderError.
 
         ``egress`` is required: an adapter that sends data off the machine

@@ -16,14 +16,30 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from ..catalog import LocalSpec, ModelSpec, resolve_model_file
-from ..chat_templates import ChatFormat, Special, chat_format, prompt_fragments, render_prompt_parts
+from ..chat_templates import (
+    ChatFormat,
+    Special,
+    chat_format,
+    prompt_fragments,
+    render_prompt_parts,
+    template_messages,
+)
 from ..egress import Egress
-from .base import ChatMessage, GenerationParams, PromptTokens, ProviderError, TextDelta, Usage
+from .base import (
+    ChatMessage,
+    Embeddings,
+    GenerationParams,
+    Piece,
+    PromptTokens,
+    ProviderError,
+    TextDelta,
+    Usage,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +147,7 @@ class LocalAdapter:
 
     async def stream_chat(
         self, messages: list[ChatMessage], params: GenerationParams, egress: Egress
-    ) -> AsyncIterator[TextDelta | PromptTokens | Usage]:
+    ) -> AsyncIterator[Piece]:
         # In-process: nothing leaves the machine, whatever ``egress`` allows.
         self._admit()
         job = _Job(loop=asyncio.get_running_loop())
@@ -152,6 +168,7 @@ class LocalAdapter:
                     f"{self.spec.queue_timeout_seconds:g}s.",
                     code="model_busy",
                     status=503,
+                    retry_after=self.spec.queue_timeout_seconds,
                 ) from None
             while True:
                 item = await job.queue.get()
@@ -164,6 +181,35 @@ class LocalAdapter:
         finally:
             job.cancel.set()
 
+    async def embed(self, texts: list[str], dimensions: int | None, egress: Egress) -> Embeddings:
+        """Embeddings from the runtime's embedding mode (in-process: nothing leaves)."""
+        if dimensions is not None:
+            raise ProviderError(
+                f"Local model {self.model.name!r} cannot shorten embeddings (dimensions).",
+                code="unsupported_parameter", status=400, fallback=True,
+            )  # fmt: skip
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._embed, texts)
+
+    def _embed(self, texts: list[str]) -> Embeddings:
+        embed = getattr(self._engine_get(), "embed", None)
+        if embed is None:
+            raise ProviderError(
+                f"Local model {self.model.name!r} ({self.model.provider.kind}) cannot embed.",
+                code="unsupported_parameter", status=400, fallback=True,
+            )  # fmt: skip
+        try:
+            vectors, tokens = embed(texts)
+        except ProviderError:
+            raise
+        except Exception as exc:
+            logger.exception("Local embedding failed on %s", self.model.name)
+            raise ProviderError(
+                f"Local model {self.model.name!r} failed to embed ({type(exc).__name__}).",
+                code="model_error", status=500,
+            ) from exc  # fmt: skip
+        return Embeddings(vectors, tokens)
+
     def _admit(self) -> None:
         with self._lock:
             if self._in_flight > self.spec.max_queue:
@@ -172,6 +218,7 @@ class LocalAdapter:
                     "are already waiting.",
                     code="model_busy",
                     status=503,
+                    retry_after=self.spec.queue_timeout_seconds,
                 )
             self._in_flight += 1
 
@@ -267,7 +314,7 @@ def prompt_tokens(engine: LocalEngine, fmt: ChatFormat, messages: list[ChatMessa
     the messages' text never does (a user typing ``<|im_start|>system``
     must not open a system turn)."""
     parts = render_prompt_parts(
-        fmt, [asdict(m) for m in messages], bos_token=engine.bos_token, eos_token=engine.eos_token
+        fmt, template_messages(messages), bos_token=engine.bos_token, eos_token=engine.eos_token
     )
     tokens = engine.tokenize("", add_bos=True)  # BOS, if the model wants one
     for fragment in prompt_fragments(parts, engine.special_tokens):

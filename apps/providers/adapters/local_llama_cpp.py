@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from ..catalog import LocalSpec
-from .base import GenerationParams
+from .base import GenerationParams, ProviderError
 from .local_ctransformers import sampling
 
 
@@ -18,6 +20,8 @@ class LlamaCppEngine:
         import llama_cpp
 
         self._llama_cpp = llama_cpp
+        self._path, self._spec = path, spec
+        self._embedder: Any = None  # a second context in embedding mode, on first use
         self.llm = llama_cpp.Llama(
             model_path=str(path),
             n_ctx=spec.context_length,
@@ -28,6 +32,7 @@ class LlamaCppEngine:
         self.context_length = self.llm.n_ctx()
         self._vocab = llama_cpp.llama_model_get_vocab(self.llm.model)
         self.special_tokens = self._special_tokens()
+        self._grammars: dict[str, Any] = {}  # response_format JSON -> compiled grammar
 
     def _special_tokens(self) -> dict[str, int]:
         """Control and user-defined tokens: what a template may write as markers."""
@@ -48,9 +53,22 @@ class LlamaCppEngine:
 
     def generate(self, tokens: list[int], params: GenerationParams) -> Iterator[int]:
         top_k, top_p, temperature = sampling(params)
+        # The sampler takes a 32-bit seed; without one, the runtime's default.
+        seed = self._llama_cpp.LLAMA_DEFAULT_SEED if params.seed is None else params.seed
+        self.llm.set_seed(seed & 0xFFFFFFFF)
         return self.llm.generate(
-            tokens, top_k=top_k, top_p=top_p, temp=temperature, repeat_penalty=1.1, reset=True
-        )
+            tokens, top_k=top_k, top_p=top_p, temp=temperature, repeat_penalty=1.1, reset=True,
+            grammar=self._grammar(params.response_format),
+        )  # fmt: skip
+
+    def _grammar(self, response_format: str) -> Any:
+        """The llama.cpp grammar that makes every answer valid JSON (of the
+        schema, for json_schema), or None for free text."""
+        if not response_format:
+            return None
+        if response_format not in self._grammars:
+            self._grammars[response_format] = grammar_for(self._llama_cpp, response_format)
+        return self._grammars[response_format]
 
     def is_end(self, token: int) -> bool:
         return bool(self._llama_cpp.llama_vocab_is_eog(self._vocab, token))
@@ -58,5 +76,48 @@ class LlamaCppEngine:
     def detokenize(self, tokens: list[int]) -> bytes:
         return self.llm.detokenize(tokens)
 
+    def embed(self, texts: list[str]) -> tuple[list[list[float]], int]:
+        """Mean-pooled, normalised embeddings, and the tokens they read."""
+        if self._embedder is None:
+            self._embedder = self._llama_cpp.Llama(
+                model_path=str(self._path),
+                n_ctx=self._spec.context_length,
+                n_threads=self._spec.threads or None,
+                n_gpu_layers=self._spec.gpu_layers,
+                embedding=True,
+                pooling_type=self._llama_cpp.LLAMA_POOLING_TYPE_MEAN,
+                verbose=False,
+            )
+        counts = [len(self._embedder.tokenize(t.encode(), add_bos=True)) for t in texts]
+        if max(counts, default=0) > self._embedder.n_ctx():
+            raise ProviderError(
+                f"An input is {max(counts)} tokens; this model reads {self._embedder.n_ctx()}.",
+                code="context_length_exceeded", status=400, fallback=True,
+            )  # fmt: skip
+        tokens = sum(counts)
+        vectors = self._embedder.embed(texts, normalize=True, truncate=False)
+        return [list(map(float, v)) for v in vectors], tokens
+
     def close(self) -> None:
+        if self._embedder is not None:
+            self._embedder.close()
         self.llm.close()
+
+
+def grammar_for(llama_cpp: Any, response_format: str) -> Any:
+    """Compile OpenAI's ``response_format`` (JSON text) to a llama.cpp grammar."""
+    from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar
+
+    spec = json.loads(response_format)
+    schema = (spec.get("json_schema") or {}).get("schema")
+    try:
+        if spec["type"] == "json_schema" and schema:
+            return LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+        return LlamaGrammar.from_string(JSON_GBNF, verbose=False)
+    except Exception as exc:  # the converter rejects what it cannot express
+        raise ProviderError(
+            f"This JSON schema cannot be enforced on a local model ({type(exc).__name__}: {exc}).",
+            code="unsupported_parameter",
+            status=400,
+            fallback=True,
+        ) from exc

@@ -12,7 +12,7 @@ import email.utils
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from ..catalog import ModelSpec, ProviderSpec
@@ -20,7 +20,17 @@ from ..egress import Egress
 from ..guards import api_key_env_problem, base_url_problem, provider_key_read
 from ..replicas import pool_for
 from ..tokens import estimate_tokens
-from .base import ChatMessage, GenerationParams, PromptTokens, ProviderError, TextDelta, Usage
+from .base import (
+    ChatMessage,
+    Embeddings,
+    GenerationParams,
+    Piece,
+    ProviderError,
+    TextDelta,
+    Tool,
+    ToolCallDelta,
+    Usage,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +65,7 @@ async def _sse_events(response: Any) -> AsyncIterator[dict[str, Any]]:
     Parsed here rather than by the SDK's typed models: building a pydantic
     object per token was most of the gateway's CPU time on streamed answers.
     """
-    async for line in response.iter_lines():
+    async for line in response.aiter_lines():
         if not line.startswith("data:"):
             continue  # blank separators, ": keep-alive" comments, event names
         data = line[5:].strip()
@@ -72,11 +82,81 @@ async def _sse_events(response: Any) -> AsyncIterator[dict[str, Any]]:
         yield payload
 
 
-def _message(message: ChatMessage) -> dict[str, str]:
-    out = {"role": message.role, "content": message.content}
+def _message(message: ChatMessage) -> dict[str, Any]:
+    out: dict[str, Any] = {"role": message.role}
+    out["content"] = None if message.content_null else message.content
     if message.name:
         out["name"] = message.name
+    if message.tool_calls:
+        out["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in message.tool_calls
+        ]
+    if message.tool_call_id:
+        out["tool_call_id"] = message.tool_call_id
     return out
+
+
+def _tool(tool: Tool) -> dict[str, Any]:
+    function: dict[str, Any] = {"name": tool.name}
+    if tool.description:
+        function["description"] = tool.description
+    if tool.parameters:
+        function["parameters"] = json.loads(tool.parameters)
+    if tool.strict is not None:
+        function["strict"] = tool.strict
+    return {"type": "function", "function": function}
+
+
+def request_body(
+    model: str, messages: list[ChatMessage], params: GenerationParams
+) -> dict[str, Any]:
+    """The JSON body of a chat completion, built as a plain dict: the fields
+    were validated at the door, and the SDK's typed-parameter transforms were
+    over a third of the gateway's CPU on a non-streamed request."""
+    body: dict[str, Any] = {"model": model, "messages": [_message(m) for m in messages]}
+    if params.max_tokens is not None:
+        body[params.max_tokens_field] = params.max_tokens
+    optional = {
+        "temperature": params.temperature,
+        "top_p": params.top_p,
+        "parallel_tool_calls": params.parallel_tool_calls,
+        "seed": params.seed,
+        "logprobs": params.logprobs,
+        "top_logprobs": params.top_logprobs,
+        "presence_penalty": params.presence_penalty,
+        "frequency_penalty": params.frequency_penalty,
+        "reasoning_effort": params.reasoning_effort or None,
+        "service_tier": params.service_tier or None,
+        "user": params.user or None,
+    }
+    body.update((name, value) for name, value in optional.items() if value is not None)
+    if params.stop:
+        body["stop"] = list(params.stop)
+    if params.tools:
+        body["tools"] = [_tool(t) for t in params.tools]
+    for name in ("tool_choice", "response_format", "metadata"):
+        if text := getattr(params, name):
+            body[name] = json.loads(text)
+    if params.logit_bias:
+        body["logit_bias"] = {str(token): bias for token, bias in params.logit_bias}
+    return body
+
+
+def _tool_call_pieces(calls: list[dict[str, Any]]) -> Iterator[ToolCallDelta]:
+    for position, call in enumerate(calls):
+        function = call.get("function") or {}
+        yield ToolCallDelta(
+            index=call.get("index", position),
+            id=call.get("id") or "",
+            name=function.get("name") or "",
+            arguments=function.get("arguments") or "",
+        )
+
+
+def _logprobs(choice: dict[str, Any]) -> tuple[dict[str, Any], ...] | None:
+    content = (choice.get("logprobs") or {}).get("content")
+    return tuple(content) if content else None
 
 
 def _checked_key(provider: ProviderSpec) -> str:
@@ -97,10 +177,12 @@ def _replica_fault(exc: Exception) -> bool:
 
 class OpenAICompatibleAdapter:
     def __init__(self, model: ModelSpec) -> None:
+        import httpx2
         import openai
 
         self.model = model
         self._openai = openai
+        self._httpx = httpx2
         self._clients: dict[str, Any] = {}  # base URL -> SDK client
         self._client_key: str | None = None
         self._pool = pool_for(model.provider.name, model.provider.base_urls)
@@ -142,82 +224,148 @@ class OpenAICompatibleAdapter:
     def close(self) -> None:
         pass  # the HTTP pool closes with the process; nothing native to free
 
-    def _arguments(self, messages: list[ChatMessage], params: GenerationParams) -> dict[str, Any]:
-        arguments: dict[str, Any] = {
-            "model": self.model.upstream_id,
-            "messages": [_message(m) for m in messages],
-        }
-        if params.max_tokens is not None:
-            arguments["max_tokens"] = params.max_tokens
-        if params.temperature is not None:
-            arguments["temperature"] = params.temperature
-        if params.top_p is not None:
-            arguments["top_p"] = params.top_p
-        if params.stop:
-            arguments["stop"] = list(params.stop)
-        return arguments
-
     async def stream_chat(
         self, messages: list[ChatMessage], params: GenerationParams, egress: Egress
-    ) -> AsyncIterator[TextDelta | PromptTokens | Usage]:
+    ) -> AsyncIterator[Piece]:
         # The egress guard (egress.GuardedAdapter) has checked this call:
         # adapter_for never hands out this adapter unguarded.
-        arguments = self._arguments(messages, params)
+        try:
+            body = request_body(self.model.upstream_id, messages, params)
+        except ValueError:  # a JSON text field no longer parses (a redacted value in it)
+            raise ProviderError(
+                "A JSON field of the request (tools, tool_choice, response_format, metadata) "
+                "is not valid JSON after redaction.",
+                code="unsendable_request", status=400, fallback=True,
+            ) from None  # fmt: skip
         replica = self._pool.pick()
         try:
             with self._pool.using(replica):
                 if params.stream:
-                    async for item in self._stream(arguments, messages, replica.url):
+                    async for item in self._stream(body, messages, replica.url):
                         yield item
                 else:
-                    async for item in self._complete(arguments, replica.url):
+                    async for item in self._complete(body, replica.url):
                         yield item
             self._pool.succeeded(replica)
         except self._openai.APIError as exc:
             if _replica_fault(exc):  # the gateway's retry goes to another replica
                 self._pool.failed(replica)
             raise self._error(exc) from None
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        except self._httpx.TransportError as exc:  # the connection broke while reading
+            self._pool.failed(replica)
+            raise ProviderError(
+                f"{self.model.provider.name} broke the connection ({type(exc).__name__}).",
+                code="upstream_stream_truncated",
+                retryable=True,
+            ) from None
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
             raise ProviderError(
                 f"{self.model.provider.name} sent a malformed response ({type(exc).__name__}).",
                 code="upstream_bad_response",
                 retryable=True,
             ) from None
 
-    async def _complete(
-        self, arguments: dict[str, Any], url: str = ""
-    ) -> AsyncIterator[TextDelta | Usage]:
-        chat = self._client_get(url).chat.completions
-        async with chat.with_streaming_response.create(**arguments) as response:
-            body = json.loads(await response.read())
-        choice = (body.get("choices") or [{}])[0]
-        text = (choice.get("message") or {}).get("content") or ""
-        usage = body.get("usage")
+    async def embed(self, texts: list[str], dimensions: int | None, egress: Egress) -> Embeddings:
+        body: dict[str, Any] = {
+            "model": self.model.upstream_id, "input": texts, "encoding_format": "float"
+        }  # fmt: skip
+        if dimensions is not None:
+            body["dimensions"] = dimensions
+        replica = self._pool.pick()
+        try:
+            with self._pool.using(replica):
+                response = await self._post(body, "/embeddings", replica.url)
+                try:
+                    reply = json.loads(await response.aread())
+                finally:
+                    await response.aclose()
+            self._pool.succeeded(replica)
+            data = sorted(reply["data"], key=lambda item: item["index"])
+            vectors = [[float(x) for x in item["embedding"]] for item in data]
+            usage = reply.get("usage") or {}
+            tokens = usage.get("prompt_tokens") or sum(estimate_tokens(t) for t in texts)
+        except self._openai.APIError as exc:
+            if _replica_fault(exc):
+                self._pool.failed(replica)
+            raise self._error(exc) from None
+        except self._httpx.TransportError:
+            self._pool.failed(replica)
+            raise ProviderError(
+                f"{self.model.provider.name} broke the connection.",
+                code="upstream_unreachable", retryable=True,
+            ) from None  # fmt: skip
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise ProviderError(
+                f"{self.model.provider.name} sent a malformed response ({type(exc).__name__}).",
+                code="upstream_bad_response",
+            ) from None
+        if len(vectors) != len(texts):
+            raise ProviderError(
+                f"{self.model.provider.name} returned {len(vectors)} embeddings for "
+                f"{len(texts)} inputs.",
+                code="upstream_bad_response",
+            )
+        return Embeddings(vectors, int(tokens))
+
+    async def _post(
+        self, body: dict[str, Any], path: str = "/chat/completions", url: str = ""
+    ) -> Any:
+        """The raw HTTP response, unread: the SDK's auth, base URL (``url``: a
+        replica's), timeouts and error mapping, without its typed request and
+        response models."""
+        return await self._client_get(url).post(
+            path,
+            body=body,
+            cast_to=self._httpx.Response,
+            stream=True,
+            stream_cls=self._openai.AsyncStream,
+        )
+
+    async def _complete(self, body: dict[str, Any], url: str = "") -> AsyncIterator[Piece]:
+        response = await self._post(body, url=url)
+        try:
+            reply = json.loads(await response.aread())
+        finally:
+            await response.aclose()
+        choice = (reply.get("choices") or [{}])[0]
+        message = choice.get("message") or {}
+        text = message.get("content") or ""
+        usage = reply.get("usage")
         if usage:
             prompt, completion = usage["prompt_tokens"], usage["completion_tokens"]
         else:
-            prompt = estimate_tokens("".join(m["content"] for m in arguments["messages"]))
-            completion = estimate_tokens(text)
-        yield TextDelta(text, tokens=completion)
+            prompt = estimate_tokens("".join(str(m["content"] or "") for m in body["messages"]))
+            completion = estimate_tokens(text + json.dumps(message.get("tool_calls") or ""))
+        if text or not message.get("tool_calls"):
+            yield TextDelta(text, tokens=completion, logprobs=_logprobs(choice))
+        for piece in _tool_call_pieces(message.get("tool_calls") or []):
+            yield piece
         yield Usage(prompt, completion, choice.get("finish_reason") or "stop", estimated=not usage)
 
     async def _stream(
-        self, arguments: dict[str, Any], messages: list[ChatMessage], url: str = ""
-    ) -> AsyncIterator[TextDelta | Usage]:
-        chat = self._client_get(url).chat.completions
+        self, body: dict[str, Any], messages: list[ChatMessage], url: str = ""
+    ) -> AsyncIterator[Piece]:
         text_parts: list[str] = []
         finish_reason: str | None = None
         usage = None
-        request = {**arguments, "stream": True, "stream_options": {"include_usage": True}}
-        async with chat.with_streaming_response.create(**request) as response:
+        response = await self._post(
+            {**body, "stream": True, "stream_options": {"include_usage": True}}, url=url
+        )
+        try:
             async for chunk in _sse_events(response):
                 usage = chunk.get("usage") or usage
                 for choice in (chunk.get("choices") or [])[:1]:
-                    content = (choice.get("delta") or {}).get("content")
+                    delta = choice.get("delta") or {}
+                    content = delta.get("content")
                     if content:
                         text_parts.append(content)
-                        yield TextDelta(content)
+                        yield TextDelta(content, logprobs=_logprobs(choice))
+                    for piece in _tool_call_pieces(delta.get("tool_calls") or []):
+                        text_parts.append(piece.arguments)
+                        yield piece
                     finish_reason = choice.get("finish_reason") or finish_reason
+        finally:
+            await response.aclose()
         if finish_reason is None:
             raise ProviderError(
                 f"{self.model.provider.name} ended the stream before the answer finished.",
@@ -248,15 +396,28 @@ class OpenAICompatibleAdapter:
                 f"{name} is unreachable.", code="upstream_unreachable", retryable=True
             )
         if isinstance(exc, openai.APIStatusError):
-            status = exc.status_code
-            return ProviderError(
-                f"{name} answered HTTP {status}.",
-                code="upstream_rate_limited" if status == 429 else f"upstream_http_{status}",
-                status=503 if status in (429, 503) else 502,
-                retryable=status in RETRYABLE_STATUS,
-                # A request the vendor calls malformed would fail everywhere,
-                # except when it is too long for this model's window.
-                fallback=status >= 429 or status in (401, 403, 404) or "context" in str(exc),
-                retry_after=retry_after_seconds(exc.response.headers),
-            )
+            return _status_error(name, exc.status_code, exc.body, exc.response.headers)
         return ProviderError(f"{name} failed: {type(exc).__name__}.", code="upstream_error")
+
+
+# Statuses that say the request itself is wrong: the caller gets the vendor's
+# status and message, not a 502 that SDKs would retry.
+PASSTHROUGH_STATUS = {400, 404, 409, 422}
+
+
+def _status_error(name: str, status: int, body: object, headers: Any) -> ProviderError:
+    detail = body.get("message") if isinstance(body, dict) else None
+    message = f"{name} answered HTTP {status}" + (f": {detail}" if detail else ".")
+    context = "context" in str(detail or "")
+    passthrough = status in PASSTHROUGH_STATUS or status in (429, 503)
+    status_out = status if passthrough else 502
+    return ProviderError(
+        message,
+        code="upstream_rate_limited" if status == 429 else f"upstream_http_{status}",
+        status=status_out,
+        retryable=status in RETRYABLE_STATUS,
+        # A request the vendor calls malformed would fail everywhere, except
+        # when it is too long for this model's window or the model is gone.
+        fallback=status >= 429 or status in (401, 403, 404) or context,
+        retry_after=retry_after_seconds(headers),
+    )
