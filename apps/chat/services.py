@@ -72,6 +72,17 @@ def conversation_create(*, user: User, team: Team, model: str = "auto") -> Conve
     return Conversation.objects.create(user=user, team=team, model=model)
 
 
+def conversation_start(*, user: User, team: Team, model: str = "auto") -> Conversation:
+    """A chat to type in: the user's chat in ``team`` that has no message yet,
+    if there is one, so "New chat" entries do not pile up; else a new one."""
+    blank = conversations_writable(user).filter(team=team, messages__isnull=True).first()
+    if blank is None:
+        return conversation_create(user=user, team=team, model=model)
+    blank.model = model
+    blank.save(update_fields=["model", "updated_at"])
+    return blank
+
+
 def conversations_find(*, user: User, team: Team, query: str = "") -> QuerySet[Conversation]:
     found = conversations_writable(user).filter(team=team)
     if query:

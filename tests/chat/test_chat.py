@@ -157,7 +157,9 @@ def test_feedback_is_stored_and_toggles(client, member, conversation):
 
 def test_api_keys_are_shown_once_and_revocable(client, member):
     client.force_login(member.user)
-    page = client.post("/chat/keys/", {"name": "laptop", "team": member.team.pk}).content.decode()
+    created = client.post("/chat/keys/", {"name": "laptop", "team": member.team.pk})
+    assert created.status_code == 302  # POST/redirect/GET: a reload makes no second key
+    page = client.get(created["Location"]).content.decode()
     key = ApiKey.objects.get(name="laptop")
     assert f"hh_{key.prefix}_" in page and 'base_url="http://testserver/v1"' in page
     listing = client.get("/chat/keys/").content.decode()
