@@ -30,6 +30,13 @@ from .models import Conversation, Message
 from .streaming import Generation, Outcome, generation_start, generation_stop
 
 TITLE_LENGTH = 60
+# An answer stops here unless the user asks for more: long enough for a page
+# of code or prose, short enough that a small local model that never emits
+# its end token does not run for minutes.
+ANSWER_MAX_TOKENS = 1024
+# Models set up by `bootstrap_demo` for a first run: tiny, so answers are
+# often wrong. The chat says so under their answers.
+DEMO_MODELS = frozenset({"smollm2"})
 
 
 def teams_of(user: User) -> QuerySet[Team]:
@@ -196,7 +203,7 @@ def answer_request(*, answer_id: int) -> tuple[Caller, ChatRequest]:
     request = ChatRequest(
         model=conversation.model,
         messages=_history(answer, budget),
-        params=GenerationParams(stream=True),
+        params=GenerationParams(stream=True, max_tokens=ANSWER_MAX_TOKENS),
         sensitivity=conversation.sensitivity,
         sticky_level=conversation.max_level,
     )

@@ -123,6 +123,7 @@ def message_view(message: Message) -> dict[str, Any]:
         "error": message.error,
         "feedback": message.feedback,
         "cost_dollars": message.route.get("cost_micros", 0) / 1_000_000,
+        "demo_model": message.route.get("model") in services.DEMO_MODELS,
     }
 
 

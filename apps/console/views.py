@@ -24,12 +24,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts.models import Membership, Team
 from apps.gateway.replay import policy_replay
+from apps.policy import change_requests as requests
 from apps.policy import edits
 from apps.policy.classification import DETECTOR_DESCRIPTIONS, DETECTOR_PACKS
 from apps.policy.complexity import FEATURE_DESCRIPTIONS
 from apps.policy.document import SELECTORS, CustomDetectorPolicy, PolicyDocument, RulePolicy
 from apps.policy.engine import Facts, decide
-from apps.policy.models import PolicyAuditEntry, PolicyVersion
+from apps.policy.models import PolicyAuditEntry, PolicyChangeRequest, PolicyVersion
 from apps.policy.services import (
     document_json,
     document_parse,
@@ -88,7 +89,10 @@ def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
         "doc": doc,
         "org_admin": request.user.is_staff,
         "level_names": level_names,
-        "team_settings": [(t, _team_settings(doc, t.pk, level_names)) for t in teams],
+        "team_settings": [
+            (t, {**_team_settings(doc, t.pk, level_names), "requests": _requests_of(t)})
+            for t in teams
+        ],
         "org_detectors": _named_levels(doc["custom_detectors"], level_names),
         "team_names": {t.pk: t.name for t in teams},
         "rules": [
@@ -104,6 +108,7 @@ def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
         "selectors": SELECTORS,
         "models": sorted(catalog_load().models),
     }
+    context["open_requests"] = requests.change_requests_open() if request.user.is_staff else []
     context["blank_custom_form"] = forms.CustomDetectorForm(doc=doc)
     if request.user.is_staff:
         context.setdefault("levels_form", forms.LevelsForm(doc=doc))
@@ -112,6 +117,11 @@ def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
         context.setdefault("rule_form", forms.RuleForm(doc=doc))
     context.update(extra)
     return context
+
+
+def _requests_of(team: Team) -> list[PolicyChangeRequest]:
+    """The team's latest change requests, for its admins to follow."""
+    return list(requests.change_requests_of(team_ids={team.pk})[:3])
 
 
 def _named_levels(detectors: list[dict], level_names: list[str]) -> list[dict]:  # type: ignore[type-arg]
@@ -339,6 +349,7 @@ def publish(request: HttpRequest) -> HttpResponse:
     except ValidationError as exc:
         context = _context(request, errors=exc.messages, note=note)
         return render(request, "console/policy.html", context, status=400)
+    requests.change_requests_published(actor=request.user, draft_number=version.number)  # type: ignore[arg-type]
     # POST/redirect/GET: reloading the page must not publish again.
     messages.success(request, f"Published v{version.number}.")
     return redirect("console:policy")
@@ -348,7 +359,51 @@ def publish(request: HttpRequest) -> HttpResponse:
 @console_access
 def discard(request: HttpRequest) -> HttpResponse:
     _org_admin_only(request)
+    version, _ = policy_working_get()
+    if version.status == PolicyVersion.Status.DRAFT:
+        actor = cast(User, request.user)
+        requests.change_requests_discarded(actor=actor, draft_number=version.number)
     policy_draft_discard(actor=request.user)  # type: ignore[arg-type]
+    messages.success(request, "Discarded the draft.")
+    return redirect("console:policy")
+
+
+@require_POST
+@console_access
+def change_request_open(request: HttpRequest, team_id: int) -> HttpResponse:
+    """A team admin asks the org admins to publish the team's edits."""
+    _scope_allowed(request, str(team_id))
+    team = Team.objects.get(pk=team_id)
+    actor = cast(User, request.user)
+    try:
+        requests.change_request_open(actor=actor, team=team, note=request.POST.get("note", ""))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Asked the org admins to publish {team.name}'s changes.")
+    return redirect("console:policy")
+
+
+@require_POST
+@console_access
+def change_request_decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    """An org admin publishes the draft a request is about, or rejects it."""
+    _org_admin_only(request)
+    found = PolicyChangeRequest.objects.select_related("team").filter(pk=pk).first()
+    if found is None or action not in ("publish", "reject"):
+        raise Http404("No such change request.")
+    actor = cast(User, request.user)
+    try:
+        if action == "publish":
+            version = requests.change_request_publish(actor=actor, request=found)
+            messages.success(request, f"Published v{version.number}.")
+        else:
+            requests.change_request_reject(
+                actor=actor, request=found, reply=request.POST.get("reply", "")
+            )
+            messages.success(request, f"Rejected {found.team.name}'s request.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
     return redirect("console:policy")
 
 

@@ -4,7 +4,7 @@ the code before the fix. axe runs on every page visited (conftest.py)."""
 import pytest
 from django.contrib.auth.models import User
 
-from apps.policy.models import PolicyAuditEntry, PolicyVersion
+from apps.policy.models import PolicyAuditEntry, PolicyChangeRequest, PolicyVersion
 from apps.policy.services import policy_working_get
 from tests.conftest import make_local_model
 from tests.e2e.conftest import screenshot
@@ -149,3 +149,54 @@ def test_a_failed_publish_keeps_the_note(console):
     page.click("#draft-bar button:has-text('Publish')")
     page.locator("#draft-bar .error").wait_for()
     assert page.locator("#draft-bar input[name=note]").input_value() == "my careful note"
+
+
+def log_in(page, hub, username, password):
+    page.goto(hub.url + "/policy/")
+    if page.locator("form.logout").count():
+        page.click("form.logout button")
+        page.goto(hub.url + "/policy/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/policy/")
+
+
+def test_team_admin_asks_org_admin_rejects_then_publishes(page, hub, tiny_gguf, team_admin):
+    """Bug 8: a team admin's edits become a change request that org admins
+    review, reject with a reply or publish; both see where it stands."""
+    User.objects.create_superuser("root", "root@example.com", "pw-root-123")
+    make_local_model(tiny_gguf, name="tiny")
+    log_in(page, hub, "ada", "pw-ada")
+    page.select_option("#teams select[name=floor]", "2")
+    page.click("#teams button:has-text('Save floor')")
+    page.locator("#teams .saved").wait_for()
+    page.fill("#teams input[name=note]", "legal asked for this")
+    page.click("#teams button:has-text('Ask to publish')")
+    page.locator("text=Asked the org admins").wait_for()
+    page.reload()  # POST/redirect/GET: asking twice is one request
+    assert PolicyChangeRequest.objects.get().status == "open"
+
+    log_in(page, hub, "root", "pw-root-123")
+    page.locator("#draft-bar a:has-text('1 change request waiting')").wait_for()
+    request = page.locator("#requests article")
+    assert "Engineering" in request.inner_text() and "floor confidential" in request.inner_text()
+    assert "legal asked for this" in request.inner_text()
+    screenshot(page, "policy-change-request")
+    request.locator("input[name=reply]").fill("Use internal, not confidential")
+    request.locator("button:has-text('Reject')").click()
+    page.locator("text=Rejected Engineering's request.").wait_for()
+    assert page.locator("#requests").count() == 0
+
+    log_in(page, hub, "ada", "pw-ada")
+    status = page.locator("#teams ul.requests")
+    assert "Rejected" in status.inner_text() and "Use internal" in status.inner_text()
+    page.click("#teams button:has-text('Ask to publish')")
+    page.locator("text=Asked the org admins").wait_for()
+
+    log_in(page, hub, "root", "pw-root-123")
+    page.click("#requests button:has-text('Publish the draft')")
+    page.locator("#draft-bar .saved", has_text="Published v2.").wait_for()
+    assert policy_working_get()[1].teams[str(team_admin.team.pk)].floor == 2
+    log_in(page, hub, "ada", "pw-ada")
+    assert "Published" in page.locator("#teams ul.requests li").first.inner_text()
