@@ -203,7 +203,7 @@ def answer_request(*, answer_id: int) -> tuple[Caller, ChatRequest]:
     request = ChatRequest(
         model=conversation.model,
         messages=_history(answer, budget),
-        params=GenerationParams(stream=True, max_tokens=ANSWER_MAX_TOKENS),
+        params=GenerationParams(stream=True),
         sensitivity=conversation.sensitivity,
         sticky_level=conversation.max_level,
     )
@@ -212,7 +212,12 @@ def answer_request(*, answer_id: int) -> tuple[Caller, ChatRequest]:
     first = decision_preview(caller=caller, request=request).candidates[:1]
     if first and first[0].context_window // 4 < budget:
         request = replace(request, messages=_history(answer, first[0].context_window // 4))
-    return caller, request
+    # A sensible answer length: at most a quarter of the model's context, like
+    # the history, so this answer still fits when the next turn sends it back
+    # (the history's four-characters-a-token estimate can run low).
+    window = first[0].context_window if first else budget * 4
+    length = GenerationParams(stream=True, max_tokens=min(ANSWER_MAX_TOKENS, window // 4))
+    return caller, replace(request, params=length)
 
 
 def answer_start(*, answer_id: int, caller: Caller, request: ChatRequest) -> Generation:
