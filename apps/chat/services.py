@@ -148,12 +148,15 @@ def answer_regenerate(*, conversation: Conversation, text: str | None = None) ->
     last_user = conversation.messages.filter(role=Message.Role.USER).last()
     if last_user is None:
         raise ValidationError("There is nothing to answer yet.")
+    later = conversation.messages.filter(pk__gt=last_user.pk)
     if text is not None:
         if not text.strip():
             raise ValidationError("Write a message first.")
         last_user.content = text.strip()
         last_user.save(update_fields=["content"])
-    conversation.messages.filter(pk__gt=last_user.pk).delete()
+        later.delete()  # they answered the message before its edit
+    else:
+        later.update(replaced=True)  # kept as earlier versions
     conversation.save(update_fields=["updated_at"])
     return Message.objects.create(
         conversation=conversation, role=Message.Role.ASSISTANT, status=Message.Status.STREAMING
@@ -170,7 +173,9 @@ def _history(answer: Message, budget: int) -> tuple[ChatMessage, ...]:
     Long chats outgrow small local models; the oldest turns go first. The
     chat's sticky level still remembers what they contained.
     """
-    earlier = answer.conversation.messages.filter(pk__lt=answer.pk).exclude(content="")
+    earlier = answer.conversation.messages.filter(pk__lt=answer.pk, replaced=False).exclude(
+        content=""
+    )
     kept: list[ChatMessage] = []
     for message in reversed(list(earlier)):
         budget -= estimate_tokens(message.content) + 4

@@ -124,6 +124,7 @@ def message_view(message: Message) -> dict[str, Any]:
         "feedback": message.feedback,
         "cost_dollars": message.route.get("cost_micros", 0) / 1_000_000,
         "demo_model": message.route.get("model") in services.DEMO_MODELS,
+        "replaced": message.replaced,
     }
 
 
@@ -268,7 +269,7 @@ def preview(request: HttpRequest) -> HttpResponse:
     if not text.strip() or team is None:
         return HttpResponse("")
     earlier = (
-        [ChatMessage(m.role, m.content) for m in conversation.messages.all()]
+        [ChatMessage(m.role, m.content) for m in conversation.messages.filter(replaced=False)]
         if conversation
         else []
     )

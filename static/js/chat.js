@@ -79,6 +79,53 @@
     });
   }
 
+  // Regenerate keeps earlier answers (hidden, data-replaced): each answer of
+  // a group gets "Version k of n" with buttons to switch between them.
+  function versionGroups() {
+    var groups = [], current = [];
+    var log = byId("transcript");
+    if (!log) return groups;
+    Array.prototype.forEach.call(log.children, function (child) {
+      if (child.matches("article.msg.assistant")) { current.push(child); return; }
+      if (current.length) groups.push(current);
+      current = [];
+    });
+    if (current.length) groups.push(current);
+    return groups.filter(function (group) { return group.length > 1; });
+  }
+
+  function addVersionSwitchers() {
+    versionGroups().forEach(function (group) {
+      group.forEach(function (article, index) {
+        var old = article.querySelector(".versions");
+        if (old) old.remove();
+        if (article.getAttribute("aria-busy") === "true") return;
+        var nav = document.createElement("nav");
+        nav.className = "versions";
+        nav.setAttribute("aria-label", "Answer versions");
+        function button(label, target) {
+          var b = document.createElement("button");
+          b.type = "button";
+          b.className = "link";
+          b.textContent = label;
+          b.disabled = !target;
+          b.addEventListener("click", function () {
+            article.hidden = true;
+            target.hidden = false;
+            var focus = target.querySelector(".versions button:not([disabled])");
+            if (focus) focus.focus();
+          });
+          return b;
+        }
+        nav.append(button("‹ Previous", group[index - 1]));
+        var label = document.createElement("span");
+        label.textContent = "Version " + (index + 1) + " of " + group.length;
+        nav.append(label, button("Next ›", group[index + 1]));
+        article.prepend(nav);
+      });
+    });
+  }
+
   function toLatest() {
     var log = byId("transcript");
     if (log) log.scrollTop = log.scrollHeight;
@@ -86,10 +133,12 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     addCopyButtons(document);
+    addVersionSwitchers();
     toLatest();  // a chat opens at its latest message
   });
   document.addEventListener("htmx:afterSettle", function () {
     addCopyButtons(document);
+    addVersionSwitchers();
   });
   document.addEventListener("htmx:afterSwap", function (event) {
     if (event.detail.target && event.detail.target.id === "transcript") toLatest();

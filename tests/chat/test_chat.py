@@ -86,7 +86,10 @@ def test_one_answer_at_a_time_stop_refresh_and_regenerate(hub, member, conversat
     session.post(f"/chat/answers/{newer.pk}/stop/")
     sse_events(session, newer.pk)
     session.post(f"/chat/c/{conversation.code}/regenerate/", headers=HX)
-    assert Message.objects.filter(role="assistant").exclude(pk=newer.pk).count() == 1
+    # the earlier answer stays, as a version the user can switch back to
+    current = Message.objects.filter(role="assistant", replaced=False)
+    assert current.exclude(pk=newer.pk).count() == 1
+    assert Message.objects.get(pk=newer.pk).replaced
 
 
 def test_a_sensitive_turn_keeps_the_chat_local(hub, member, conversation, tiny_gguf, cloud):

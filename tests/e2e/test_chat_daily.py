@@ -184,3 +184,22 @@ def test_light_dark_and_phone_layouts(chat, name, scheme, viewport):
     box = page.locator("#composer textarea").bounding_box()
     assert box is not None and box["y"] < viewport["height"]
     screenshot(page, name)
+
+
+def test_regenerate_keeps_the_earlier_answer_to_switch_back_to(chat, cloud):
+    page = chat
+    new_chat(page, "cloud-mini")
+    send(page, "echo: first answer")
+    page.locator("article.msg.assistant .markdown", has_text="first answer").wait_for()
+    cloud.script = ["second ", "answer"]
+    page.click("#composer button:has-text('Regenerate')")
+    page.locator("article.msg.assistant .markdown", has_text="second answer").wait_for()
+    visible = page.locator("article.msg.assistant:visible")
+    assert visible.count() == 1
+    assert "Version 2 of 2" in visible.locator(".versions").inner_text()
+    visible.locator("button:has-text('Previous')").click()
+    assert "first answer" in page.locator("article.msg.assistant:visible").inner_text()
+    assert "Version 1 of 2" in page.locator("article.msg.assistant:visible").inner_text()
+    page.reload()  # both versions are kept, the latest shown
+    assert "second answer" in page.locator("article.msg.assistant:visible").inner_text()
+    assert Message.objects.filter(role="assistant").count() == 2
