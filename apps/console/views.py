@@ -19,7 +19,6 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts.models import Membership, Team
@@ -29,7 +28,6 @@ from apps.policy import edits
 from apps.policy.classification import DETECTOR_DESCRIPTIONS, DETECTOR_PACKS
 from apps.policy.complexity import FEATURE_DESCRIPTIONS
 from apps.policy.document import SELECTORS, CustomDetectorPolicy, PolicyDocument, RulePolicy
-from apps.policy.engine import Facts, decide
 from apps.policy.models import PolicyAuditEntry, PolicyChangeRequest, PolicyVersion
 from apps.policy.services import (
     document_json,
@@ -42,8 +40,8 @@ from apps.policy.services import (
     policy_rollback,
     policy_working_get,
 )
+from apps.policy.simulation import policy_simulate
 from apps.providers.catalog import catalog_load
-from apps.providers.tokens import estimate_tokens
 
 from . import forms
 from .display import conditions_text, highlighted
@@ -466,33 +464,23 @@ def _simulation(request: HttpRequest, form: forms.SimulateForm) -> dict[str, Any
     team = data["team"]
     if team is not None and team.pk not in request.team_ids:  # type: ignore[attr-defined]
         raise PermissionDenied("Not one of your teams.")
-    source = (
-        PolicyVersion.objects.filter(status="draft").first() if data["against"] == "draft" else None
-    )
-    version = source or policy_published_get()
-    policy = policy_compiled(version)
-    catalog = catalog_load()
-    warnings = edits.policy_warnings(document_parse(version.document), catalog.models)
     texts = form.messages()
-    estimated = sum(estimate_tokens(t) + 4 for t in texts)
-    facts = Facts(
+    result = policy_simulate(
+        texts=texts,
+        against=data["against"],
         team_id=team.pk if team else None,
         user_id=data["user_id"],
         api_key_id=data["api_key_id"],
         source=data["source"],
         requested_model=data["model"].strip() or "auto",
-        estimated_tokens=estimated,
         max_tokens=data["max_tokens"],
-        now=timezone.localtime(),
         raised_level=int(data["sensitivity"] or 0),
         budget_used=data["budget_used"] or 0.0,
     )
-    decision = decide(policy, catalog, texts, facts)
-    first = decision.candidates[0] if decision.candidates else None
-    cost = first.cost_micros(estimated, data["max_tokens"] or 256) if first else 0
+    decision = result.decision
     return {
         "decision": decision,
-        "against": "draft" if source else "published",
+        "against": result.against,
         "messages": [
             highlighted(text, decision.findings, index) for index, text in enumerate(texts)
         ],
@@ -500,9 +488,9 @@ def _simulation(request: HttpRequest, form: forms.SimulateForm) -> dict[str, Any
             (name, value, decision.signals.complexity.contributions.get(name, 0))
             for name, value in decision.signals.complexity.features.items()
         ],
-        "cost_dollars": cost / 1_000_000,
-        "estimated_tokens": estimated,
-        "warnings": warnings,
+        "cost_dollars": result.cost_micros / 1_000_000,
+        "estimated_tokens": result.estimated_tokens,
+        "warnings": result.warnings,
     }
 
 
