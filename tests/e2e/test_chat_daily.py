@@ -128,7 +128,12 @@ def test_api_key_reload_makes_no_second_key_and_copy_says_so(chat, hub):
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     page.goto(hub.url + "/chat/keys/")
     page.fill("input[name=name]", "laptop")
-    page.click("form.inline-form button[type=submit]")
+    with page.expect_navigation() as created:
+        page.click("form.inline-form button[type=submit]")
+    # the page showing the key came from a GET after a redirect: reloading it
+    # (or going back to it) sends no POST
+    assert created.value.request.method == "GET"
+    assert created.value.request.redirected_from.method == "POST"
     secret = page.locator("#new-key").inner_text().strip()
     page.click("button[data-copy=new-key]")
     assert page.locator("button[data-copy=new-key]").inner_text() == "Copied"

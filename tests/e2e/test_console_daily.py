@@ -37,7 +37,9 @@ def test_publish_then_reload_publishes_once(console, hub):
     add_rule(page, "Night jobs stay local", start_hour="22", end_hour="6")
     page.locator("#rules td > strong", has_text="Night jobs stay local").wait_for()
     page.fill("#draft-bar input[name=note]", "night rule")
-    page.click("#draft-bar button:has-text('Publish')")
+    with page.expect_navigation() as published:
+        page.click("#draft-bar button:has-text('Publish')")
+    assert published.value.request.method == "GET" and page.url.endswith("/policy/")
     page.locator("text=Published v2.").wait_for()
     page.reload()
     assert PolicyVersion.objects.filter(status="published").count() == 1
