@@ -50,6 +50,9 @@ class Message(models.Model):
     # Where the answer ran and why: route, model, zone, reasons, tokens, cost, latency.
     route = models.JSONField(default=dict, blank=True)
     feedback = models.SmallIntegerField(default=0, help_text="1 thumbs up, -1 down, 0 none")
+    # An earlier answer to the same message, kept by Regenerate so the user
+    # can switch back to it; never sent to a model again.
+    replaced = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -31,6 +31,13 @@ from .models import Conversation, Message
 from .streaming import Generation, Outcome, generation_start, generation_stop
 
 TITLE_LENGTH = 60
+# An answer stops here unless the user asks for more: long enough for a page
+# of code or prose, short enough that a small local model that never emits
+# its end token does not run for minutes.
+ANSWER_MAX_TOKENS = 1024
+# Models set up by `bootstrap_demo` for a first run: tiny, so answers are
+# often wrong. The chat says so under their answers.
+DEMO_MODELS = frozenset({"smollm2"})
 
 
 def teams_of(user: User) -> QuerySet[Team]:
@@ -71,6 +78,17 @@ def conversation_create(*, user: User, team: Team, model: str = "auto") -> Conve
     if not Membership.objects.filter(user=user, team=team).exists():
         raise ValidationError("You are not a member of that team.")
     return Conversation.objects.create(user=user, team=team, model=model)
+
+
+def conversation_start(*, user: User, team: Team, model: str = "auto") -> Conversation:
+    """A chat to type in: the user's chat in ``team`` that has no message yet,
+    if there is one, so "New chat" entries do not pile up; else a new one."""
+    blank = conversations_writable(user).filter(team=team, messages__isnull=True).first()
+    if blank is None:
+        return conversation_create(user=user, team=team, model=model)
+    blank.model = model
+    blank.save(update_fields=["model", "updated_at"])
+    return blank
 
 
 def conversations_find(*, user: User, team: Team, query: str = "") -> QuerySet[Conversation]:
@@ -131,12 +149,15 @@ def answer_regenerate(*, conversation: Conversation, text: str | None = None) ->
     last_user = conversation.messages.filter(role=Message.Role.USER).last()
     if last_user is None:
         raise ValidationError("There is nothing to answer yet.")
+    later = conversation.messages.filter(pk__gt=last_user.pk)
     if text is not None:
         if not text.strip():
             raise ValidationError("Write a message first.")
         last_user.content = text.strip()
         last_user.save(update_fields=["content"])
-    conversation.messages.filter(pk__gt=last_user.pk).delete()
+        later.delete()  # they answered the message before its edit
+    else:
+        later.update(replaced=True)  # kept as earlier versions
     conversation.save(update_fields=["updated_at"])
     return Message.objects.create(
         conversation=conversation, role=Message.Role.ASSISTANT, status=Message.Status.STREAMING
@@ -156,7 +177,9 @@ def _history(answer: Message, budget: int) -> tuple[ChatMessage, ...]:
     Long chats outgrow small local models; the oldest turns go first. The
     chat's sticky level still remembers what they contained.
     """
-    earlier = answer.conversation.messages.filter(pk__lt=answer.pk).exclude(content="")
+    earlier = answer.conversation.messages.filter(pk__lt=answer.pk, replaced=False).exclude(
+        content=""
+    )
     kept: list[ChatMessage] = []
     for message in reversed(list(earlier)):
         budget -= estimate_tokens(message.content) + 4
@@ -198,7 +221,12 @@ def answer_request(*, answer_id: int) -> tuple[Caller, ChatRequest]:
     first = decision_preview(caller=caller, request=request).candidates[:1]
     if first and first[0].context_window // 4 < budget:
         request = replace(request, messages=_history(answer, first[0].context_window // 4))
-    return caller, request
+    # A sensible answer length: at most a quarter of the model's context, like
+    # the history, so this answer still fits when the next turn sends it back
+    # (the history's four-characters-a-token estimate can run low).
+    window = first[0].context_window if first else budget * 4
+    length = GenerationParams(stream=True, max_tokens=min(ANSWER_MAX_TOKENS, window // 4))
+    return caller, replace(request, params=length)
 
 
 def answer_start(*, answer_id: int, caller: Caller, request: ChatRequest) -> Generation:

@@ -26,7 +26,7 @@ from django.template.loader import render_to_string
 from django.utils.html import escape
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
 from apps.accounts.models import ApiKey, Team
 from apps.accounts.services import api_key_create, api_keys_with_membership
@@ -123,6 +123,8 @@ def message_view(message: Message) -> dict[str, Any]:
         "error": message.error,
         "feedback": message.feedback,
         "cost_dollars": message.route.get("cost_micros", 0) / 1_000_000,
+        "demo_model": message.route.get("model") in services.DEMO_MODELS,
+        "replaced": message.replaced,
     }
 
 
@@ -131,12 +133,20 @@ def _levels() -> list[str]:
     return [level["name"] for level in doc["levels"]]
 
 
+def chat_level(conversation: Conversation, levels: list[str]) -> int:
+    """The level the chat is treated as: the one the user raised it to, or
+    the highest a turn reached (sticky), whichever is higher."""
+    raised = levels.index(conversation.sensitivity) if conversation.sensitivity in levels else 0
+    return min(max(raised, conversation.max_level), len(levels) - 1)
+
+
 def _page_context(
     request: HttpRequest, conversation: Conversation | None, **extra: Any
 ) -> dict[str, Any]:
     team = conversation.team if conversation else _active_team(request)
     user = _user(request)
     catalog = catalog_load()
+    levels = _levels()
     context = {
         "conversation": conversation,
         "team": team,
@@ -145,7 +155,8 @@ def _page_context(
         "orphaned": services.conversations_orphaned(admin=user, team=team) if team else [],
         "read_only": False,
         "models": ["auto", *(m.name for m in catalog.for_team(team.pk if team else None))],
-        "levels": _levels(),
+        "levels": levels,
+        "chat_level": chat_level(conversation, levels) if conversation else 0,
         "messages": [message_view(m) for m in conversation.messages.all()] if conversation else [],
         **sidebar_context(user, team),  # the budget box
     }
@@ -181,7 +192,7 @@ def conversation_new(request: HttpRequest) -> HttpResponse:
     if team is None:
         return HttpResponseBadRequest("You are not in any team yet; ask an admin to add you.")
     model = request.POST.get("model", "")[:100] or "auto"
-    conversation = services.conversation_create(user=_user(request), team=team, model=model)
+    conversation = services.conversation_start(user=_user(request), team=team, model=model)
     return redirect("chat:conversation", code=conversation.code)
 
 
@@ -258,7 +269,7 @@ def preview(request: HttpRequest) -> HttpResponse:
     if not text.strip() or team is None:
         return HttpResponse("")
     earlier = (
-        [ChatMessage(m.role, m.content) for m in conversation.messages.all()]
+        [ChatMessage(m.role, m.content) for m in conversation.messages.filter(replaced=False)]
         if conversation
         else []
     )
@@ -299,13 +310,24 @@ async def _start_answer(request: HttpRequest, code: str, action: str) -> HttpRes
                 conversation=conversation, text=edited
             )
     except ValidationError as exc:
-        return render(request, "chat/_error.html", {"error": " ".join(exc.messages)}, status=200)
+        return _refused(request, " ".join(exc.messages))
     caller, chat = await sync_to_async(services.answer_request)(answer_id=answer.pk)
     services.answer_start(answer_id=answer.pk, caller=caller, request=chat)
     if not request.htmx:  # type: ignore[attr-defined]
         return redirect("chat:conversation", code=code)
     context = await sync_to_async(_page_context)(request, conversation)
     return await sync_to_async(render)(request, "chat/_transcript.html", context)
+
+
+def _refused(request: HttpRequest, error: str) -> HttpResponse:
+    """A send, regenerate or edit that cannot happen now: say so next to the
+    message box, leaving the transcript (and any answer streaming in it) and
+    the typed text alone."""
+    response = render(request, "chat/_error.html", {"error": error})
+    if not request.htmx:  # type: ignore[attr-defined]
+        response.status_code = 400
+        return response
+    return reswap(retarget(response, "#composer-error"), "innerHTML")
 
 
 @require_POST
@@ -390,22 +412,31 @@ async def answer_stream(request: HttpRequest, pk: int) -> HttpResponseBase:
 # --- settings: API keys --------------------------------------------------------------
 
 
+ISSUED_KEY = "chat_issued_key"
+
+
 @never_cache  # shows a new key once: no browser or proxy may keep a copy
 @login_required
 def api_keys(request: HttpRequest) -> HttpResponse:
+    """POST creates a key and redirects (reloading must not make a second
+    one); the GET after it shows the secret once, taken out of the session."""
     user = _user(request)
-    issued, error = None, ""
+    error = ""
     if request.method == "POST":
         team = _my_team(request, request.POST.get("team"))
         try:
             if team is None:
                 raise ValidationError("Pick one of your teams.")
-            issued = api_key_create(
+            created = api_key_create(
                 user=user, team=team, name=request.POST.get("name", ""),
                 strict_model=request.POST.get("strict_model") == "on",
             )  # fmt: skip
         except ValidationError as exc:
             error = " ".join(exc.messages)
+        else:
+            request.session[ISSUED_KEY] = created.secret
+            return redirect("chat:keys")
+    issued = {"secret": request.session.pop(ISSUED_KEY)} if ISSUED_KEY in request.session else None
     keys = api_keys_with_membership().filter(user=user).select_related("team")
     base_url = request.build_absolute_uri("/v1")
     return render(
@@ -417,7 +448,9 @@ def api_keys(request: HttpRequest) -> HttpResponse:
             "error": error,
             "teams": services.teams_of(user),
             "base_url": base_url,
+            "typed_name": request.POST.get("name", "") if error else "",
         },
+        status=400 if error else 200,
     )
 
 

@@ -4,6 +4,7 @@ whether the change is saved (policy_draft_edit)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django import forms
@@ -13,6 +14,7 @@ from apps.accounts.models import Team
 from apps.core.privacy import ZONES, PrivacyZone
 from apps.policy.classification import BUILTIN_DETECTORS, DETECTOR_DESCRIPTIONS, DETECTOR_PACKS
 from apps.policy.complexity import DEFAULT_WEIGHTS, FEATURE_DESCRIPTIONS
+from apps.policy.document import SELECTORS
 
 Doc = dict[str, Any]
 WHEN_NO_MODEL = [
@@ -32,6 +34,10 @@ def _csv(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def _named(label: str) -> forms.TextInput:
+    return forms.TextInput(attrs={"aria-label": label})
+
+
 def _optional_int(value: str | int | None) -> int | None:
     return None if value in (None, "") else int(value)
 
@@ -40,7 +46,11 @@ class LevelsForm(forms.Form):
     def __init__(self, *args: Any, doc: Doc, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for i, level in enumerate(doc["levels"]):
-            self.fields[f"name_{i}"] = forms.CharField(initial=level["name"], max_length=30)
+            # A table row per level: each input names its column and level for
+            # screen readers, since no visible <label> fits in the cells.
+            self.fields[f"name_{i}"] = forms.CharField(
+                initial=level["name"], max_length=30, widget=_named(f"Name of level {i}")
+            )
             self.fields[f"zones_{i}"] = forms.MultipleChoiceField(
                 choices=[(z.value, z.label) for z in ZONES if z.leaves_the_machine],
                 initial=[z for z in level["allowed_zones"] if z != PrivacyZone.ON_PREM],
@@ -48,10 +58,15 @@ class LevelsForm(forms.Form):
                 widget=forms.CheckboxSelectMultiple,
             )
             self.fields[f"when_{i}"] = forms.ChoiceField(
-                choices=WHEN_NO_MODEL, initial=level["when_no_model"]
+                choices=WHEN_NO_MODEL,
+                initial=level["when_no_model"],
+                widget=forms.Select(attrs={"aria-label": f"Level {i}: when no allowed model"}),
             )
             self.fields[f"message_{i}"] = forms.CharField(
-                initial=level["block_message"], required=False, max_length=300
+                initial=level["block_message"],
+                required=False,
+                max_length=300,
+                widget=_named(f"Level {i}: block message"),
             )
         self.count = len(doc["levels"])
 
@@ -97,10 +112,15 @@ class DetectorsForm(forms.Form):
         for name in BUILTIN_DETECTORS:
             setting = _detector_setting(doc, name)
             self.fields[f"on_{name}"] = forms.BooleanField(
-                initial=setting["enabled"], required=False, label=name
+                initial=setting["enabled"],
+                required=False,
+                label=name,
+                widget=forms.CheckboxInput(attrs={"aria-label": f"{name} on"}),
             )
             self.fields[f"level_{name}"] = forms.ChoiceField(
-                choices=level_choices(doc), initial=str(setting["level"])
+                choices=level_choices(doc),
+                initial=str(setting["level"]),
+                widget=forms.Select(attrs={"aria-label": f"{name} level"}),
             )
 
     def rows(self, names: Any = None) -> list[tuple[str, str, forms.BoundField, forms.BoundField]]:
@@ -129,13 +149,23 @@ class DetectorsForm(forms.Form):
 
 
 class CustomDetectorForm(forms.Form):
-    name = forms.SlugField(max_length=50, help_text="e.g. project-codenames")
+    name = forms.SlugField(
+        max_length=50,
+        help_text="Lowercase letters, digits, - and _ (e.g. project-codenames).",
+        error_messages={
+            "invalid": "Use lowercase letters, digits, hyphens and underscores only, "
+            "e.g. project-codenames."
+        },
+        widget=forms.TextInput(attrs={"pattern": "[A-Za-z0-9][A-Za-z0-9_-]*"}),
+    )
     kind = forms.ChoiceField(choices=[("keywords", "keywords"), ("regex", "regular expressions")])
     patterns = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), help_text="One per line.")
     level = forms.ChoiceField(choices=[])
     label = forms.CharField(max_length=30, required=False, help_text="Placeholder label.")
 
     def __init__(self, *args: Any, doc: Doc, **kwargs: Any) -> None:
+        # One form per scope on the page: no ids, each field sits in its <label>.
+        kwargs.setdefault("auto_id", False)
         super().__init__(*args, **kwargs)
         self.fields["level"].choices = level_choices(doc)  # type: ignore[attr-defined]
         self.fields["level"].initial = "2"
@@ -215,10 +245,27 @@ class RuleForm(forms.Form):
         help_text="0-1: the tightest downgrade budget is this used (0.8 = 80%).",
     )
 
-    def __init__(self, *args: Any, doc: Doc, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, doc: Doc, known_models: Iterable[str] = (), **kwargs: Any
+    ) -> None:
+        kwargs.setdefault("auto_id", "rule_%s")  # unique on the policy page
         super().__init__(*args, **kwargs)
+        self.known_models = set(known_models)
         for field in ("min_level", "max_level"):
             self.fields[field].choices = level_choices(doc, blank=True)  # type: ignore[attr-defined]
+
+    def clean_models(self) -> str:
+        """Refuse an unknown model when the rule is saved, not at Publish."""
+        value: str = self.cleaned_data["models"]
+        if self.known_models:
+            unknown = [m for m in _csv(value) if m not in SELECTORS and m not in self.known_models]
+            if unknown:
+                known = ", ".join(sorted(self.known_models))
+                raise forms.ValidationError(
+                    f"No model named {', '.join(unknown)}. Known models: {known}; "
+                    "or @requested, @local, @cloud."
+                )
+        return value
 
     @classmethod
     def initial_from(cls, rule: dict[str, Any]) -> dict[str, Any]:

@@ -13,22 +13,25 @@ from collections.abc import Callable
 from functools import partial, wraps
 from typing import Any, cast
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts.models import Membership, Team
 from apps.gateway.replay import policy_replay
+from apps.policy import change_requests as requests
+from apps.policy import edits
 from apps.policy.classification import DETECTOR_DESCRIPTIONS, DETECTOR_PACKS
 from apps.policy.complexity import FEATURE_DESCRIPTIONS
-from apps.policy.document import SELECTORS
-from apps.policy.engine import Facts, decide
-from apps.policy.models import PolicyAuditEntry, PolicyVersion
+from apps.policy.document import SELECTORS, CustomDetectorPolicy, PolicyDocument, RulePolicy
+from apps.policy.models import PolicyAuditEntry, PolicyChangeRequest, PolicyVersion
 from apps.policy.services import (
+    document_json,
+    document_parse,
     policy_compiled,
     policy_draft_discard,
     policy_draft_edit,
@@ -37,8 +40,8 @@ from apps.policy.services import (
     policy_rollback,
     policy_working_get,
 )
+from apps.policy.simulation import policy_simulate
 from apps.providers.catalog import catalog_load
-from apps.providers.tokens import estimate_tokens
 
 from . import forms
 from .display import conditions_text, highlighted
@@ -77,17 +80,25 @@ def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     team_ids = request.team_ids  # type: ignore[attr-defined]
     teams = Team.objects.filter(pk__in=team_ids).order_by("name")
     level_names = [level["name"] for level in doc["levels"]]
+    shadowed = edits.rules_shadowed(document)
     context: dict[str, Any] = {
         "version": version,
         "published": policy_published_get(),
         "doc": doc,
         "org_admin": request.user.is_staff,
         "level_names": level_names,
-        "team_settings": [(t, _team_settings(doc, t.pk, level_names)) for t in teams],
+        "team_settings": [
+            (t, {**_team_settings(doc, t.pk, level_names), "requests": _requests_of(t)})
+            for t in teams
+        ],
         "org_detectors": _named_levels(doc["custom_detectors"], level_names),
         "team_names": {t.pk: t.name for t in teams},
         "rules": [
-            {**rule, "conditions": conditions_text(rule["when"], level_names)}
+            {
+                **rule,
+                "conditions": conditions_text(rule["when"], level_names),
+                "shadowed_by": shadowed.get(rule["id"], ""),
+            }
             for rule in doc["rules"]
         ],
         "detector_descriptions": DETECTOR_DESCRIPTIONS,
@@ -95,6 +106,7 @@ def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
         "selectors": SELECTORS,
         "models": sorted(catalog_load().models),
     }
+    context["open_requests"] = requests.change_requests_open() if request.user.is_staff else []
     context["blank_custom_form"] = forms.CustomDetectorForm(doc=doc)
     if request.user.is_staff:
         context.setdefault("levels_form", forms.LevelsForm(doc=doc))
@@ -103,6 +115,11 @@ def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
         context.setdefault("rule_form", forms.RuleForm(doc=doc))
     context.update(extra)
     return context
+
+
+def _requests_of(team: Team) -> list[PolicyChangeRequest]:
+    """The team's latest change requests, for its admins to follow."""
+    return list(requests.change_requests_of(team_ids={team.pk})[:3])
 
 
 def _named_levels(detectors: list[dict], level_names: list[str]) -> list[dict]:  # type: ignore[type-arg]
@@ -125,14 +142,36 @@ def _section(request: HttpRequest, template: str, **extra: Any) -> HttpResponse:
     return render(request, "console/policy.html", context)
 
 
+Edit = Callable[[PolicyDocument], PolicyDocument]
+
+
+def _typed(edit: Edit) -> Callable[[dict], dict]:  # type: ignore[type-arg]
+    """A pure edit of apps/policy/edits.py as the draft's JSON change."""
+
+    def change(data: dict) -> dict:  # type: ignore[type-arg]
+        try:
+            return document_json(edit(document_parse(data)))
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+    return change
+
+
 def _edit(
-    request: HttpRequest, summary: str, change: Callable[[dict], dict], template: str
-) -> HttpResponse:  # type: ignore[type-arg]
+    request: HttpRequest, summary: str, edit: Edit, template: str, **on_error: Any
+) -> HttpResponse:
+    """Save ``edit`` to the draft; if it is refused, show why and keep the
+    form as it was typed (``on_error``)."""
     try:
-        policy_draft_edit(actor=request.user, summary=summary, change=change)  # type: ignore[arg-type]
+        policy_draft_edit(actor=request.user, summary=summary, change=_typed(edit))  # type: ignore[arg-type]
     except ValidationError as exc:
-        return _section(request, template, errors=exc.messages)
+        return _section(request, template, errors=exc.messages, **on_error)
     return _section(request, template, saved=summary)
+
+
+def _dict_edit(change: Callable[[dict], dict]) -> Edit:  # type: ignore[type-arg]
+    """The whole-section forms still change the JSON; typed in and out."""
+    return lambda doc: document_parse(change(document_json(doc)))
 
 
 @require_GET
@@ -167,7 +206,7 @@ def section_save(request: HttpRequest, section: str) -> HttpResponse:
     form = form_class(request.POST, doc=policy_working_get()[1].model_dump(mode="json"))
     if not form.is_valid():
         return _section(request, template, **{name: form})
-    return _edit(request, summary, form.apply, template)  # type: ignore[attr-defined]
+    return _edit(request, summary, _dict_edit(form.apply), template, **{name: form})  # type: ignore[attr-defined]
 
 
 # A team id as written in URLs and the policy document: ASCII digits, no
@@ -183,7 +222,8 @@ def detector_pack_enable(request: HttpRequest, pack: str) -> HttpResponse:
     if pack not in DETECTOR_PACKS:
         raise Http404("No such detector pack.")
     summary = f"Enabled the {pack.upper()} identifier pack"
-    return _edit(request, summary, partial(forms.pack_enable, pack=pack), "console/_detectors.html")
+    change = _dict_edit(partial(forms.pack_enable, pack=pack))
+    return _edit(request, summary, change, "console/_detectors.html")
 
 
 def _scope_allowed(request: HttpRequest, scope: str) -> None:
@@ -197,13 +237,6 @@ def _scope_allowed(request: HttpRequest, scope: str) -> None:
         raise PermissionDenied("Not one of your teams.")
 
 
-def _detectors_of(doc: dict, scope: str) -> list:  # type: ignore[type-arg]
-    if scope == "org":
-        return doc.setdefault("custom_detectors", [])
-    team = doc.setdefault("teams", {}).setdefault(scope, {"floor": 0, "detectors": []})
-    return team.setdefault("detectors", [])
-
-
 @require_POST
 @console_access
 def custom_detector_add(request: HttpRequest, scope: str) -> HttpResponse:
@@ -213,15 +246,15 @@ def custom_detector_add(request: HttpRequest, scope: str) -> HttpResponse:
     form = forms.CustomDetectorForm(request.POST, doc=doc)
     if not form.is_valid():
         return _section(request, template, custom_form=form, form_scope=scope)
-    detector = form.detector()
-
-    def add(data: dict) -> dict:  # type: ignore[type-arg]
-        existing = _detectors_of(data, scope)
-        existing[:] = [d for d in existing if d["name"] != detector["name"]] + [detector]
-        return data
-
+    kept = {"custom_form": form, "form_scope": scope}
+    try:
+        detector = edits.parsed(CustomDetectorPolicy, form.detector())
+    except ValueError as exc:
+        return _section(request, template, errors=[str(exc)], **kept)
     where = "organisation" if scope == "org" else f"team {scope}"
-    return _edit(request, f"Custom detector {detector['name']} for {where}", add, template)
+    summary = f"Custom detector {detector.name} for {where}"
+    change = partial(edits.detector_put, scope=scope, detector=detector)
+    return _edit(request, summary, change, template, **kept)
 
 
 @require_POST
@@ -229,13 +262,8 @@ def custom_detector_add(request: HttpRequest, scope: str) -> HttpResponse:
 def custom_detector_delete(request: HttpRequest, scope: str, name: str) -> HttpResponse:
     _scope_allowed(request, scope)
     template = "console/_custom.html" if scope == "org" else "console/_teams.html"
-
-    def delete(data: dict) -> dict:  # type: ignore[type-arg]
-        existing = _detectors_of(data, scope)
-        existing[:] = [d for d in existing if d["name"] != name]
-        return data
-
-    return _edit(request, f"Removed custom detector {name}", delete, template)
+    change = partial(edits.detector_remove, scope=scope, name=name)
+    return _edit(request, f"Removed custom detector {name}", change, template)
 
 
 @require_POST
@@ -247,15 +275,10 @@ def team_floor_save(request: HttpRequest, team_id: int) -> HttpResponse:
     if not form.is_valid():
         return _section(request, "console/_teams.html")
     floor = int(form.cleaned_data["floor"])
-
-    def set_floor(data: dict) -> dict:  # type: ignore[type-arg]
-        data.setdefault("teams", {}).setdefault(str(team_id), {"floor": 0, "detectors": []})
-        data["teams"][str(team_id)]["floor"] = floor
-        return data
-
     team = Team.objects.get(pk=team_id)
     summary = f"Team {team.name}: floor {doc['levels'][floor]['name']}"
-    return _edit(request, summary, set_floor, "console/_teams.html")
+    change = partial(edits.team_floor_set, team_id=str(team_id), floor=floor)
+    return _edit(request, summary, change, "console/_teams.html")
 
 
 @require_POST
@@ -263,23 +286,21 @@ def team_floor_save(request: HttpRequest, team_id: int) -> HttpResponse:
 def rule_save(request: HttpRequest, rule_id: str = "") -> HttpResponse:
     _org_admin_only(request)
     doc = policy_working_get()[1].model_dump(mode="json")
-    form = forms.RuleForm(request.POST, doc=doc)
+    form = forms.RuleForm(request.POST, doc=doc, known_models=catalog_load().models)
+    kept = {"rule_form": form, "editing": rule_id}
     if not form.is_valid():
-        return _section(request, "console/_rules.html", rule_form=form, editing=rule_id)
-    rule = form.rule(rule_id or None)
-
-    def save(data: dict) -> dict:  # type: ignore[type-arg]
-        rules = data["rules"]
-        if rule_id:
-            if all(r["id"] != rule_id for r in rules):
-                raise ValidationError("That rule no longer exists.")
-            data["rules"] = [rule if r["id"] == rule_id else r for r in rules]
-        else:
-            rules.insert(len(rules) - 1, rule)  # new rules go just above the default
-        return data
-
+        return _section(request, "console/_rules.html", **kept)
+    try:
+        rule = edits.parsed(RulePolicy, form.rule(rule_id or None))
+    except ValueError as exc:
+        return _section(request, "console/_rules.html", errors=[str(exc)], **kept)
     verb = "Edited" if rule_id else "Added"
-    return _edit(request, f"{verb} rule {rule['name']!r}", save, "console/_rules.html")
+    change: Edit = (
+        partial(edits.rule_replace, rule_id=rule_id, rule=rule)
+        if rule_id
+        else partial(edits.rule_add, rule=rule)
+    )
+    return _edit(request, f"{verb} rule {rule.name!r}", change, "console/_rules.html", **kept)
 
 
 @require_GET
@@ -295,6 +316,12 @@ def rule_edit_form(request: HttpRequest, rule_id: str) -> HttpResponse:
 
 
 RULE_ACTIONS = {"toggle": "Switched", "delete": "Deleted", "up": "Moved up", "down": "Moved down"}
+RULE_EDITS: dict[str, Callable[..., Edit]] = {
+    "toggle": lambda rule_id: partial(edits.rule_toggle, rule_id=rule_id),
+    "delete": lambda rule_id: partial(edits.rule_delete, rule_id=rule_id),
+    "up": lambda rule_id: partial(edits.rule_move, rule_id=rule_id, up=True),
+    "down": lambda rule_id: partial(edits.rule_move, rule_id=rule_id, up=False),
+}
 
 
 @require_POST
@@ -306,21 +333,7 @@ def rule_action(request: HttpRequest, rule_id: str, action: str) -> HttpResponse
     rules = policy_working_get()[1].rules
     name = next((r.name for r in rules if r.id == rule_id), rule_id)
 
-    def change(data: dict) -> dict:  # type: ignore[type-arg]
-        rules = data["rules"]
-        index = next((i for i, r in enumerate(rules) if r["id"] == rule_id), None)
-        if index is None:
-            raise ValidationError("That rule no longer exists.")
-        if action == "toggle":
-            rules[index]["enabled"] = not rules[index]["enabled"]
-        elif action == "delete":
-            rules.pop(index)
-        elif action in ("up", "down"):
-            other = index - 1 if action == "up" else index + 1
-            if 0 <= other < len(rules):
-                rules[index], rules[other] = rules[other], rules[index]
-        return data
-
+    change = RULE_EDITS[action](rule_id=rule_id)
     return _edit(request, f"{RULE_ACTIONS[action]} rule {name!r}", change, "console/_rules.html")
 
 
@@ -328,20 +341,67 @@ def rule_action(request: HttpRequest, rule_id: str, action: str) -> HttpResponse
 @console_access
 def publish(request: HttpRequest) -> HttpResponse:
     _org_admin_only(request)
+    note = request.POST.get("note", "")
     try:
-        version = policy_publish(actor=request.user, note=request.POST.get("note", ""))  # type: ignore[arg-type]
+        version = policy_publish(actor=request.user, note=note)  # type: ignore[arg-type]
     except ValidationError as exc:
-        return render(request, "console/policy.html", _context(request, errors=exc.messages))
-    return render(
-        request, "console/policy.html", _context(request, saved=f"Published v{version.number}.")
-    )
+        context = _context(request, errors=exc.messages, note=note)
+        return render(request, "console/policy.html", context, status=400)
+    requests.change_requests_published(actor=request.user, draft_number=version.number)  # type: ignore[arg-type]
+    # POST/redirect/GET: reloading the page must not publish again.
+    messages.success(request, f"Published v{version.number}.")
+    return redirect("console:policy")
 
 
 @require_POST
 @console_access
 def discard(request: HttpRequest) -> HttpResponse:
     _org_admin_only(request)
+    version, _ = policy_working_get()
+    if version.status == PolicyVersion.Status.DRAFT:
+        actor = cast(User, request.user)
+        requests.change_requests_discarded(actor=actor, draft_number=version.number)
     policy_draft_discard(actor=request.user)  # type: ignore[arg-type]
+    messages.success(request, "Discarded the draft.")
+    return redirect("console:policy")
+
+
+@require_POST
+@console_access
+def change_request_open(request: HttpRequest, team_id: int) -> HttpResponse:
+    """A team admin asks the org admins to publish the team's edits."""
+    _scope_allowed(request, str(team_id))
+    team = Team.objects.get(pk=team_id)
+    actor = cast(User, request.user)
+    try:
+        requests.change_request_open(actor=actor, team=team, note=request.POST.get("note", ""))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Asked the org admins to publish {team.name}'s changes.")
+    return redirect("console:policy")
+
+
+@require_POST
+@console_access
+def change_request_decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    """An org admin publishes the draft a request is about, or rejects it."""
+    _org_admin_only(request)
+    found = PolicyChangeRequest.objects.select_related("team").filter(pk=pk).first()
+    if found is None or action not in ("publish", "reject"):
+        raise Http404("No such change request.")
+    actor = cast(User, request.user)
+    try:
+        if action == "publish":
+            version = requests.change_request_publish(actor=actor, request=found)
+            messages.success(request, f"Published v{version.number}.")
+        else:
+            requests.change_request_reject(
+                actor=actor, request=found, reply=request.POST.get("reply", "")
+            )
+            messages.success(request, f"Rejected {found.team.name}'s request.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
     return redirect("console:policy")
 
 
@@ -380,6 +440,7 @@ def rollback(request: HttpRequest, number: int) -> HttpResponse:
         policy_rollback(actor=request.user, number=number)  # type: ignore[arg-type]
     except ValidationError as exc:
         return render(request, "console/policy.html", _context(request, errors=exc.messages))
+    messages.success(request, f"Rolled back to v{number}.")
     return redirect("console:policy")
 
 
@@ -387,7 +448,10 @@ def rollback(request: HttpRequest, number: int) -> HttpResponse:
 def simulate(request: HttpRequest) -> HttpResponse:
     doc = policy_working_get()[1].model_dump(mode="json")
     teams = Team.objects.filter(pk__in=request.team_ids)  # type: ignore[attr-defined]
-    form = forms.SimulateForm(request.POST or None, doc=doc, teams=teams)
+    against = "draft" if request.GET.get("against") == "draft" else "published"
+    form = forms.SimulateForm(
+        request.POST or None, doc=doc, teams=teams, initial={"against": against}
+    )
     result = None
     if request.method == "POST" and form.is_valid():
         result = _simulation(request, form)
@@ -400,31 +464,23 @@ def _simulation(request: HttpRequest, form: forms.SimulateForm) -> dict[str, Any
     team = data["team"]
     if team is not None and team.pk not in request.team_ids:  # type: ignore[attr-defined]
         raise PermissionDenied("Not one of your teams.")
-    source = (
-        PolicyVersion.objects.filter(status="draft").first() if data["against"] == "draft" else None
-    )
-    policy = policy_compiled(source or policy_published_get())
-    catalog = catalog_load()
     texts = form.messages()
-    estimated = sum(estimate_tokens(t) + 4 for t in texts)
-    facts = Facts(
+    result = policy_simulate(
+        texts=texts,
+        against=data["against"],
         team_id=team.pk if team else None,
         user_id=data["user_id"],
         api_key_id=data["api_key_id"],
         source=data["source"],
         requested_model=data["model"].strip() or "auto",
-        estimated_tokens=estimated,
         max_tokens=data["max_tokens"],
-        now=timezone.localtime(),
         raised_level=int(data["sensitivity"] or 0),
         budget_used=data["budget_used"] or 0.0,
     )
-    decision = decide(policy, catalog, texts, facts)
-    first = decision.candidates[0] if decision.candidates else None
-    cost = first.cost_micros(estimated, data["max_tokens"] or 256) if first else 0
+    decision = result.decision
     return {
         "decision": decision,
-        "against": "draft" if source else "published",
+        "against": result.against,
         "messages": [
             highlighted(text, decision.findings, index) for index, text in enumerate(texts)
         ],
@@ -432,8 +488,9 @@ def _simulation(request: HttpRequest, form: forms.SimulateForm) -> dict[str, Any
             (name, value, decision.signals.complexity.contributions.get(name, 0))
             for name, value in decision.signals.complexity.features.items()
         ],
-        "cost_dollars": cost / 1_000_000,
-        "estimated_tokens": estimated,
+        "cost_dollars": result.cost_micros / 1_000_000,
+        "estimated_tokens": result.estimated_tokens,
+        "warnings": result.warnings,
     }
 
 

@@ -89,3 +89,35 @@ class SecurityEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.kind}"
+
+
+class PolicyChangeRequest(models.Model):
+    """A team admin asks the org admins to publish their team's edits in the
+    draft; an org admin publishes the draft or rejects the request with a reply."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Waiting for review"
+        PUBLISHED = "published", "Published"
+        REJECTED = "rejected", "Rejected"
+        DISCARDED = "discarded", "Draft discarded"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    draft_number = models.PositiveIntegerField()
+    changes = models.TextField(help_text="The team's edits in the draft, one per line.")
+    note = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    reply = models.CharField(max_length=200, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.team} v{self.draft_number} {self.status}"

@@ -25,6 +25,7 @@ from apps.core.shared import SharedVersion
 from apps.providers.catalog import Catalog, catalog_load
 
 from .document import SELECTORS, PolicyDocument, default_document
+from .edits import error_text
 from .engine import CompiledPolicy
 from .models import PolicyAuditEntry, PolicyVersion
 
@@ -40,9 +41,8 @@ def document_parse(data: object) -> PolicyDocument:
 
 
 def _readable(error: Any) -> str:
-    where = ".".join(str(part) for part in error.get("loc", ()))
     message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-    return f"{where}: {message}" if where else message
+    return error_text(error.get("loc", ()), message)
 
 
 def document_json(document: PolicyDocument) -> dict:  # type: ignore[type-arg]

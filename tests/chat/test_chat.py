@@ -86,7 +86,10 @@ def test_one_answer_at_a_time_stop_refresh_and_regenerate(hub, member, conversat
     session.post(f"/chat/answers/{newer.pk}/stop/")
     sse_events(session, newer.pk)
     session.post(f"/chat/c/{conversation.code}/regenerate/", headers=HX)
-    assert Message.objects.filter(role="assistant").exclude(pk=newer.pk).count() == 1
+    # the earlier answer stays, as a version the user can switch back to
+    current = Message.objects.filter(role="assistant", replaced=False)
+    assert current.exclude(pk=newer.pk).count() == 1
+    assert Message.objects.get(pk=newer.pk).replaced
 
 
 def test_a_sensitive_turn_keeps_the_chat_local(hub, member, conversation, tiny_gguf, cloud):
@@ -157,7 +160,9 @@ def test_feedback_is_stored_and_toggles(client, member, conversation):
 
 def test_api_keys_are_shown_once_and_revocable(client, member):
     client.force_login(member.user)
-    page = client.post("/chat/keys/", {"name": "laptop", "team": member.team.pk}).content.decode()
+    created = client.post("/chat/keys/", {"name": "laptop", "team": member.team.pk})
+    assert created.status_code == 302  # POST/redirect/GET: a reload makes no second key
+    page = client.get(created["Location"]).content.decode()
     key = ApiKey.objects.get(name="laptop")
     assert f"hh_{key.prefix}_" in page and 'base_url="http://testserver/v1"' in page
     listing = client.get("/chat/keys/").content.decode()

@@ -100,7 +100,9 @@ def test_publish_and_roll_back_from_the_browser(org_admin):
         },
         **HX,
     )
-    page = org_admin.post("/policy/publish/", {"note": "flatter weights"}).content.decode()
+    published = org_admin.post("/policy/publish/", {"note": "flatter weights"}, follow=True)
+    assert published.redirect_chain == [("/policy/", 302)]  # a reload cannot publish again
+    page = published.content.decode()
     assert "Published v2." in page
     assert policy_published_get().note == "flatter weights"
     org_admin.post("/policy/versions/1/rollback/")

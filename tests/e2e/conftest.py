@@ -10,6 +10,10 @@ import pytest
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# axe-core from npm (tests/e2e/vendor/README.md), run in every page a browser
+# test visits: it must find no critical or serious accessibility violation.
+AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
+SEVERE = ("critical", "serious")
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +55,56 @@ def page(browser: object) -> Iterator[object]:
             refused.append(message.text) if "Content Security Policy" in message.text else None
         ),
     )
+    # Each page that loads is checked with axe before the test moves on from
+    # it (the next navigation) and once more at the end, in its final state.
+    visited: list[str] = []
+    violations: list[str] = []
+    page.on("load", lambda loaded: visited.append(loaded.url))
+    checked = {"count": 0}
+
+    def check_pending() -> None:
+        if checked["count"] < len(visited) or not visited:
+            violations.extend(axe_violations(page))
+            checked["count"] = len(visited)
+
+    page.axe_check = check_pending  # type: ignore[attr-defined]
+    original_goto = page.goto
+
+    def goto(url: str, **kwargs: object) -> object:
+        if visited and not page.is_closed():
+            check_pending()
+        return original_goto(url, **kwargs)
+
+    page.goto = goto  # type: ignore[method-assign]
+    original_wait_for_url = page.wait_for_url
+
+    def wait_for_url(url: str, **kwargs: object) -> None:
+        original_wait_for_url(url, **kwargs)
+        page.wait_for_load_state()
+        check_pending()
+
+    page.wait_for_url = wait_for_url  # type: ignore[method-assign]
     yield page
+    if not page.is_closed() and visited:
+        violations.extend(axe_violations(page))
     context.close()
     assert not refused, refused
+    assert not violations, "\n".join(violations)
+
+
+def axe_violations(page: object) -> list[str]:
+    """Critical and serious axe findings on the page as it is now, one line
+    each. axe is evaluated through the DevTools protocol, which the page's
+    Content-Security-Policy does not govern; the page itself stays as strict."""
+    if not page.evaluate("() => typeof window.axe === 'object'"):  # type: ignore[attr-defined]
+        page.evaluate(AXE.read_text())  # type: ignore[attr-defined]
+    found = page.evaluate(  # type: ignore[attr-defined]
+        """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
+          .filter(v => v.impact === 'critical' || v.impact === 'serious')
+          .map(v => `${location.pathname}: ${v.impact} ${v.id}: ${v.help} -> ` +
+               v.nodes.slice(0, 5).map(n => n.target.join(' ')).join(', '))"""
+    )
+    return list(found)
 
 
 def screenshot(page: object, name: str) -> None:
