@@ -35,7 +35,9 @@ from .models import Budget, BudgetEvent, Reservation
 from .periods import period_end
 from .ratelimit import rate_windows_prune
 from .selectors import (
+    APPLICABLE_WHERE,
     Who,
+    applicable_params,
     budget_state,
     budgets_applicable_list,
     current_start,
@@ -82,18 +84,48 @@ def budget_reserve(
     now = now or timezone.now()
     _sweep_maybe(now)
     hold = Hold(code=uuid.uuid4(), amount_micros=amount_micros, periods={})
+    taken = _reserve_fast(who, hold, local, now)
+    if taken is None:  # refused, or a period to roll over: the careful path
+        taken = _reserve_slow(who, hold, local, now)
+    hold.warnings = _warnings(taken, amount_micros, now) if taken else []
+    return hold
+
+
+class _Undo(Exception):
+    """Roll the fast path's transaction back."""
+
+
+def _reserve_fast(who: Who, hold: Hold, local: bool, now: datetime) -> list[Budget] | None:
+    """One conditional UPDATE … RETURNING over every applicable budget (no
+    SELECT first), the holds inserted with it. None, having changed nothing,
+    when a budget could not take the amount or its period has ended."""
+    try:
+        with transaction.atomic():
+            taken, applicable = _take_applicable(who, hold, local, now)
+            if len(taken) != applicable or any(
+                b.period_start < current_start(b, now) for b in taken
+            ):
+                raise _Undo
+    except _Undo:
+        return None
+    hold.periods = {b.pk: b.period_start for b in taken}
+    return taken
+
+
+def _reserve_slow(who: Who, hold: Hold, local: bool, now: datetime) -> list[Budget]:
+    amount_micros = hold.amount_micros
     with transaction.atomic():
         budgets = budgets_applicable_list(who)
         if not budgets:
-            return hold
+            return []
         for budget in budgets:
             _roll_over(budget, now)
             hold.periods[budget.pk] = budget.period_start
         if not _take(budgets, amount_micros, local=local, now=now):
+            hold.periods = {}
             raise _exceeded(_first_short(budgets, amount_micros, local, now), amount_micros, now)
         _reservations_insert(hold, budgets, now)
-    hold.warnings = _warnings(budgets, amount_micros, now)
-    return hold
+    return budgets
 
 
 def budget_rereserve(
@@ -115,28 +147,42 @@ def budget_rereserve(
 
 
 def budget_settle(*, hold: Hold, cost_micros: int) -> None:
-    """Charge the request's real cost and release the rest of its hold."""
+    """Charge the request's real cost and release the rest of its hold.
+
+    Each budget is charged where its period is still the one reserved in,
+    and released by what its reservation row still held (an expiry sweep may
+    have released some already; those are not released twice)."""
     if hold.settled or hold.empty:
         hold.settled = True
         return
     hold.settled = True
-    hold_value = Reservation._meta.get_field("hold").get_db_prep_value(hold.code, connection)
-    with transaction.atomic(), connection.cursor() as cursor:
-        # DELETE … RETURNING: what this request still held (an expiry sweep
-        # may have released some already; those are not released twice).
-        cursor.execute(_SETTLE_DELETE, [hold_value])
-        held = {budget_id: amount for budget_id, amount in cursor.fetchall()}
-        by_period: dict[datetime, list[int]] = {}
-        for budget_id, period in sorted(hold.periods.items()):
-            by_period.setdefault(period, []).append(budget_id)
-        for period, ids in by_period.items():
-            released = {held.get(i, 0) for i in ids}
-            amount = released.pop() if len(released) == 1 else None
-            if amount is None:  # some expired, some not: one budget at a time
-                for budget_id in ids:
-                    _settle_rows(cursor, [budget_id], held.get(budget_id, 0), cost_micros, period)
-            else:
-                _settle_rows(cursor, ids, amount, cost_micros, period)
+    code = Reservation._meta.get_field("hold").get_db_prep_value(hold.code, connection)
+    ids = sorted(hold.periods)
+    moment = connection.ops.adapt_datetimefield_value
+    charge = " OR ".join(["(id = %s AND period_start = %s)"] * len(ids))
+    charge_params: list[Any] = []
+    for budget_id in ids:
+        charge_params += [budget_id, moment(hold.periods[budget_id])]
+    spent = f"spent_micros = spent_micros + CASE WHEN {charge} THEN %s ELSE 0 END"
+    where = f"WHERE id IN ({_ids(ids)})"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":  # one round trip, atomic by itself
+            cursor.execute(
+                f"WITH released AS ({_SETTLE_DELETE}) UPDATE {_TABLE} SET reserved_micros = "
+                "reserved_micros - COALESCE((SELECT SUM(amount_micros) FROM released "
+                f"WHERE released.budget_id = {_TABLE}.id), 0), {spent} {where}",
+                [code, *charge_params, cost_micros],
+            )
+            return
+        with transaction.atomic():
+            cursor.execute(_SETTLE_DELETE, [code])
+            held = dict(cursor.fetchall())
+            release = " ".join(f"WHEN {int(i)} THEN {int(held.get(i, 0))}" for i in ids)
+            cursor.execute(
+                f"UPDATE {_TABLE} SET reserved_micros = reserved_micros - "
+                f"CASE id {release} ELSE 0 END, {spent} {where}",
+                [*charge_params, cost_micros],
+            )
 
 
 def budget_release(*, hold: Hold) -> None:
@@ -147,9 +193,8 @@ def budget_release(*, hold: Hold) -> None:
 # The hot path (every request reserves and settles) is plain SQL: one
 # statement per step rather than one ORM query per budget.
 _TABLE = Budget._meta.db_table
-_SETTLE_DELETE = (
-    f"DELETE FROM {Reservation._meta.db_table} WHERE hold = %s RETURNING budget_id, amount_micros"
-)
+_RESERVATIONS = Reservation._meta.db_table
+_SETTLE_DELETE = f"DELETE FROM {_RESERVATIONS} WHERE hold = %s RETURNING budget_id, amount_micros"
 
 
 def _reservations_insert(hold: Hold, budgets: list[Budget], now: datetime) -> None:
@@ -167,6 +212,79 @@ def _reservations_insert(hold: Hold, budgets: list[Budget], now: datetime) -> No
             f"period_start, created_at, expires_at) VALUES {rows}",
             params,
         )
+
+
+def _fits(amount: int, local: bool) -> tuple[str, list[Any]]:
+    """The SQL condition "this budget can take ``amount`` now", with its params."""
+    if amount <= 0:
+        return "1 = 1", []
+    return (
+        "(spent_micros + reserved_micros + %s <= limit_micros + extra_micros"
+        f" OR {'local_open' if local else '1 = 0'}"
+        " OR (override_until IS NOT NULL AND override_until > %s))"
+    ), [amount]
+
+
+def _take_applicable(who: Who, hold: Hold, local: bool, now: datetime) -> tuple[list[Budget], int]:
+    """Add the hold's amount to every applicable budget that can take it;
+    return those (after the update) and how many budgets apply."""
+    fits, fits_params = _fits(hold.amount_micros, local)
+    moment = connection.ops.adapt_datetimefield_value
+    if fits_params:
+        fits_params.append(moment(now))
+    match, match_params = APPLICABLE_WHERE, applicable_params(who)
+    update = (
+        f"UPDATE {_TABLE} SET reserved_micros = reserved_micros + %s "
+        f"WHERE ({match}) AND {fits} RETURNING *"
+    )
+    params = [hold.amount_micros, *match_params, *fits_params]
+    count = f"SELECT COUNT(*) FROM {_TABLE} WHERE {match}"
+    code = Reservation._meta.get_field("hold").get_db_prep_value(hold.code, connection)
+    expires = now + timedelta(seconds=settings.HYBRIDHUB_BUDGET_RESERVATION_TTL_SECONDS)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":  # the update, the holds and the count at once
+            cursor.execute(
+                f"WITH taken AS ({update}), held AS (INSERT INTO {_RESERVATIONS} (hold, "
+                "budget_id, amount_micros, period_start, created_at, expires_at) SELECT %s, id, "
+                f"%s, period_start, %s, %s FROM taken) SELECT ({count}), taken.* FROM "
+                "(SELECT 1) AS one LEFT JOIN taken ON TRUE",
+                [*params, code, hold.amount_micros, moment(now), moment(expires), *match_params],
+            )
+            names = [column[0] for column in cursor.description][1:]
+            found = cursor.fetchall()
+            applicable = int(found[0][0])
+            taken = [_budget(names, row[1:]) for row in found if row[1] is not None]
+            return taken, applicable
+        cursor.execute(update, params)
+        names = [column[0] for column in cursor.description]
+        taken = [_budget(names, row) for row in cursor.fetchall()]
+        cursor.execute(count, match_params)
+        applicable = int(cursor.fetchone()[0])
+    if taken and len(taken) == applicable:
+        _reservations_insert(hold, taken, now)
+    return taken, applicable
+
+
+_DATETIMES = {
+    f.attname for f in Budget._meta.concrete_fields if f.get_internal_type() == "DateTimeField"
+}
+
+
+_FIELDS = [f.attname for f in Budget._meta.concrete_fields]
+
+
+def _budget(names: list[str], row: Any) -> Budget:
+    """A Budget from a RETURNING row: its columns come in the table's order,
+    which after migrations need not be the model's; SQLite hands datetimes
+    back naive (or as text)."""
+    by_name = dict(zip(names, row, strict=True))
+    values = [
+        connection.ops.convert_datetimefield_value(by_name[name], None, connection)  # type: ignore[attr-defined]
+        if name in _DATETIMES and connection.vendor == "sqlite"
+        else by_name[name]
+        for name in _FIELDS
+    ]
+    return Budget.from_db(connection.alias, _FIELDS, values)
 
 
 def _ids(ids: list[int]) -> str:
