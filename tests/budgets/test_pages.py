@@ -100,3 +100,30 @@ def test_the_sidebar_shows_nothing_for_a_team_i_am_not_in(member, outsider):
     set_budget(team=outsider.team, limit=1)
     page = login(member.user).get(f"/budgets/sidebar/?team={outsider.team.pk}").content.decode()
     assert "legal" not in page and "No budget set" in page
+
+
+def test_the_console_sets_an_override_with_a_reason_and_logs_it(admin_user, team):
+    budget = set_budget(team=team, limit=1_000_000)
+    client = login(admin_user)
+    page = client.get("/budgets/").content.decode()
+    assert f"/budgets/{budget.code}/override/" in page
+    client.post(f"/budgets/{budget.code}/override/", {"until": "2099-01-01T09:00", "reason": ""})
+    budget.refresh_from_db()
+    assert budget.override_until is None
+    client.post(
+        f"/budgets/{budget.code}/override/", {"until": "2099-01-01T09:00", "reason": "launch week"}
+    )
+    budget.refresh_from_db()
+    assert budget.override_until is not None and budget.override_until.year == 2099
+    assert BudgetEvent.objects.get(kind="override").reason == "launch week"
+    assert "overridden until 2099-01-01" in client.get("/budgets/").content.decode()
+
+
+def test_a_team_admin_cannot_override_the_org_budget(team_admin):
+    budget = set_budget("org", limit=1_000)
+    response = login(team_admin.user).post(
+        f"/budgets/{budget.code}/override/", {"until": "2099-01-01T09:00", "reason": "please"}
+    )
+    assert response.status_code in (403, 404)
+    budget.refresh_from_db()
+    assert budget.override_until is None
