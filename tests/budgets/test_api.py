@@ -106,7 +106,9 @@ def test_the_budgets_router_is_in_the_openapi_docs(db):
     assert "/v1/budgets/" in schema["paths"] and "/v1/chat/completions" in schema["paths"]
 
 
-def test_an_override_lets_requests_past_the_limit_and_is_audited(admin_key, admin_user, member, team):
+def test_an_override_lets_requests_past_the_limit_and_is_audited(
+    admin_key, admin_user, member, team
+):
     from datetime import timedelta
 
     from django.utils import timezone
