@@ -264,13 +264,3 @@ def test_reserve_and_settle_are_a_few_statements_whatever_the_number_of_budgets(
     assert [(b.spent_micros, b.reserved_micros) for b in map(reload, (org, team_b, user_b))] == [
         (300, 1)
     ] * 3
-
-
-def test_settle_charges_a_budget_whose_hold_expired_without_releasing_it_twice(member, team):
-    budget = set_budget(team=team, limit=10_000)
-    hold = budget_reserve(who=who(member), amount_micros=800, local=False)
-    later = timezone.now() + timedelta(days=1)
-    assert budget_reservations_expire(now=later) == 1
-    assert reload(budget).reserved_micros == 0
-    budget_settle(hold=hold, cost_micros=500)
-    assert (reload(budget).spent_micros, reload(budget).reserved_micros) == (500, 0)
