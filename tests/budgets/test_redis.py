@@ -74,7 +74,7 @@ def _processes(redis_url: str, n: int, attempts: int, rpm: int, tpm: int, tokens
             env=env,
             stdout=subprocess.PIPE,
             text=True,
-        )  # fmt: skip
+        )
         for _ in range(n)
     ]
     out = [proc.communicate(timeout=120)[0] for proc in procs]
