@@ -33,7 +33,7 @@ from apps.accounts.models import ApiKey, Team
 
 from .errors import BudgetExceeded
 from .models import Budget, BudgetEvent, Reservation
-from .periods import period_end
+from .periods import period_end, period_start
 from .ratelimit import rate_windows_prune
 from .selectors import (
     APPLICABLE_WHERE,
@@ -100,6 +100,8 @@ def _reserve_fast(who: Who, hold: Hold, local: bool, now: datetime) -> list[Budg
     """One conditional UPDATE … RETURNING over every applicable budget (no
     SELECT first), the holds inserted with it. None, having changed nothing,
     when a budget could not take the amount or its period has ended."""
+    if connection.vendor == "postgresql":
+        return _reserve_one_statement(who, hold, local, now)
     try:
         with transaction.atomic():
             taken, applicable = _take_applicable(who, hold, local, now)
@@ -109,6 +111,45 @@ def _reserve_fast(who: Who, hold: Hold, local: bool, now: datetime) -> list[Budg
                 raise _Undo
     except _Undo:
         return None
+    hold.periods = {b.pk: b.period_start for b in taken}
+    return taken
+
+
+def _reserve_one_statement(who: Who, hold: Hold, local: bool, now: datetime) -> list[Budget] | None:
+    """PostgreSQL: lock the applicable budgets in id order, check them all,
+    and take the amount from all or none, holds included, in one statement
+    (atomic by itself: one round trip, no BEGIN/COMMIT). FOR UPDATE reads
+    each row's latest version once it holds the lock, so the check cannot
+    race another request's."""
+    fits, fits_params = _fits(hold.amount_micros, local)
+    if fits_params:
+        fits_params.append(now)
+    starts = [period_start(p, now, org_tz()) for p in ("day", "week", "month")]
+    current = (
+        "period_start >= CASE period WHEN 'day' THEN %s WHEN 'week' THEN %s "
+        "WHEN 'month' THEN %s ELSE period_start END"
+    )
+    code = Reservation._meta.get_field("hold").get_db_prep_value(hold.code, connection)
+    expires = now + timedelta(seconds=settings.HYBRIDHUB_BUDGET_RESERVATION_TTL_SECONDS)
+    sql = (
+        f"WITH locked AS (SELECT id, ({fits} AND {current}) AS ok FROM {_TABLE} "
+        f"WHERE {APPLICABLE_WHERE} ORDER BY id FOR UPDATE), "
+        "verdict AS (SELECT COUNT(*) AS n, COALESCE(BOOL_AND(ok), TRUE) AS all_ok FROM locked), "
+        f"taken AS (UPDATE {_TABLE} SET reserved_micros = reserved_micros + %s FROM verdict "
+        f"WHERE verdict.all_ok AND {_TABLE}.id IN (SELECT id FROM locked) RETURNING {_TABLE}.*), "
+        f"held AS (INSERT INTO {_RESERVATIONS} (hold, budget_id, amount_micros, period_start, "
+        "created_at, expires_at) SELECT %s, id, %s, period_start, %s, %s FROM taken) "
+        "SELECT verdict.n, verdict.all_ok, taken.* FROM verdict LEFT JOIN taken ON TRUE"
+    )
+    params = [*fits_params, *starts, *applicable_params(who), hold.amount_micros, code,
+              hold.amount_micros, now, expires]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column[0] for column in cursor.description][2:]
+        found = cursor.fetchall()
+    if not found[0][1]:
+        return None
+    taken = [_budget(names, row[2:]) for row in found if row[2] is not None]
     hold.periods = {b.pk: b.period_start for b in taken}
     return taken
 
@@ -227,8 +268,9 @@ def _fits(amount: int, local: bool) -> tuple[str, list[Any]]:
 
 
 def _take_applicable(who: Who, hold: Hold, local: bool, now: datetime) -> tuple[list[Budget], int]:
-    """Add the hold's amount to every applicable budget that can take it;
-    return those (after the update) and how many budgets apply."""
+    """SQLite (the transaction holds the write lock): add the hold's amount
+    to every applicable budget that can take it; return those (after the
+    update) and how many budgets apply."""
     fits, fits_params = _fits(hold.amount_micros, local)
     moment = _moment
     if fits_params:
@@ -240,22 +282,7 @@ def _take_applicable(who: Who, hold: Hold, local: bool, now: datetime) -> tuple[
     )
     params = [hold.amount_micros, *match_params, *fits_params]
     count = f"SELECT COUNT(*) FROM {_TABLE} WHERE {match}"
-    code = Reservation._meta.get_field("hold").get_db_prep_value(hold.code, connection)
-    expires = now + timedelta(seconds=settings.HYBRIDHUB_BUDGET_RESERVATION_TTL_SECONDS)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":  # the update, the holds and the count at once
-            cursor.execute(
-                f"WITH taken AS ({update}), held AS (INSERT INTO {_RESERVATIONS} (hold, "
-                "budget_id, amount_micros, period_start, created_at, expires_at) SELECT %s, id, "
-                f"%s, period_start, %s, %s FROM taken) SELECT ({count}), taken.* FROM "
-                "(SELECT 1) AS one LEFT JOIN taken ON TRUE",
-                [*params, code, hold.amount_micros, moment(now), moment(expires), *match_params],
-            )
-            names = [column[0] for column in cursor.description][1:]
-            found = cursor.fetchall()
-            applicable = int(found[0][0])
-            taken = [_budget(names, row[1:]) for row in found if row[1] is not None]
-            return taken, applicable
         cursor.execute(update, params)
         names = [column[0] for column in cursor.description]
         taken = [_budget(names, row) for row in cursor.fetchall()]
