@@ -127,3 +127,26 @@ def test_a_team_admin_cannot_override_the_org_budget(team_admin):
     assert response.status_code in (403, 404)
     budget.refresh_from_db()
     assert budget.override_until is None
+
+
+def test_the_keys_page_shows_each_keys_budget_and_limits(
+    member, team, django_assert_max_num_queries
+):
+    from apps.accounts.models import ApiKey
+    from apps.accounts.services import api_key_create
+
+    key = ApiKey.objects.get(user=member.user)
+    ApiKey.objects.filter(pk=key.pk).update(rpm_limit=30)
+    other = api_key_create(user=member.user, team=team, name="spare")
+    assert other
+    budget = set_budget("key", team=team, api_key=key, limit=5_000_000, period="week")
+    Budget.objects.filter(pk=budget.pk).update(spent_micros=1_250_000)
+    client = login(member.user)
+    page = client.get("/chat/keys/").content.decode()
+    assert "budget $1.25 of $5.00 per week" in page and "resets at" in page
+    assert "30 requests/min" in page
+    assert page.count("budget $") == 1  # the spare key has none
+    for _ in range(3):
+        api_key_create(user=member.user, team=team, name="more")
+    with django_assert_max_num_queries(12):  # one budget query for every key
+        client.get("/chat/keys/")
