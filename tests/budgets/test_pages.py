@@ -150,3 +150,19 @@ def test_the_keys_page_shows_each_keys_budget_and_limits(
         api_key_create(user=member.user, team=team, name="more")
     with django_assert_max_num_queries(12):  # one budget query for every key
         client.get("/chat/keys/")
+
+
+def test_the_admin_shows_budgets_and_their_log_read_only(admin_user, team):
+    budget = set_budget(team=team, limit=1_000)
+    event = BudgetEvent.objects.get(budget=budget)
+    client = login(admin_user)
+    assert client.get("/admin/budgets/budgetevent/").status_code == 200
+    page = client.get(f"/admin/budgets/budgetevent/{event.pk}/change/").content.decode()
+    assert 'name="reason"' not in page  # shown, not editable
+    assert (
+        client.post(f"/admin/budgets/budgetevent/{event.pk}/delete/", {"post": "yes"}).status_code
+        == 403
+    )
+    client.post(f"/admin/budgets/budget/{budget.pk}/change/", {"limit_micros": "9"})
+    budget.refresh_from_db()
+    assert budget.limit_micros == 1_000 and BudgetEvent.objects.filter(pk=event.pk).exists()
