@@ -209,10 +209,15 @@ def budget_settle(*, hold: Hold, cost_micros: int) -> None:
     where = f"WHERE id IN ({_ids(ids)})"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":  # one round trip, atomic by itself
+            # The rows are locked in id order first, as a reservation locks
+            # them: the UPDATE only touches rows this statement already holds,
+            # so concurrent reserves and settles cannot deadlock.
             cursor.execute(
-                f"WITH released AS ({_SETTLE_DELETE}) UPDATE {_TABLE} SET reserved_micros = "
+                f"WITH released AS ({_SETTLE_DELETE}), locked AS (SELECT id FROM {_TABLE} "
+                f"{where} ORDER BY id FOR UPDATE) UPDATE {_TABLE} SET reserved_micros = "
                 "reserved_micros - COALESCE((SELECT SUM(amount_micros) FROM released "
-                f"WHERE released.budget_id = {_TABLE}.id), 0), {spent} {where}",
+                f"WHERE released.budget_id = {_TABLE}.id), 0), {spent} "
+                "WHERE id IN (SELECT id FROM locked)",
                 [code, *charge_params, cost_micros],
             )
             return
@@ -329,16 +334,6 @@ def _ids(ids: list[int]) -> str:
     return ", ".join(str(int(i)) for i in ids)
 
 
-def _settle_rows(cursor: Any, ids: list[int], released: int, cost: int, period: datetime) -> None:
-    """Release ``released`` on each budget; charge ``cost`` where the period is unchanged."""
-    cursor.execute(
-        f"UPDATE {_TABLE} SET reserved_micros = reserved_micros - %s, "
-        f"spent_micros = spent_micros + CASE WHEN period_start = %s THEN %s ELSE 0 END "
-        f"WHERE id IN ({_ids(ids)})",
-        [released, _moment(period), cost],
-    )
-
-
 def _roll_over(budget: Budget, now: datetime) -> None:
     """Start a new period if the budget's has ended (in-flight holds stay held)."""
     start = current_start(budget, now)
@@ -359,6 +354,11 @@ def _take(budgets: list[Budget], amount: int, *, local: bool, now: datetime) -> 
         " OR (override_until IS NOT NULL AND override_until > %s)"
     )
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":  # the lock order of every other path
+            cursor.execute(
+                f"SELECT id FROM {_TABLE} WHERE id IN ({_ids([b.pk for b in budgets])}) "
+                "ORDER BY id FOR UPDATE"
+            )
         cursor.execute(
             f"UPDATE {_TABLE} SET reserved_micros = reserved_micros + %s "
             f"WHERE id IN ({_ids([b.pk for b in budgets])})"
