@@ -97,4 +97,6 @@ def dashboard_table(request: HttpRequest, name: str) -> TableOut:
     scope = _admin_scope(request)
     form = FilterForm(request.GET, scope=scope)
     reference = form.reference_model() or next(iter(s.reference_models()), None)
-    return _out(reports.dashboard_tables(scope, form.filters(), reference), name)
+    if name not in reports.DASHBOARD_TABLES:
+        raise HttpError(404, f"No table {name!r}; one of: {', '.join(reports.DASHBOARD_TABLES)}.")
+    return _out(reports.dashboard_tables(scope, form.filters(), reference, only=name), name)

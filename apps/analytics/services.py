@@ -26,11 +26,13 @@ from .models import (
     DIMENSIONS,
     LATENCY_BOUNDS_MS,
     LATENCY_FIELDS,
+    MODEL_DIMENSIONS,
     TEAM_DIMENSIONS,
     TTFT_FIELDS,
     AskedAgain,
     BreakdownRollup,
     LastChatRequest,
+    ModelRollup,
     Route,
     StayLocalCandidate,
     TeamBreakdownRollup,
@@ -82,6 +84,11 @@ def _team_key(key: Key) -> Key:
     return key[:2] + key[3:]
 
 
+def _model_key(key: Key) -> Key:
+    """(day, team, model, route) of a user rollup key."""
+    return (key[0], key[1], key[3], key[5])
+
+
 def _usage_counts(record: UsageRecord) -> Counts:
     counts = {
         "requests": 1,
@@ -127,6 +134,7 @@ class Deltas:
 
     usage: dict[Key, Counts] = field(default_factory=lambda: defaultdict(_counts))
     team: dict[Key, Counts] = field(default_factory=lambda: defaultdict(_counts))
+    model: dict[Key, Counts] = field(default_factory=lambda: defaultdict(_counts))
     breakdown: dict[Key, Counts] = field(default_factory=lambda: defaultdict(_counts))
     team_breakdown: dict[Key, Counts] = field(default_factory=lambda: defaultdict(_counts))
     candidates: list[StayLocalCandidate] = field(default_factory=list)
@@ -142,7 +150,11 @@ def rollup_deltas(records: Iterable[UsageRecord]) -> Deltas:
     for record in records:
         key = _key(record)
         counts = _usage_counts(record)
-        for target in (deltas.usage[key], deltas.team[_team_key(key)]):
+        for target in (
+            deltas.usage[key],
+            deltas.team[_team_key(key)],
+            deltas.model[_model_key(key)],
+        ):
             for column, value in counts.items():
                 target[column] += value
         for kind, name in _breakdowns(record):
@@ -179,6 +191,7 @@ def rollups_add(*, records: Iterable[UsageRecord]) -> None:
     with transaction.atomic():
         _upsert(UsageRollup, DIMENSIONS, deltas.usage)
         _upsert(TeamRollup, TEAM_DIMENSIONS, deltas.team)
+        _upsert(ModelRollup, MODEL_DIMENSIONS, deltas.model)
         _upsert(BreakdownRollup, (*DIMENSIONS, "kind", "name"), deltas.breakdown)
         _upsert(TeamBreakdownRollup, (*TEAM_DIMENSIONS, "kind", "name"), deltas.team_breakdown)
         StayLocalCandidate.objects.bulk_create(deltas.candidates)

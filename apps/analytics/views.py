@@ -84,6 +84,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     form = FilterForm(request.GET, scope=scope)
     f = form.filters()
     reference = form.reference_model() or next(iter(s.reference_models()), None)
+    if request.GET.get("format") == "csv":  # one table: run only its queries
+        name = request.GET.get("table", "")
+        only = name if name in reports.DASHBOARD_TABLES else None  # else the 404 lists them
+        return csv_response(reports.dashboard_tables(scope, f, reference, only=only), name)
     c = s.cube(scope, f)
     tables = reports.dashboard_tables(scope, f, reference, c)
     context = {

@@ -17,6 +17,7 @@ from django.contrib.auth import get_user
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.security import APIKeyCookie, HttpBearer
@@ -26,10 +27,11 @@ from apps.accounts.models import ApiKey, Team
 from apps.accounts.services import api_key_authenticate
 
 from .models import Budget
-from .selectors import budget_may_edit, budget_state, budgets_visible
+from .selectors import budget_may_edit, budget_state, budgets_visible, org_tz
 from .services import (
     BudgetTarget,
     budget_delete,
+    budget_override,
     budget_set,
     budget_top_up,
 )
@@ -93,6 +95,13 @@ class TopUpIn(Schema):
     reason: str = Field(min_length=1, max_length=300)
 
 
+class OverrideIn(Schema):
+    until: datetime | None = Field(
+        description="Requests may pass the limit until then; null ends an override."
+    )
+    reason: str = Field(min_length=1, max_length=300)
+
+
 class BudgetOut(Schema):
     id: str
     scope: str
@@ -112,6 +121,7 @@ class BudgetOut(Schema):
     used: float
     resets_at: datetime | None
     runs_out_on: str | None
+    override_until: datetime | None
 
 
 class ErrorBody(Schema):
@@ -148,6 +158,7 @@ def _out(budget: Budget) -> dict[str, Any]:
         "used": round(state.used, 4),
         "resets_at": state.resets_at,
         "runs_out_on": state.runs_out_on.isoformat() if state.runs_out_on else None,
+        "override_until": budget.override_until,
     }
 
 
@@ -251,6 +262,25 @@ def budgets_top_up(request: HttpRequest, code: str, body: TopUpIn) -> dict[str, 
             budget=budget, amount_micros=_micros(body.amount_usd), actor=_user(request),
             reason=body.reason,
         )  # fmt: skip
+    except ValidationError as exc:
+        raise HttpError(400, " ".join(exc.messages)) from exc
+    budget.refresh_from_db()
+    return _out(budget)
+
+
+@router.post(
+    "/{code}/overrides", response={200: BudgetOut, **ERRORS}, summary="Let requests past the limit"
+)
+def budgets_override(request: HttpRequest, code: str, body: OverrideIn) -> dict[str, Any]:
+    """Until ``until``, requests under this budget run even past its limit
+    (spend is still counted); ``until: null`` ends an override. Audited with
+    who and why."""
+    budget = _editable(request, code)
+    until = body.until
+    if until is not None and timezone.is_naive(until):
+        until = timezone.make_aware(until, org_tz())
+    try:
+        budget_override(budget=budget, until=until, actor=_user(request), reason=body.reason)
     except ValidationError as exc:
         raise HttpError(400, " ".join(exc.messages)) from exc
     budget.refresh_from_db()

@@ -88,3 +88,13 @@ class TopUpForm(forms.Form):
         label="Top-up (USD)",
     )  # fmt: skip
     reason = forms.CharField(max_length=300)
+
+
+class OverrideForm(forms.Form):
+    until = forms.DateTimeField(
+        required=False,
+        label="Let requests past the limit until",
+        help_text="In the organisation's time zone; empty ends an override.",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+    reason = forms.CharField(max_length=300)

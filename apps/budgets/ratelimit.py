@@ -107,18 +107,28 @@ def _redis_key(key: int, minute: datetime, what: str) -> str:
     return f"hybridhub:rate:{key}:{minute:%Y%m%d%H%M}:{what}"
 
 
+# Check and count in one step on the server, as the database path's
+# conditional UPDATE does: a refused request counts nothing, and two
+# processes cannot both take the last slot.
+_ADMIT_LUA = """
+local requests = tonumber(redis.call('GET', KEYS[1]) or '0')
+local tokens = tonumber(redis.call('GET', KEYS[2]) or '0')
+if tonumber(ARGV[1]) > 0 and requests >= tonumber(ARGV[1]) then return 1 end
+if tonumber(ARGV[2]) > 0 and tokens >= tonumber(ARGV[2]) then return 2 end
+redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], 120)
+redis.call('INCRBY', KEYS[2], ARGV[3])
+redis.call('EXPIRE', KEYS[2], 120)
+return 0
+"""
+
+
 def _redis_admit(
     key: int, minute: datetime, rpm: int | None, tpm: int | None, tokens: int, now: datetime
 ) -> None:
-    req_key, tok_key = _redis_key(key, minute, "req"), _redis_key(key, minute, "tok")
-    client = _redis()
-    if tpm and int(client.get(tok_key) or 0) >= tpm:
-        raise _refuse("tokens", tpm, now)
-    pipe = client.pipeline()
-    pipe.incr(req_key)
-    pipe.expire(req_key, 120)
-    pipe.incrby(tok_key, tokens)
-    pipe.expire(tok_key, 120)
-    count = pipe.execute()[0]
-    if rpm and count > rpm:
-        raise _refuse("requests", rpm, now)
+    keys = [_redis_key(key, minute, "req"), _redis_key(key, minute, "tok")]
+    refused = int(_redis().eval(_ADMIT_LUA, 2, *keys, rpm or 0, tpm or 0, max(tokens, 0)))
+    if refused == 1:
+        raise _refuse("requests", rpm or 0, now)
+    if refused == 2:
+        raise _refuse("tokens", tpm or 0, now)

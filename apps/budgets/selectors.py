@@ -42,19 +42,23 @@ def budgets_applicable(who: Who) -> QuerySet[Budget]:
     return Budget.objects.filter(match)
 
 
-_APPLICABLE_SQL = (
-    f"SELECT * FROM {Budget._meta.db_table} WHERE scope = 'org'"
-    " OR (scope = 'team' AND team_id = %s)"
+# budgets_applicable as SQL, for the request path (services.py and below).
+APPLICABLE_WHERE = (
+    "scope = 'org' OR (scope = 'team' AND team_id = %s)"
     " OR (scope = 'user' AND team_id = %s AND user_id = %s)"
-    " OR (scope = 'key' AND api_key_id = %s) ORDER BY id"
+    " OR (scope = 'key' AND api_key_id = %s)"
 )
+_APPLICABLE_SQL = f"SELECT * FROM {Budget._meta.db_table} WHERE {APPLICABLE_WHERE} ORDER BY id"
+
+
+def applicable_params(who: Who) -> list[int | None]:
+    return [who.team_id, who.team_id, who.user_id, who.api_key_id]
 
 
 def budgets_applicable_list(who: Who) -> list[Budget]:
     """budgets_applicable, for the request path: the same rows in primary-key
     order (the lock order) without building an ORM query each time."""
-    params = [who.team_id, who.team_id, who.user_id, who.api_key_id]
-    return list(Budget.objects.raw(_APPLICABLE_SQL, params))
+    return list(Budget.objects.raw(_APPLICABLE_SQL, applicable_params(who)))
 
 
 def current_start(budget: Budget, now: datetime) -> datetime:

@@ -14,11 +14,12 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts.models import Team
 
-from .forms import BudgetForm, TopUpForm, to_micros
+from .forms import BudgetForm, OverrideForm, TopUpForm, to_micros
 from .models import Budget, BudgetEvent
 from .selectors import (
     Who,
@@ -27,9 +28,10 @@ from .selectors import (
     budget_state,
     budgets_for_sidebar,
     budgets_visible,
+    org_tz,
     reservations_stale,
 )
-from .services import budget_delete, budget_set, budget_top_up
+from .services import budget_delete, budget_override, budget_set, budget_top_up
 
 
 def _user(request: HttpRequest) -> User:
@@ -62,6 +64,7 @@ def _page(request: HttpRequest, form: BudgetForm | None = None, **extra: Any) ->
         },
         "form": form or BudgetForm(teams=_teams(user)),
         "top_up_form": TopUpForm(),
+        "now": timezone.now(),
         "events": BudgetEvent.objects.filter(budget__in=budgets).select_related("actor")[:30]
         if not user.is_staff
         else BudgetEvent.objects.select_related("actor")[:30],
@@ -135,6 +138,27 @@ def budget_add_money(request: HttpRequest, code: str) -> HttpResponse:
             budget_top_up(
                 budget=budget, amount_micros=to_micros(form.cleaned_data["amount_usd"]),
                 actor=_user(request), reason=form.cleaned_data["reason"],
+            )  # fmt: skip
+            return redirect("budgets:page")
+        except ValidationError as exc:
+            form.add_error(None, exc)
+    return _page(request, top_up_form=form, top_up_for=budget.code)
+
+
+@require_POST
+@login_required
+def budget_override_set(request: HttpRequest, code: str) -> HttpResponse:
+    """A one-off override: requests pass the limit until a moment (or stop)."""
+    budget = _editable(request, code)
+    form = OverrideForm(request.POST)
+    if form.is_valid():
+        until = form.cleaned_data["until"]
+        if until is not None and timezone.is_naive(until):
+            until = timezone.make_aware(until, org_tz())
+        try:
+            budget_override(
+                budget=budget, until=until, actor=_user(request),
+                reason=form.cleaned_data["reason"],
             )  # fmt: skip
             return redirect("budgets:page")
         except ValidationError as exc:

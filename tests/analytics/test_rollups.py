@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
+from datetime import date
 
 import openai
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection, transaction
 from django.db.models import Count, Sum
 
-from apps.analytics.models import BreakdownRollup, UsageRollup
-from apps.analytics.selectors import percentile
+from apps.analytics.models import COUNT_FIELDS, BreakdownRollup, ModelRollup, UsageRollup
+from apps.analytics.selectors import Filters, Scope, cube, percentile
 from apps.analytics.services import bucket_index, rollups_add
 from apps.gateway.models import UsageRecord
 from tests.analytics.conftest import cloud, record
@@ -131,3 +134,54 @@ def test_a_request_through_the_gateway_lands_in_ledger_and_rollups(hub, cloud, m
     assert (rollup.requests, rollup.ok, rollup.cost_micros) == (1, 1, row.cost_micros)
     assert rollup.prompt_tokens == row.prompt_tokens > 0
     assert BreakdownRollup.objects.get(kind="rule").name == row.rule_name
+
+
+def _by_model_from_ledger():
+    sums: dict[tuple, list[int]] = {}
+    for row in UsageRecord.objects.all():
+        route = "local" if row.privacy_zone == "on_prem" else "cloud"
+        route = route if row.model_name else "none"
+        key = (row.created_at.date(), row.team_id or 0, row.model_name, route)
+        into = sums.setdefault(key, [0, 0, 0])
+        into[0] += 1
+        into[1] += row.cost_micros
+        into[2] += row.completion_tokens
+    return sums
+
+
+def test_model_rollup_matches_the_ledger_per_day_team_model_and_route(known):
+    got = {
+        (r.day, r.team_id, r.model_name, r.route): [r.requests, r.cost_micros, r.completion_tokens]
+        for r in ModelRollup.objects.all()
+    }
+    assert got == _by_model_from_ledger()
+
+
+def test_the_cube_reads_the_same_from_model_and_team_rollups(known):
+    """Unfiltered views read the model rollup; a level filter falls back to
+    the team rollup. Every level at once must give the same cube."""
+    f = Filters(start=date(2000, 1, 1), end=date(2100, 1, 1))
+    coarse = cube(Scope(team_ids=None), f)
+    fine: dict[tuple, dict] = {}
+    for level in set(UsageRecord.objects.values_list("level_name", flat=True)):
+        for row in cube(Scope(team_ids=None), replace(f, level=level)):
+            key = (row["day"], row["team_id"], row["model_name"], row["route"])
+            into = fine.setdefault(key, dict.fromkeys(COUNT_FIELDS, 0))
+            for name in COUNT_FIELDS:
+                into[name] += row[name]
+    assert {
+        (r["day"], r["team_id"], r["model_name"], r["route"]): {n: r[n] for n in COUNT_FIELDS}
+        for r in coarse
+    } == fine
+    assert all(isinstance(r["cost_micros"], int) and isinstance(r["day"], date) for r in coarse)
+
+
+def test_rebuild_recomputes_the_model_rollup_too(known):
+    before = sorted(ModelRollup.objects.values_list("day", "team_id", "model_name", "requests"))
+    with transaction.atomic():
+        ModelRollup.objects.all().delete()
+    with pytest.raises(CommandError, match="disagree"):
+        call_command("analytics_rebuild", check=True)
+    call_command("analytics_rebuild")
+    after = sorted(ModelRollup.objects.values_list("day", "team_id", "model_name", "requests"))
+    assert after == before

@@ -104,3 +104,38 @@ def test_without_credentials_the_answer_is_401(db):
 def test_the_budgets_router_is_in_the_openapi_docs(db):
     schema = Client().get("/v1/openapi.json").json()
     assert "/v1/budgets/" in schema["paths"] and "/v1/chat/completions" in schema["paths"]
+
+
+def test_an_override_lets_requests_past_the_limit_and_is_audited(
+    admin_key, admin_user, member, team
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.budgets.errors import BudgetExceeded
+    from apps.budgets.models import BudgetEvent
+    from apps.budgets.selectors import Who
+    from apps.budgets.services import budget_reserve
+
+    budget = set_budget(team=team, limit=100)
+    who = Who(team.pk, member.user.pk)
+    with pytest.raises(BudgetExceeded):
+        budget_reserve(who=who, amount_micros=500, local=False)
+    client, url = Client(), f"/v1/budgets/{budget.code}/overrides"
+    until = (timezone.now() + timedelta(hours=2)).isoformat()
+    no_reason = client.post(url, {"until": until}, content_type="application/json",
+                            **bearer(admin_key))  # fmt: skip
+    assert no_reason.status_code == 400 and no_reason.json()["error"]["message"]
+    done = client.post(url, {"until": until, "reason": "board demo"},
+                       content_type="application/json", **bearer(admin_key))  # fmt: skip
+    assert done.status_code == 200, done.content
+    assert done.json()["override_until"]
+    budget_reserve(who=who, amount_micros=500, local=False)  # passes now
+    event = BudgetEvent.objects.get(kind="override")
+    assert (event.actor, event.reason) == (admin_user, "board demo")
+    ended = client.post(url, {"until": None, "reason": "demo over"},
+                        content_type="application/json", **bearer(admin_key))  # fmt: skip
+    assert ended.json()["override_until"] is None
+    with pytest.raises(BudgetExceeded):
+        budget_reserve(who=who, amount_micros=500, local=False)

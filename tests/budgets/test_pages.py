@@ -100,3 +100,69 @@ def test_the_sidebar_shows_nothing_for_a_team_i_am_not_in(member, outsider):
     set_budget(team=outsider.team, limit=1)
     page = login(member.user).get(f"/budgets/sidebar/?team={outsider.team.pk}").content.decode()
     assert "legal" not in page and "No budget set" in page
+
+
+def test_the_console_sets_an_override_with_a_reason_and_logs_it(admin_user, team):
+    budget = set_budget(team=team, limit=1_000_000)
+    client = login(admin_user)
+    page = client.get("/budgets/").content.decode()
+    assert f"/budgets/{budget.code}/override/" in page
+    client.post(f"/budgets/{budget.code}/override/", {"until": "2099-01-01T09:00", "reason": ""})
+    budget.refresh_from_db()
+    assert budget.override_until is None
+    client.post(
+        f"/budgets/{budget.code}/override/", {"until": "2099-01-01T09:00", "reason": "launch week"}
+    )
+    budget.refresh_from_db()
+    assert budget.override_until is not None and budget.override_until.year == 2099
+    assert BudgetEvent.objects.get(kind="override").reason == "launch week"
+    assert "overridden until 2099-01-01" in client.get("/budgets/").content.decode()
+
+
+def test_a_team_admin_cannot_override_the_org_budget(team_admin):
+    budget = set_budget("org", limit=1_000)
+    response = login(team_admin.user).post(
+        f"/budgets/{budget.code}/override/", {"until": "2099-01-01T09:00", "reason": "please"}
+    )
+    assert response.status_code in (403, 404)
+    budget.refresh_from_db()
+    assert budget.override_until is None
+
+
+def test_the_keys_page_shows_each_keys_budget_and_limits(
+    member, team, django_assert_max_num_queries
+):
+    from apps.accounts.models import ApiKey
+    from apps.accounts.services import api_key_create
+
+    key = ApiKey.objects.get(user=member.user)
+    ApiKey.objects.filter(pk=key.pk).update(rpm_limit=30)
+    other = api_key_create(user=member.user, team=team, name="spare")
+    assert other
+    budget = set_budget("key", team=team, api_key=key, limit=5_000_000, period="week")
+    Budget.objects.filter(pk=budget.pk).update(spent_micros=1_250_000)
+    client = login(member.user)
+    page = client.get("/chat/keys/").content.decode()
+    assert "budget $1.25 of $5.00 per week" in page and "resets at" in page
+    assert "30 requests/min" in page
+    assert page.count("budget $") == 1  # the spare key has none
+    for _ in range(3):
+        api_key_create(user=member.user, team=team, name="more")
+    with django_assert_max_num_queries(12):  # one budget query for every key
+        client.get("/chat/keys/")
+
+
+def test_the_admin_shows_budgets_and_their_log_read_only(admin_user, team):
+    budget = set_budget(team=team, limit=1_000)
+    event = BudgetEvent.objects.get(budget=budget)
+    client = login(admin_user)
+    assert client.get("/admin/budgets/budgetevent/").status_code == 200
+    page = client.get(f"/admin/budgets/budgetevent/{event.pk}/change/").content.decode()
+    assert 'name="reason"' not in page  # shown, not editable
+    assert (
+        client.post(f"/admin/budgets/budgetevent/{event.pk}/delete/", {"post": "yes"}).status_code
+        == 403
+    )
+    client.post(f"/admin/budgets/budget/{budget.pk}/change/", {"limit_micros": "9"})
+    budget.refresh_from_db()
+    assert budget.limit_micros == 1_000 and BudgetEvent.objects.filter(pk=event.pk).exists()

@@ -96,3 +96,57 @@ def test_concurrent_requests_never_overspend_postgresql(postgres_url, cloud):
     assert 1 <= outcomes.count("ok") <= 5
     assert state["reserved"] == 0
     assert state["spent"] == state["ledger_cost"] <= state["limit"]
+
+
+# Threads (each its own connection) reserving and settling against the same
+# three budgets, with a fallback re-check now and then: every path that
+# locks several budgets must lock them in one order, or PostgreSQL aborts one
+# of two transactions with "deadlock detected".
+PAIRS = """
+import threading
+import django
+django.setup()
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.db import connection
+from apps.accounts.models import Team
+from apps.budgets.models import Budget, Reservation
+from apps.budgets.selectors import Who
+from apps.budgets.services import (BudgetTarget, budget_rereserve, budget_reserve, budget_set,
+                                   budget_settle)
+call_command("migrate", verbosity=0)
+team, _ = Team.objects.get_or_create(slug="locks", defaults={"name": "locks"})
+user, _ = User.objects.get_or_create(username="locks")
+Budget.objects.all().delete()  # the session's server may hold another test's
+for target in (BudgetTarget("org"), BudgetTarget("team", team=team),
+               BudgetTarget("user", team=team, user=user)):
+    budget_set(target=target, limit_micros=10**12, period="month")
+before = dict(Budget.objects.values_list("pk", "spent_micros"))  # the ledger's so far
+who, errors = Who(team.pk, user.pk), []
+def work(n):
+    try:
+        for i in range(60):
+            hold = budget_reserve(who=who, amount_micros=50, local=False)
+            if i % 5 == n % 5:
+                budget_rereserve(hold=hold, amount_micros=80, local=False)
+            budget_settle(hold=hold, cost_micros=40)
+    except Exception as exc:
+        errors.append(repr(exc))
+    finally:
+        connection.close()
+threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+totals = sorted({(spent - before[pk], held) for pk, spent, held
+                 in Budget.objects.values_list("pk", "spent_micros", "reserved_micros")})
+print(errors[:1], totals, Reservation.objects.count())
+"""
+
+
+@pytest.mark.timeout(300)
+def test_concurrent_reserves_and_settles_do_not_deadlock(postgres_url):
+    done = subprocess.run(
+        [sys.executable, "-c", PAIRS], cwd=ROOT, env=_env(postgres_url), check=True,
+        capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert done.stdout.strip().splitlines()[-1] == f"[] [({8 * 60 * 40}, 0)] 0"

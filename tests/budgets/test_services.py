@@ -242,3 +242,25 @@ def test_concurrent_reservations_never_overcommit(member, team):
     assert results.count("ok") == 5
     assert results.count("refused") == 19
     assert reload(budget).reserved_micros == 500
+
+
+def test_reserve_and_settle_are_a_few_statements_whatever_the_number_of_budgets(
+    member, team, django_assert_max_num_queries
+):
+    """The request path: one UPDATE … RETURNING for all budgets (with the
+    count of applicable ones and the holds), one settling statement or two;
+    the per-budget spend and holds still come out right."""
+    org = set_budget("org", limit=10_000, period=Budget.Period.MONTH)
+    team_b = set_budget(team=team, limit=5_000, period=Budget.Period.WEEK)
+    user_b = set_budget("user", team=team, user=member.user, limit=2_000, period="day")
+    budget_reserve(who=who(member), amount_micros=1, local=False)  # warm the sweep timer
+    # in a test the transaction is a savepoint and its release: two more
+    with django_assert_max_num_queries(3 + 2):
+        hold = budget_reserve(who=who(member), amount_micros=900, local=False)
+    assert {b.reserved_micros for b in map(reload, (org, team_b, user_b))} == {901}
+    assert Reservation.objects.filter(hold=hold.code).count() == 3
+    with django_assert_max_num_queries(2 + 2):
+        budget_settle(hold=hold, cost_micros=300)
+    assert [(b.spent_micros, b.reserved_micros) for b in map(reload, (org, team_b, user_b))] == [
+        (300, 1)
+    ] * 3

@@ -14,6 +14,7 @@ from apps.analytics.models import (
     AskedAgain,
     BreakdownRollup,
     LastChatRequest,
+    ModelRollup,
     StayLocalCandidate,
     TeamBreakdownRollup,
     TeamRollup,
@@ -23,7 +24,7 @@ from apps.analytics.services import rollups_add
 from apps.gateway.models import UsageRecord
 
 ROLLUPS = (
-    UsageRollup, TeamRollup, BreakdownRollup, TeamBreakdownRollup, StayLocalCandidate,
+    UsageRollup, TeamRollup, ModelRollup, BreakdownRollup, TeamBreakdownRollup, StayLocalCandidate,
     AskedAgain, LastChatRequest,
 )  # fmt: skip
 
@@ -54,9 +55,12 @@ class Command(BaseCommand):
 
     def _check(self) -> None:
         ledger = UsageRecord.objects.aggregate(n=Count("pk"), cost=Sum("cost_micros"))
-        rollup = TeamRollup.objects.aggregate(n=Sum("requests"), cost=Sum("cost_micros"))
-        line = f"ledger {ledger['n'] or 0} requests, {ledger['cost'] or 0} µ$; "
-        line += f"rollups {rollup['n'] or 0} requests, {rollup['cost'] or 0} µ$"
-        if (ledger["n"] or 0, ledger["cost"] or 0) != (rollup["n"] or 0, rollup["cost"] or 0):
-            raise CommandError("Rollups disagree with the ledger: " + line)
+        want = (ledger["n"] or 0, ledger["cost"] or 0)
+        line = f"ledger {want[0]} requests, {want[1]} µ$"
+        for model in (TeamRollup, ModelRollup):
+            rollup = model.objects.aggregate(n=Sum("requests"), cost=Sum("cost_micros"))
+            got = (rollup["n"] or 0, rollup["cost"] or 0)
+            line += f"; {model._meta.verbose_name} {got[0]} requests, {got[1]} µ$"
+            if got != want:
+                raise CommandError("Rollups disagree with the ledger: " + line)
         self.stdout.write(self.style.SUCCESS("Rollups agree with the ledger: " + line))

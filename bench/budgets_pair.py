@@ -1,0 +1,76 @@
+"""One reserve + settle pair against three budgets, in-process, nothing else
+running: wall p50, CPU per pair and the statements it sends (BEGIN/COMMIT
+included). Runs the code of the checkout given (default: this one), so the
+same command measures two commits side by side.
+
+    .venv/bin/python bench/budgets_pair.py --database-url sqlite:////tmp/pair.sqlite3
+    .venv/bin/python bench/budgets_pair.py --database-url postgres://… --root ../other-checkout
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--root", default=str(Path(__file__).resolve().parent.parent))
+    parser.add_argument("--pairs", type=int, default=400)
+    args = parser.parse_args()
+    sys.path.insert(0, args.root)
+    os.chdir(args.root)
+    os.environ.update(DATABASE_URL=args.database_url, DJANGO_SETTINGS_MODULE="hybridhub.settings")
+    os.environ.setdefault("SECRET_KEY", "bench-only")
+    import django
+
+    django.setup()
+    from django.contrib.auth.models import User
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.accounts.models import Team
+    from apps.budgets.models import Budget
+    from apps.budgets.selectors import Who
+    from apps.budgets.services import BudgetTarget, budget_reserve, budget_set, budget_settle
+
+    call_command("migrate", verbosity=0)
+    team, _ = Team.objects.get_or_create(slug="pair", defaults={"name": "pair"})
+    user, _ = User.objects.get_or_create(username="pair")
+    Budget.objects.all().delete()
+    for target in (BudgetTarget("org"), BudgetTarget("team", team=team),
+                   BudgetTarget("user", team=team, user=user)):  # fmt: skip
+        budget_set(target=target, limit_micros=10**12, period="month")
+    who = Who(team.pk, user.pk)
+
+    def pair() -> None:
+        hold = budget_reserve(who=who, amount_micros=50, local=False)
+        budget_settle(hold=hold, cost_micros=40)
+
+    for _ in range(50):
+        pair()
+    times = []
+    cpu = time.process_time()
+    for _ in range(args.pairs):
+        began = time.perf_counter()
+        pair()
+        times.append((time.perf_counter() - began) * 1000)
+    cpu_ms = (time.process_time() - cpu) / args.pairs * 1000
+    with CaptureQueriesContext(connection) as queries:
+        pair()
+    print(json.dumps({
+        "root": args.root, "database": connection.vendor,
+        "p50_ms": round(statistics.median(times), 3), "cpu_ms": round(cpu_ms, 3),
+        "statements": len(queries.captured_queries),
+    }))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
