@@ -102,7 +102,9 @@ def test_a_sensitive_turn_keeps_the_chat_local(hub, member, conversation, tiny_g
         session.post(f"/chat/c/{conversation.code}/send/", data={"text": text}, headers=HX)
         sse_events(session, Message.objects.filter(role="assistant").last().pk)
     conversation.refresh_from_db()
-    assert conversation.max_level == 2
+    # at least confidential: the tiny test model's answer is random text, and
+    # the second turn resends it, so a detector may raise the level further
+    assert conversation.max_level >= 2
     assert [m.route["model"] for m in Message.objects.filter(role="assistant")] == ["tiny", "tiny"]
     assert cloud.requests == []
 

@@ -85,7 +85,7 @@ def _events(response: httpx.Response) -> Iterator[tuple[str, str]]:
 
 
 def test_an_answer_generated_on_one_process_streams_from_the_other(cluster, vendor):
-    vendor.reply_tokens, vendor.token_delay = 40, 0.05
+    vendor.natural_length, vendor.token_delay = 40, 0.05
     pk = _send(cluster, cluster.a, "Tell me a story")
     streamed, tokens = "", 0
     with (
@@ -109,7 +109,7 @@ def test_an_answer_generated_on_one_process_streams_from_the_other(cluster, vend
 
 
 def test_stop_from_the_other_process(cluster, vendor):
-    vendor.reply_tokens, vendor.token_delay = 400, 0.05
+    vendor.natural_length, vendor.token_delay = 400, 0.05
     pk = _send(cluster, cluster.a, "Tell me a long story")
     with (
         browser(cluster.b, cluster.seed["member_session"]) as http,
@@ -185,7 +185,7 @@ def test_reservations_from_both_processes_hold_one_budget(cluster, vendor):
 
 def test_an_answer_whose_process_dies_ends_as_stopped(cluster, vendor):
     """Last: it kills process A."""
-    vendor.reply_tokens, vendor.token_delay = 400, 0.05
+    vendor.natural_length, vendor.token_delay = 400, 0.05
     pk = _send(cluster, cluster.a, "Tell me another long story")
     with (
         browser(cluster.b, cluster.seed["member_session"]) as http,

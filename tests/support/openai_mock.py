@@ -34,6 +34,9 @@ class Failure:
 @dataclass
 class MockCloud:
     reply_tokens: int = 8  # words in a reply when the request sets no max_tokens
+    # Where the model's answer ends by itself, like a real one, even if
+    # max_tokens allows more (the chat always sets one); None: max_tokens decides.
+    natural_length: int | None = None
     token_delay: float = 0.0  # seconds between streamed tokens
     include_usage: bool = True
     cut_stream_after: int | None = None  # close the connection after N tokens
@@ -100,9 +103,11 @@ class MockCloud:
             error = {"error": {"message": failure.message, "type": "server_error", "code": None}}
             await _json(send, failure.status, error, headers)
             return
-        count = (
-            request.get("max_tokens") or request.get("max_completion_tokens") or self.reply_tokens
-        )
+        limit = request.get("max_tokens") or request.get("max_completion_tokens")
+        count = limit or self.reply_tokens
+        natural = self.natural_length is not None and self.natural_length < count
+        if natural:
+            count = self.natural_length or 0
         words = [f"w{i} " for i in range(count)]
         last_message = request["messages"][-1]
         last = str(last_message.get("content", ""))
@@ -123,7 +128,7 @@ class MockCloud:
             "total_tokens": prompt_tokens + len(words),
         }
         base = {"id": "chatcmpl-mock", "created": int(time.time()), "model": request["model"]}
-        finish = "length" if request.get("max_tokens") else "stop"
+        finish = "length" if request.get("max_tokens") and not natural else "stop"
         logprobs = request.get("logprobs")
         if not request.get("stream"):
             message: dict[str, Any] = {"role": "assistant", "content": "".join(words)}
