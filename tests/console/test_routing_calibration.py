@@ -27,7 +27,9 @@ def traffic(n=100):
 
 def draft_threshold():
     draft = PolicyVersion.objects.get(status="draft")
-    return next(r for r in draft.document["rules"] if r["id"] == "complex")["when"]["min_complexity"]
+    return next(r for r in draft.document["rules"] if r["id"] == "complex")["when"][
+        "min_complexity"
+    ]
 
 
 def test_page_shows_the_curve_and_the_current_threshold(org_admin):
