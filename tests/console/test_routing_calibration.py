@@ -27,9 +27,8 @@ def traffic(n=100):
 
 def draft_threshold():
     draft = PolicyVersion.objects.get(status="draft")
-    return next(r for r in draft.document["rules"] if r["id"] == "complex")["when"][
-        "min_complexity"
-    ]
+    rule = next(r for r in draft.document["rules"] if r["id"] == "complex")
+    return rule["when"]["min_complexity"]
 
 
 def test_page_shows_the_curve_and_the_current_threshold(org_admin):
