@@ -17,6 +17,13 @@ import numpy as np
 from .difficulty import FEATURES, WEIGHTS_FILE, features_of, ngrams_of
 
 DENSE = tuple(f for f in FEATURES if f != "lexical")
+# Function words are left out of the vocabulary as unigrams: on a small set
+# they pick up the prompt templates' style, and "words 'and', 'the'" explains
+# nothing. (Inside bigrams they stay: "how many", "edge cases".)
+STOPWORDS = frozenset(
+    "a an and are as at be by can do does for from has have how i in is it its me my "
+    "of on or so that the this to was what which who with you your".split()
+)
 
 
 def _fit(
@@ -81,7 +88,7 @@ def fit_texts(
         grams_of.append(grams)
         for g in grams:
             counts[g] = counts.get(g, 0) + 1
-    vocabulary = sorted(g for g, c in counts.items() if c >= min_count)
+    vocabulary = sorted(g for g, c in counts.items() if c >= min_count and g not in STOPWORDS)
     index = {g: i for i, g in enumerate(vocabulary)}
     dense = []
     for turns in conversations:
