@@ -186,11 +186,11 @@ class WeightsForm(forms.Form):
         super().__init__(*args, **kwargs)
         for name in DEFAULT_WEIGHTS:
             self.fields[name] = forms.FloatField(
-                min_value=0,
-                max_value=1,
-                initial=doc["complexity_weights"].get(name, 0),
+                min_value=-20,
+                max_value=20,
+                initial=doc["complexity_weights"].get(name, DEFAULT_WEIGHTS[name]),
                 help_text=FEATURE_DESCRIPTIONS[name],
-                widget=forms.NumberInput(attrs={"step": "0.05"}),
+                widget=forms.NumberInput(attrs={"step": "0.1"}),
             )
 
     def apply(self, doc: Doc) -> Doc:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import routing_views, views
 
 app_name = "console"
 
@@ -27,4 +27,5 @@ urlpatterns = [
     path("versions/<int:number>/rollback/", views.rollback, name="rollback"),
     path("simulate/", views.simulate, name="simulate"),
     path("replay/", views.replay, name="replay"),
+    path("calibration/", routing_views.calibration_page, name="calibration"),
 ]

@@ -84,7 +84,9 @@ def signals_of_row(row: UsageRecord, policy: CompiledPolicy) -> Signals:
         now=timezone.localtime(row.created_at),
         budget_used=row.budget_used or 0.0,
     )
-    complexity = score(row.complexity_features, policy.document.complexity_weights)
+    doc = policy.document
+    weights = {**doc.complexity_weights, **doc.team(row.team_id).complexity_weights}
+    complexity = score(row.complexity_features, weights)
     return Signals(row.found_level or 0, row.floor_level or 0, complexity, facts)
 
 

@@ -1,4 +1,12 @@
-"""How demanding a conversation is, from 0 to 1, with every feature's share.
+"""How demanding a conversation is, from 0 to 1: the policy's entry points.
+
+``complexity_of`` and ``score`` now use the learned difficulty estimator
+(difficulty.py: the chance a small local model gets the request wrong). A
+policy's ``complexity_weights`` override its learned feature weights.
+
+The first scorer, kept below as ``legacy_*``, still rescores ledger rows
+recorded before the estimator (their features are the legacy ones) and is
+the baseline in the dev-set report (docs/routing.md). It worked like this:
 
 Transparent on purpose: a few cheap features, each in [0, 1], combined as a
 "noisy OR": a feature's weight is how complex a request is if that feature
@@ -13,9 +21,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
-DEFAULT_WEIGHTS: dict[str, float] = {
+from . import difficulty
+
+LEGACY_WEIGHTS: dict[str, float] = {
     "length": 0.5,
     "code": 0.5,
     "math": 0.5,
@@ -25,7 +34,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "output_length": 0.4,
 }
 
-FEATURE_DESCRIPTIONS: dict[str, str] = {
+LEGACY_FEATURE_DESCRIPTIONS: dict[str, str] = {
     "length": "How long the conversation is (tokens, saturating at 3000)",
     "code": "Code blocks or code-like lines",
     "math": "Formulas, equations and mathematical vocabulary",
@@ -91,22 +100,26 @@ def _vocabulary_hits(
     return sum(word in vocabulary for word in words) + sum(text.count(p) for p in phrases)
 
 
-@dataclass(frozen=True)
-class Complexity:
-    score: float
-    features: dict[str, float]  # each feature's value in [0, 1]
-    contributions: dict[str, float]  # each feature's share of the score; they sum to it
-
-    def top(self, count: int = 2) -> list[str]:
-        ranked = sorted(self.contributions.items(), key=lambda item: -item[1])
-        return [name for name, share in ranked[:count] if share > 0]
+Complexity = difficulty.Complexity
+# What a policy's complexity_weights may name: the estimator's features and
+# its bias (any value), or the legacy scorer's (ignored by the estimator).
+FEATURE_DESCRIPTIONS: dict[str, str] = {
+    "bias": "Log-odds of failing before any feature counts",
+    **difficulty.FEATURE_DESCRIPTIONS,
+}
+WEIGHT_NAMES = frozenset(FEATURE_DESCRIPTIONS)
+# The shipped (learned) weights: what a policy without overrides uses.
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "bias": difficulty.shipped().bias,
+    **{name: difficulty.shipped().features.get(name, 0.0) for name in difficulty.FEATURES},
+}
 
 
 def _saturate(count: float, full: float) -> float:
     return min(1.0, count / full)
 
 
-def features_of(
+def legacy_features_of(
     texts: Sequence[str], *, estimated_tokens: int, max_tokens: int | None
 ) -> dict[str, float]:
     """Feature values in [0, 1] for a conversation (all its messages' texts).
@@ -138,7 +151,7 @@ def features_of(
     }
 
 
-def score(features: Mapping[str, float], weights: Mapping[str, float]) -> Complexity:
+def legacy_score(features: Mapping[str, float], weights: Mapping[str, float]) -> Complexity:
     """1 - Π(1 - weight * value); each feature's share is proportional to its
     weight * value. Features without a weight count for nothing."""
     strengths = {
@@ -156,13 +169,30 @@ def score(features: Mapping[str, float], weights: Mapping[str, float]) -> Comple
     )
 
 
+def overrides(weights: Mapping[str, float]) -> dict[str, float]:
+    """The estimator's weights a policy sets (legacy names are ignored)."""
+    return {name: value for name, value in weights.items() if name in WEIGHT_NAMES}
+
+
+def score(features: Mapping[str, float], weights: Mapping[str, float]) -> Complexity:
+    """Rescore stored features (replay): with the estimator, or with the
+    legacy scorer for rows recorded before it."""
+    if "lexical" not in features and "length" in features:
+        legacy = {k: v for k, v in weights.items() if k in LEGACY_WEIGHTS} or LEGACY_WEIGHTS
+        return legacy_score(features, legacy)
+    return difficulty.score(features, overrides(weights))
+
+
 def complexity_of(
     texts: Sequence[str],
     *,
     estimated_tokens: int,
     max_tokens: int | None,
-    weights: Mapping[str, float] = DEFAULT_WEIGHTS,
+    weights: Mapping[str, float] | None = None,
 ) -> Complexity:
-    return score(
-        features_of(texts, estimated_tokens=estimated_tokens, max_tokens=max_tokens), weights
+    return difficulty.estimate(
+        texts,
+        estimated_tokens=estimated_tokens,
+        max_tokens=max_tokens,
+        overrides=overrides(weights or {}),
     )

@@ -15,12 +15,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from apps.core.privacy import ZONES, PrivacyZone
 
 from .classification import BUILTIN_DETECTORS, LEVELS, custom_pattern_problem
-from .complexity import DEFAULT_WEIGHTS
+from .complexity import LEGACY_WEIGHTS, WEIGHT_NAMES
+from .difficulty import shipped
 
 Zone = PrivacyZone
 # Model selectors a rule may list besides model names.
 REQUESTED, LOCAL, CLOUD = "@requested", "@local", "@cloud"
-SELECTORS = (REQUESTED, LOCAL, CLOUD)
+# The cheapest models whose capability tier covers the estimated need.
+CAPABLE = "@capable"
+SELECTORS = (REQUESTED, LOCAL, CLOUD, CAPABLE)
 Level = int  # index into the policy's levels: 0 public … 3 restricted
 
 
@@ -59,9 +62,25 @@ class CustomDetectorPolicy(Strict):
         return self
 
 
+def _weights_valid(weights: dict[str, float]) -> dict[str, float]:
+    unknown = set(weights) - WEIGHT_NAMES - set(LEGACY_WEIGHTS)
+    if unknown:
+        raise ValueError(f"unknown complexity features: {', '.join(sorted(unknown))}")
+    if any(not -20 <= w <= 20 for w in weights.values()):
+        raise ValueError("complexity weights are between -20 and 20")
+    return weights
+
+
 class TeamPolicy(Strict):
     floor: Level = Field(default=0, ge=0, le=3)
     detectors: tuple[CustomDetectorPolicy, ...] = ()
+    # The team's refit of the difficulty weights (learning job), over the policy's.
+    complexity_weights: dict[str, float] = {}
+
+    @field_validator("complexity_weights")
+    @classmethod
+    def known_features(cls, weights: dict[str, float]) -> dict[str, float]:
+        return _weights_valid(weights)
 
 
 class Conditions(Strict):
@@ -153,12 +172,7 @@ class PolicyDocument(Strict):
     @field_validator("complexity_weights")
     @classmethod
     def known_features(cls, weights: dict[str, float]) -> dict[str, float]:
-        unknown = set(weights) - set(DEFAULT_WEIGHTS)
-        if unknown:
-            raise ValueError(f"unknown complexity features: {', '.join(sorted(unknown))}")
-        if any(not 0 <= w <= 1 for w in weights.values()):
-            raise ValueError("complexity weights are between 0 and 1")
-        return weights
+        return _weights_valid(weights)
 
     @model_validator(mode="after")
     def coherent(self) -> PolicyDocument:
@@ -207,7 +221,7 @@ def default_document() -> PolicyDocument:
             name: DetectorPolicy(enabled=s.enabled, level=s.level)
             for name, s in BUILTIN_DETECTORS.items()
         },
-        complexity_weights=dict(DEFAULT_WEIGHTS),
+        complexity_weights={},  # the shipped estimator's (apps/policy/data/difficulty.json)
         rules=(
             RulePolicy(
                 id="sensitive",
@@ -217,9 +231,9 @@ def default_document() -> PolicyDocument:
             ),
             RulePolicy(
                 id="complex",
-                name="Complex requests go to a cloud model",
-                when=Conditions(min_complexity=0.6),
-                models=(REQUESTED, CLOUD, LOCAL),
+                name="Hard requests go to a model capable of them",
+                when=Conditions(min_complexity=round(shipped().threshold, 2)),
+                models=(REQUESTED, CAPABLE, LOCAL),
             ),
             RulePolicy(
                 id="default", name="Everything else runs locally", models=(REQUESTED, LOCAL, CLOUD)

@@ -17,6 +17,7 @@ from functools import cached_property
 from apps.core.privacy import PrivacyZone
 from apps.providers.specs import Catalog, ModelSpec, unsupported_features
 
+from .capability import capable
 from .classification import (
     DEFAULT_PHONE_REGIONS,
     BuiltinSetting,
@@ -26,7 +27,17 @@ from .classification import (
     Finding,
 )
 from .complexity import Complexity, complexity_of, score
-from .document import CLOUD, LOCAL, REQUESTED, Conditions, LevelPolicy, PolicyDocument, RulePolicy
+from .difficulty import needed_tier
+from .document import (
+    CAPABLE,
+    CLOUD,
+    LOCAL,
+    REQUESTED,
+    Conditions,
+    LevelPolicy,
+    PolicyDocument,
+    RulePolicy,
+)
 
 AUTO = "auto"
 
@@ -180,7 +191,7 @@ def signals_of(
         texts,
         estimated_tokens=facts.estimated_tokens,
         max_tokens=facts.max_tokens,
-        weights=doc.complexity_weights,
+        weights={**doc.complexity_weights, **doc.team(facts.team_id).complexity_weights},
     )
     return Signals(found_level=found, floor_level=floor, complexity=complexity, facts=facts)
 
@@ -204,7 +215,9 @@ def decide(
 
 def rescore(policy: CompiledPolicy, signals: Signals) -> Signals:
     """The same signals under this policy's complexity weights (for replay)."""
-    complexity = score(signals.complexity.features, policy.document.complexity_weights)
+    doc = policy.document
+    weights = {**doc.complexity_weights, **doc.team(signals.facts.team_id).complexity_weights}
+    complexity = score(signals.complexity.features, weights)
     return Signals(signals.found_level, signals.floor_level, complexity, signals.facts)
 
 
@@ -245,7 +258,10 @@ def route(
     if rule.action == "block":
         return replace(decision, reasons=tuple(reasons))
 
-    wanted = _expand(rule.models, catalog, signals.facts)
+    need = needed_tier(signals.complexity.score)
+    if CAPABLE in rule.models:
+        reasons.append(f"needs tier {need} or above")
+    wanted = _expand(rule.models, catalog, signals.facts, need)
     candidates, kept_private = [], False
     for model in wanted:
         why_not = _unfit(model, signals, level_policy.allows(model.provider.privacy_zone))
@@ -344,7 +360,9 @@ def _in_hours(hour: int, start: int, end: int) -> bool:
     return start <= hour < end if start < end else hour >= start or hour < end
 
 
-def _expand(entries: Sequence[str], catalog: Catalog, facts: Facts) -> list[ModelSpec]:
+def _expand(
+    entries: Sequence[str], catalog: Catalog, facts: Facts, need: int = 1
+) -> list[ModelSpec]:
     """Model names and selectors → the team's models, in order, without repeats."""
     team_models = catalog.for_team(facts.team_id)
     by_cost = sorted(
@@ -356,6 +374,8 @@ def _expand(entries: Sequence[str], catalog: Catalog, facts: Facts) -> list[Mode
             found = [m for m in by_cost if m.provider.is_local]
         elif entry == CLOUD:
             found = [m for m in by_cost if not m.provider.is_local]
+        elif entry == CAPABLE:
+            found = capable(by_cost, need)
         else:  # a named (or the requested) model, followed by its own fallbacks
             name = facts.requested_model if entry == REQUESTED else entry
             model = catalog.get(name) if name != AUTO else None

@@ -121,3 +121,26 @@ class PolicyChangeRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.team} v{self.draft_number} {self.status}"
+
+
+class LearningRun(models.Model):
+    """What one run of the learning job proposed (manage.py learn_routing):
+    from how many recorded examples, which signals, which weight changes.
+    It only ever writes a draft; an admin publishes."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    team_id = models.BigIntegerField(null=True, blank=True)  # None: the whole organisation
+    examples = models.PositiveIntegerField()
+    signals = models.JSONField(default=dict)  # signal → number of examples
+    weights = models.JSONField(default=dict)  # the proposed overrides, bias included
+    changes = models.JSONField(default=dict)  # feature → [before, after], the ones that moved
+    threshold = models.FloatField()
+    auc_before = models.FloatField(null=True, blank=True)
+    auc_after = models.FloatField(null=True, blank=True)
+    draft_number = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} team {self.team_id}: {self.examples} examples"

@@ -85,6 +85,7 @@ def _model_spec(m: LanguageModel, fallbacks: tuple[str, ...]) -> ModelSpec:
         fallback_names=fallbacks,
         local=local,
         version=f"{m.updated_at.isoformat()}/{provider.version}",
+        tier=m.tier,
     )
 
 

@@ -118,6 +118,11 @@ class LanguageModel(models.Model):
     input_price_per_mtok = models.PositiveBigIntegerField(default=0)
     output_price_per_mtok = models.PositiveBigIntegerField(default=0)
     enabled = models.BooleanField(default=True)
+    tier = models.PositiveSmallIntegerField(
+        default=0,
+        choices=[(0, "By what the model is"), (1, "1 small"), (2, "2 mid-size"), (3, "3 frontier")],
+        help_text="Capability tier @capable routes by (docs/routing.md).",
+    )
     teams = models.ManyToManyField(
         Team, blank=True, related_name="models", help_text="Empty: every team may use it."
     )

@@ -79,6 +79,7 @@ class ModelSpec:
     fallback_names: tuple[str, ...]
     local: LocalSpec | None
     version: str
+    tier: int = 0  # capability tier 1-3; 0: from what the model is (policy.capability)
 
     def allowed_for(self, team_id: int | None) -> bool:
         return not self.team_ids or team_id in self.team_ids

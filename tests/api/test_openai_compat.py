@@ -5,6 +5,7 @@ import openai
 import pytest
 
 from apps.gateway.models import UsageRecord
+from apps.policy.document import default_document
 from tests.conftest import make_local_model
 
 HI = [{"role": "user", "content": "hello world"}]
@@ -104,11 +105,12 @@ def test_auto_follows_the_local_first_policy(client, models, cloud):
         model="auto", messages=[{"role": "user", "content": hard}], max_tokens=2
     )
     assert raw.headers["x-hybridhub-route"] == "cloud:cloud-mini"
-    assert "rule: Complex requests go to a cloud model" in raw.headers["x-hybridhub-reason"]
+    assert "rule: Hard requests go to a model capable of them" in raw.headers["x-hybridhub-reason"]
     rows = UsageRecord.objects.order_by("created_at")
     assert [r.requested_model for r in rows] == ["auto", "auto"]
-    assert rows[1].complexity >= 0.6 and rows[1].rule_id == "complex"
-    assert rows[1].complexity_features["reasoning"] > 0
+    threshold = default_document().rules[1].when.min_complexity
+    assert rows[1].complexity >= threshold and rows[1].rule_id == "complex"
+    assert rows[1].complexity_features["analysis_words"] > 0
 
 
 def test_errors_are_openai_errors(client, models, hub, member):

@@ -8,6 +8,7 @@ from django.utils import timezone
 from apps.accounts.models import Membership
 from apps.gateway.models import UsageRecord
 from apps.policy.classification import DETECTOR_PACKS
+from apps.policy.complexity import DEFAULT_WEIGHTS
 from apps.policy.models import PolicyAuditEntry, PolicyVersion
 from apps.policy.services import policy_published_get, policy_working_get
 
@@ -86,18 +87,7 @@ def test_reorder_toggle_and_delete(org_admin):
 def test_publish_and_roll_back_from_the_browser(org_admin):
     org_admin.post(
         "/policy/weights/",
-        {
-            name: "0.5"
-            for name in (
-                "length",
-                "code",
-                "math",
-                "reasoning",
-                "constraints",
-                "depth",
-                "output_length",
-            )
-        },
+        {name: "0.5" for name in DEFAULT_WEIGHTS},
         **HX,
     )
     published = org_admin.post("/policy/publish/", {"note": "flatter weights"}, follow=True)

@@ -1,11 +1,20 @@
+"""The legacy noisy-OR scorer: still rescores ledger rows recorded before
+the learned estimator (tests/policy/test_difficulty.py) and is the report's
+baseline."""
+
 import pytest
 
-from apps.policy.complexity import DEFAULT_WEIGHTS, complexity_of, features_of, score
+from apps.policy.complexity import LEGACY_WEIGHTS as DEFAULT_WEIGHTS
+from apps.policy.complexity import legacy_features_of as features_of
+from apps.policy.complexity import legacy_score as score
 
 
 def of(*texts, tokens=None, max_tokens=None):
     estimate = tokens if tokens is not None else sum(len(t) // 4 for t in texts)
-    return complexity_of(list(texts), estimated_tokens=estimate, max_tokens=max_tokens)
+    return score(
+        features_of(list(texts), estimated_tokens=estimate, max_tokens=max_tokens),
+        DEFAULT_WEIGHTS,
+    )
 
 
 def test_small_talk_is_simple():

@@ -1,5 +1,6 @@
 """The routing decision, table-tested on hand-built catalogues: no database."""
 
+from dataclasses import replace
 from datetime import datetime
 
 import pytest
@@ -88,8 +89,10 @@ def test_sensitive_data_stays_on_prem_with_the_reason():
 
 def test_complex_public_work_goes_to_the_cloud():
     d = decided(HARD)
-    assert d.rule_id == "complex" and d.signals.complexity.score >= 0.6
+    threshold = default_document().rules[1].when.min_complexity
+    assert d.rule_id == "complex" and d.signals.complexity.score >= threshold
     assert names(d)[:2] == ["gpt", "zdr-large"]
+    assert any(r.startswith("needs tier") for r in d.reasons)
 
 
 def test_privacy_is_a_hard_constraint_even_for_an_explicit_model():
@@ -222,9 +225,22 @@ def test_context_window_is_hard_and_reported():
 def test_rescore_uses_the_new_weights_for_replay():
     p = policy()
     signals = signals_of(p, [HARD], facts(), [])
-    heavy_code = default_document().model_copy(update={"complexity_weights": {"code": 1.0}})
+    assert signals.complexity.features["has_code"] > 0
+    heavy_code = default_document().model_copy(
+        update={"complexity_weights": {"bias": -10.0, "has_code": 12.0}}
+    )
     again = rescore(policy(heavy_code), signals)
-    assert again.complexity.score == signals.complexity.features["code"]
+    assert again.complexity.features == signals.complexity.features
+    no_code = rescore(
+        policy(heavy_code),
+        replace(
+            signals,
+            complexity=replace(
+                signals.complexity, features={**signals.complexity.features, "has_code": 0.0}
+            ),
+        ),
+    )
+    assert again.complexity.score > 0.5 > no_code.complexity.score
     assert route(policy(heavy_code), CATALOG, again).policy_version == 1
 
 

@@ -1,0 +1,235 @@
+"""How likely a small local model is to get a request wrong, with the reasons.
+
+A logistic regression over a few interpretable features plus a vocabulary of
+word unigrams and bigrams, learned on the dev set (bench/routing, see
+docs/routing.md). Its weights are a reviewed data file in the repository
+(data/difficulty.json); ``python manage.py retrain_difficulty`` rewrites it.
+
+    score = sigmoid(bias + Σ weight[f] · feature[f])
+
+Every feature is stored with the decision, including ``lexical`` (the sum
+of the weights of the n-grams found), so replay and the learning job can
+rescore a request without its text. Each feature's contribution is its
+weight times its value (in log-odds); the explanation is the largest ones,
+and for ``lexical`` the n-grams that weighed most.
+
+Cost: one pass of a few compiled regexes over the latest message and one
+dict lookup per word and word pair of its first ``NGRAM_WORDS`` words.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+WEIGHTS_FILE = Path(__file__).resolve().parent / "data" / "difficulty.json"
+NGRAM_WORDS = 400  # words of the latest message looked up as n-grams
+# Word features read the latest message's start and end (where the task is
+# usually said), not a pasted document's middle: bounded cost at any size.
+HEAD, TAIL = 1600, 800
+
+FEATURE_DESCRIPTIONS: dict[str, str] = {
+    "log_tokens": "Length of the conversation (log of tokens)",
+    "turns": "Number of messages (saturating at 12)",
+    "has_code": "Code blocks or code-like lines",
+    "numbers": "Numbers in the latest message (saturating at 8)",
+    "operations": "Arithmetic wording: percent, each, total, left, change…",
+    "options": "Multiple-choice options (A) … D))",
+    "asks": "Distinct things asked for: write, explain, list, compare… (saturating at 4)",
+    "analysis_words": "Analysis, comparison, planning or proof language",
+    "requirements": "Requirements: must, exactly, at least, list items",
+    "proper_nouns": "Capitalised words inside sentences (names, places)",
+    "long_words": "Share of words of 9 letters or more",
+    "long_answer": "A long answer asked for (max_tokens or wording)",
+    "lexical": "Words and word pairs the model learned (see the terms)",
+}
+FEATURES = tuple(FEATURE_DESCRIPTIONS)
+
+_CODE_FENCE = re.compile(r"```|~~~")
+# "[ \t]*", never "\s*": with MULTILINE "^\s*" rereads runs of blank lines.
+_CODE_LINE = re.compile(
+    r"^[ \t]*(def |class |import |from \S+ import |function |const |let |var |public |"
+    r"#include|SELECT |INSERT |UPDATE |CREATE |for \(|if \(|return |\}|\{$|</?\w+>)",
+    re.MULTILINE,
+)
+_LIST_ITEM = re.compile(r"^[ \t]*(?:[-*•]|\d+[.)])[ \t]+", re.MULTILINE)
+_OPTION = re.compile(r"^[ \t]*\(?[A-Da-d][).][ \t]", re.MULTILINE)
+_NUMBER = re.compile(r"[0-9]+")  # findall consumes a run of digits whole
+_WORD = re.compile(r"[a-z][a-z'-]*")
+_PROPER = re.compile(r"[a-z,] [A-Z][a-z]")
+_WORD_COUNT = re.compile(r"(?<![0-9])[0-9]{3,} words")
+
+_OPERATION_WORDS = frozenset(
+    "each total left change percent % remaining altogether equally per twice half "
+    "sum difference product average cost costs spent".split()
+)
+_ASK_WORDS = frozenset(
+    "write explain list compare analyse analyze design implement describe evaluate "
+    "recommend critique summarise summarize plan prove derive justify test outline "
+    "estimate structure specify steelman".split()
+)
+_REASONING_WORDS = frozenset(
+    "analyse analyze analysis compare comparison evaluate assess trade-off trade-offs "
+    "tradeoff tradeoffs justify critique design architecture plan strategy implications "
+    "recommend diagnose debug refactor investigate hypothesis argue synthesise "
+    "synthesize reasoning complexity edge risks effects".split()
+)
+_CONSTRAINT_WORDS = frozenset("must should without ensure exactly unless require strict".split())
+_CONSTRAINT_PHRASES = ("at least", "at most", "no more than", "make sure", "only if")
+_LONG_WORDS = frozenset("detailed comprehensive thorough in-depth essay report memo".split())
+
+
+@dataclass(frozen=True)
+class Complexity:
+    """The estimate: ``score`` in [0, 1] is the chance the small model fails."""
+
+    score: float
+    features: dict[str, float]  # each feature's value (what the ledger stores)
+    contributions: dict[str, float]  # weight * value, in log-odds
+    terms: tuple[str, ...] = ()  # the n-grams that weighed most, strongest first
+
+    def top(self, count: int = 2) -> list[str]:
+        ranked = sorted(self.contributions.items(), key=lambda item: -item[1])
+        names = []
+        for name, share in ranked[:count]:
+            if share <= 0.05:
+                break
+            if name == "lexical" and self.terms:
+                name = "words " + ", ".join(f"'{t}'" for t in self.terms[:2])
+            names.append(name)
+        return names
+
+
+@dataclass(frozen=True)
+class Weights:
+    bias: float
+    features: dict[str, float]
+    ngrams: dict[str, float]
+    threshold: float  # the shipped operating point
+    tier_cutoffs: tuple[float, float]  # scores from which tier 2, tier 3 are needed
+
+
+def load(path: Path = WEIGHTS_FILE) -> Weights:
+    data = json.loads(path.read_text())
+    return Weights(
+        bias=float(data["bias"]),
+        features={k: float(v) for k, v in data["features"].items()},
+        ngrams={k: float(v) for k, v in data["ngrams"].items()},
+        threshold=float(data["threshold"]),
+        tier_cutoffs=(float(data["tier_cutoffs"][0]), float(data["tier_cutoffs"][1])),
+    )
+
+
+@lru_cache(maxsize=1)
+def shipped() -> Weights:
+    return load()
+
+
+def ngrams_of(words: Sequence[str]) -> list[str]:
+    head = words[:NGRAM_WORDS]
+    return [*head, *(f"{a} {b}" for a, b in itertools.pairwise(head))]
+
+
+def _saturate(count: float, full: float) -> float:
+    return min(1.0, count / full)
+
+
+def features_of(
+    texts: Sequence[str],
+    *,
+    estimated_tokens: int,
+    max_tokens: int | None,
+    ngrams: Mapping[str, float] | None = None,
+) -> tuple[dict[str, float], tuple[str, ...]]:
+    """Feature values for a conversation, and its n-grams that weigh most.
+
+    Code looks at the whole conversation; the rest at the latest message,
+    which is what the model is being asked to do now."""
+    vocabulary = shipped().ngrams if ngrams is None else ngrams
+    raw = texts[-1] if texts else ""
+    excerpt = raw if len(raw) <= HEAD + TAIL else f"{raw[:HEAD]}\n{raw[-TAIL:]}"
+    last = excerpt.lower()
+    words = _WORD.findall(last)
+    n_words = len(words) or 1
+    code_lines = 0
+    fences = 0
+    for text in texts:
+        if "```" in text or "~~~" in text:
+            fences += len(_CODE_FENCE.findall(text))
+        code_lines += len(_CODE_LINE.findall(text))
+    word_set = set(words)
+    constraints = len(word_set & _CONSTRAINT_WORDS) + sum(p in last for p in _CONSTRAINT_PHRASES)
+    constraints += len(_LIST_ITEM.findall(raw))
+    output = _saturate(max_tokens or 0, 4000)
+    if word_set & _LONG_WORDS or ("words" in word_set and _WORD_COUNT.search(last)):
+        output = max(output, 0.7)
+    get = vocabulary.get
+    found = [(w, g) for g in ngrams_of(words) if (w := get(g)) is not None]
+    lexical = sum(weight for weight, _ in found)
+    terms = tuple(g for _, g in sorted(found, key=lambda x: -abs(x[0]))[:3])
+    features = {
+        "log_tokens": min(1.0, math.log1p(max(estimated_tokens, 0)) / 9.0),
+        "turns": _saturate(len(texts), 12),
+        "has_code": max(_saturate(fences // 2, 1), _saturate(code_lines, 8)),
+        "numbers": _saturate(len(_NUMBER.findall(raw)), 8),
+        "operations": _saturate(len(word_set & _OPERATION_WORDS) + last.count("%"), 3),
+        "options": _saturate(len(_OPTION.findall(raw)), 4),
+        "asks": _saturate(len(word_set & _ASK_WORDS), 4),
+        "analysis_words": _saturate(len(word_set & _REASONING_WORDS), 3),
+        "requirements": _saturate(constraints, 6),
+        "proper_nouns": _saturate(len(_PROPER.findall(excerpt)), 4),
+        "long_words": min(1.0, 4 * sum(len(w) >= 9 for w in words) / n_words),
+        "long_answer": output,
+        "lexical": round(lexical, 4),
+    }
+    return features, terms
+
+
+def _sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def score(
+    features: Mapping[str, float],
+    overrides: Mapping[str, float] | None = None,
+    terms: tuple[str, ...] = (),
+    weights: Weights | None = None,
+) -> Complexity:
+    """The estimate from stored features; ``overrides`` replace learned
+    feature weights (a policy's or a team's refit), ``bias`` included."""
+    w = weights or shipped()
+    table = {**w.features, **(overrides or {})}
+    bias = table.pop("bias", w.bias)
+    contributions = {
+        name: round(table.get(name, 0.0) * value, 4)
+        for name, value in features.items()
+        if name in FEATURE_DESCRIPTIONS
+    }
+    total = bias + sum(contributions.values())
+    return Complexity(round(_sigmoid(total), 4), dict(features), contributions, terms)
+
+
+def estimate(
+    texts: Sequence[str],
+    *,
+    estimated_tokens: int,
+    max_tokens: int | None,
+    overrides: Mapping[str, float] | None = None,
+) -> Complexity:
+    features, terms = features_of(texts, estimated_tokens=estimated_tokens, max_tokens=max_tokens)
+    return score(features, overrides, terms)
+
+
+def needed_tier(difficulty: float, cutoffs: tuple[float, float] | None = None) -> int:
+    """The capability tier a request needs: 1 small, 2 mid-size, 3 frontier."""
+    low, high = cutoffs or shipped().tier_cutoffs
+    return 3 if difficulty >= high else 2 if difficulty >= low else 1

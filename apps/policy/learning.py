@@ -1,0 +1,186 @@
+"""Learning from the hub's own decisions: recorded signals → training
+examples → a proposed draft policy change. Never publishes.
+
+Examples are ledger rows' stored features (never text) with a label:
+
+- 1 (too hard for where it went): a local chat answer that got a thumbs
+  down; a local answer regenerated or asked again on another model
+  (analytics' AskedAgain); an explicit request for a cloud model on a
+  prompt the estimator scored easy (the person judged it needed more).
+- 0 (the small model did fine): a local answer with a thumbs up, or with
+  no complaint and not asked again.
+
+Per team with enough examples, the feature weights are refitted around the
+shipped ones (an L2 pull toward them, so a few examples move them a
+little) and the threshold is re-chosen; the result goes into the draft as
+the team's ``complexity_weights`` (and the global threshold for the org)
+with an audit entry, and a LearningRun row says what was learned from how
+many examples. An admin replays the draft and publishes, or discards it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from . import difficulty, difficulty_fit
+from .calibration import auc
+
+MIN_EXAMPLES = 30
+MATCH_WINDOW = timedelta(minutes=2)  # a chat answer and its ledger row
+
+
+@dataclass
+class Example:
+    team_id: int | None
+    features: dict[str, float]
+    label: int
+    signal: str
+
+
+@dataclass
+class Proposal:
+    team_id: int | None
+    examples: int
+    signals: dict[str, int]
+    weights: dict[str, float]  # overrides for the policy (bias included)
+    threshold: float
+    auc_before: float | None
+    auc_after: float | None
+    changes: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+
+def collect(days: int = 30) -> list[Example]:
+    """Examples from the last ``days`` of the ledger, chat feedback and re-asks."""
+    from apps.analytics.models import AskedAgain
+    from apps.chat.models import Message
+    from apps.gateway.models import UsageRecord
+
+    since = timezone.now() - timedelta(days=days)
+    rows = UsageRecord.objects.filter(created_at__gte=since, status="ok").exclude(
+        complexity_features={}
+    )
+    by_code = {str(r.code): r for r in rows if "lexical" in r.complexity_features}
+    labelled: dict[str, tuple[int, str]] = {}
+    for again in AskedAgain.objects.filter(created_at__gte=since):
+        if str(again.code) in by_code:
+            signal = "regenerated" if again.then_local else "asked a stronger model"
+            labelled[str(again.code)] = (1, signal)
+    chat = [r for r in by_code.values() if r.source == "chat" and r.user_id]
+    for message in (
+        Message.objects.filter(role="assistant", created_at__gte=since, route__local=True)
+        .exclude(feedback=0)
+        .select_related("conversation")
+    ):
+        match = _nearest(chat, message.conversation.user_id, message.created_at)
+        if match is not None and str(match.code) not in labelled:
+            labelled[str(match.code)] = (
+                (1, "thumbs down on a local answer")
+                if message.feedback < 0
+                else (0, "thumbs up on a local answer")
+            )
+    threshold = difficulty.shipped().threshold
+    for code, row in by_code.items():
+        if code in labelled:
+            continue
+        local = row.privacy_zone == "on_prem"
+        if not local and row.requested_model != "auto" and (row.complexity or 0) < threshold:
+            labelled[code] = (1, "cloud model asked for an easy-scored prompt")
+        elif local and row.source == "chat":
+            labelled[code] = (0, "local answer, no complaint")
+    return [
+        Example(by_code[code].team_id, dict(by_code[code].complexity_features), label, signal)
+        for code, (label, signal) in labelled.items()
+    ]
+
+
+def _nearest(rows: Sequence[Any], user_id: int, at: Any) -> Any:
+    near = [r for r in rows if r.user_id == user_id and abs(r.created_at - at) <= MATCH_WINDOW]
+    return min(near, key=lambda r: abs(r.created_at - at)) if near else None
+
+
+def propose(examples: Sequence[Example], team_id: int | None) -> Proposal | None:
+    """A refit for one team (None: everyone's examples), or None if too few."""
+    if len(examples) < MIN_EXAMPLES or len({e.label for e in examples}) < 2:
+        return None
+    labels = [e.label for e in examples]
+    before = [difficulty.score(e.features).score for e in examples]
+    shipped = difficulty.shipped()
+    prior = {"bias": shipped.bias, **shipped.features}
+    bias, weights = difficulty_fit.fit_features([e.features for e in examples], labels, prior=prior)
+    overrides = {"bias": bias, **weights}
+    after = [difficulty.score(e.features, overrides).score for e in examples]
+    signals: dict[str, int] = {}
+    for e in examples:
+        signals[e.signal] = signals.get(e.signal, 0) + 1
+    changes = {
+        name: (round(prior.get(name, 0.0), 3), round(value, 3))
+        for name, value in overrides.items()
+        if abs(value - prior.get(name, 0.0)) >= 0.05
+    }
+    return Proposal(
+        team_id=team_id,
+        examples=len(examples),
+        signals=signals,
+        weights={k: round(v, 4) for k, v in overrides.items()},
+        threshold=difficulty_fit.operating_point(after, labels),
+        auc_before=auc(before, labels),
+        auc_after=auc(after, labels),
+        changes=changes,
+    )
+
+
+def run(days: int = 30) -> list[Proposal]:
+    """Collect, refit per team and for the org, write the draft; never publish."""
+    from .models import LearningRun
+    from .services import policy_draft_edit
+
+    examples = collect(days)
+    proposals = []
+    teams = sorted({e.team_id for e in examples if e.team_id is not None})
+    for team_id in [None, *teams]:
+        mine = [e for e in examples if team_id is None or e.team_id == team_id]
+        proposal = propose(mine, team_id)
+        if proposal is not None:
+            proposals.append(proposal)
+    with transaction.atomic():
+        draft = None
+        if proposals:
+            draft = policy_draft_edit(
+                actor=None,  # type: ignore[arg-type]
+                summary=f"Learning job: proposal from {len(examples)} recorded examples",
+                change=lambda doc: apply(doc, proposals),
+            )
+        for p in proposals:
+            LearningRun.objects.create(
+                team_id=p.team_id,
+                examples=p.examples,
+                signals=p.signals,
+                weights=p.weights,
+                changes={k: list(v) for k, v in p.changes.items()},
+                threshold=p.threshold,
+                auc_before=p.auc_before,
+                auc_after=p.auc_after,
+                draft_number=draft.number if draft else None,
+            )
+    return proposals
+
+
+def apply(doc: dict[str, Any], proposals: Sequence[Proposal]) -> dict[str, Any]:
+    """The document with the proposals in: the org's as the global weights and
+    the hard-request rule's threshold, each team's as its own weights."""
+    for p in proposals:
+        if p.team_id is None:
+            doc["complexity_weights"] = dict(p.weights)
+            for rule in doc["rules"]:
+                if rule["when"].get("min_complexity") is not None:
+                    rule["when"]["min_complexity"] = round(p.threshold, 2)
+        else:
+            team = doc.setdefault("teams", {}).setdefault(str(p.team_id), {})
+            team["complexity_weights"] = dict(p.weights)
+    return doc

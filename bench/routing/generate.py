@@ -1,0 +1,492 @@
+"""Dev-set items of every prompt kind, generated from a seed.
+
+Each item is a conversation (``turns``: alternating user/assistant texts,
+the last one the user's) and, where the answer can be checked, a ``check``
+that says how (see label.py). Items without a check carry a ``label`` made
+by construction, and ``label_source`` says so. Nothing here downloads.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from .facts import CAPITALS, ELEMENTS, GENERAL
+
+Item = dict[str, Any]
+LETTERS = "ABCD"
+
+
+def _math(rng: random.Random) -> tuple[str, int]:
+    """A word problem and its integer answer; 1 to 4 steps, small to large numbers."""
+    big = rng.random() < 0.5
+    n = (lambda: rng.randint(12, 480)) if big else (lambda: rng.randint(2, 9))
+    name = rng.choice(["Tom", "Ana", "Li", "Priya", "Omar", "Sara", "Jonas", "Mei"])
+    thing = rng.choice(["apples", "pencils", "stickers", "marbles", "books", "coins"])
+    form = rng.randrange(9)
+    if form == 0:
+        a, b = n(), n()
+        return (
+            f"{name} has {a} {thing}. {name} gets {b} more. How many {thing} does {name} have now?",
+            a + b,
+        )
+    if form == 1:
+        a, b = n(), n()
+        a, b = max(a, b) + 1, min(a, b)
+        return f"{name} had {a} {thing} and gave {b} away. How many {thing} are left?", a - b
+    if form == 2:
+        a, b = n(), rng.randint(2, 9)
+        return f"A box holds {a} {thing}. How many {thing} are in {b} boxes?", a * b
+    if form == 3:
+        k, b = n(), rng.randint(2, 9)
+        return (
+            f"{k * b} {thing} are shared equally among {b} children. How many does each child get?",
+            k,
+        )
+    if form == 4:
+        a, b, c = n(), n(), n()
+        total = a + b + c + rng.randint(1, 50)
+        return (
+            f"{name} had {total} dollars, spent {a} dollars on a book, {b} dollars on lunch "
+            f"and {c} dollars on a ticket. How many dollars are left?",
+            total - a - b - c,
+        )
+    if form == 5:
+        price, count = rng.randint(2, 19), rng.randint(2, 12)
+        bill = price * count + rng.randint(1, 40)
+        return (
+            f"Pens cost {price} dollars each. {name} buys {count} pens and pays with {bill} dollars. "
+            "How much change does {name} get, in dollars?".replace("{name}", name),
+            bill - price * count,
+        )
+    if form == 6:
+        price = rng.randint(2, 40) * 10
+        off = rng.choice([10, 20, 25, 50])
+        return (
+            f"A jacket costs {price} dollars and is {off}% off. What is the sale price in dollars?",
+            price * (100 - off) // 100,
+        )
+    if form == 7:
+        s1, h1, s2, h2 = (
+            rng.randint(30, 90),
+            rng.randint(1, 5),
+            rng.randint(30, 90),
+            rng.randint(1, 5),
+        )
+        return (
+            f"A train travels at {s1} km/h for {h1} hours, then at {s2} km/h for {h2} hours. "
+            "How many kilometres does it travel in total?",
+            s1 * h1 + s2 * h2,
+        )
+    rows, cols, missing = rng.randint(3, 12), rng.randint(3, 12), rng.randint(1, 9)
+    return (
+        f"A garden has {rows} rows of {cols} tulips. {missing} tulips were eaten by rabbits. "
+        "How many tulips are left?",
+        rows * cols - missing,
+    )
+
+
+def _math_items(rng: random.Random, count: int) -> list[Item]:
+    items = []
+    for i in range(count):
+        question, answer = _math(rng)
+        ask = rng.choice(["", " Answer with the number.", " Think step by step."])
+        items.append(
+            {
+                "id": f"math-{i}",
+                "kind": "math",
+                "turns": [question + ask],
+                "check": {"type": "number", "answer": answer},
+            }
+        )
+    return items
+
+
+def _options(rng: random.Random, right: str, wrong: list[str]) -> tuple[str, str]:
+    choices = [right, *wrong[:3]]
+    rng.shuffle(choices)
+    letter = LETTERS[choices.index(right)]
+    return "\n".join(f"{LETTERS[i]}) {c}" for i, c in enumerate(choices)), letter
+
+
+def _option_texts(options: str) -> list[str]:
+    return [line[3:] for line in options.splitlines()]
+
+
+def _mcq_items(rng: random.Random) -> list[Item]:
+    items: list[tuple[str, str, str, str]] = []
+    countries = list(CAPITALS)
+    for country in countries:
+        wrong = rng.sample([CAPITALS[c] for c in countries if c != country], 3)
+        options, letter = _options(rng, CAPITALS[country], wrong)
+        items.append((f"What is the capital of {country}?", options, letter, f"cap:{country}"))
+    elements = list(ELEMENTS)
+    for element in elements:
+        wrong = rng.sample([ELEMENTS[e] for e in elements if e != element], 3)
+        options, letter = _options(rng, ELEMENTS[element], wrong)
+        items.append(
+            (f"What is the chemical symbol for {element}?", options, letter, f"el:{element}")
+        )
+    for question, right, wrong_ in GENERAL:
+        options, letter = _options(rng, right, list(wrong_))
+        items.append((question, options, letter, f"gen:{question}"))
+    out = []
+    for i, (question, options, letter, group) in enumerate(items):
+        out.append(
+            {
+                "id": f"mcq-{i}",
+                "group": group,
+                "kind": "mcq",
+                "turns": [f"{question}\n{options}\nAnswer with the letter of the correct option."],
+                "check": {"type": "letter", "answer": letter, "options": _option_texts(options)},
+            }
+        )
+    return out
+
+
+def _fact_items(rng: random.Random) -> list[Item]:
+    out = []
+    for i, (country, capital) in enumerate(CAPITALS.items()):
+        phrasing = rng.choice(
+            [
+                "What is the capital of {c}?",
+                "Name the capital city of {c}.",
+                "{c}'s capital is which city?",
+            ]
+        )
+        out.append(
+            {
+                "id": f"fact-cap-{i}",
+                "group": f"cap:{country}",
+                "kind": "fact",
+                "turns": [phrasing.format(c=country)],
+                "check": {"type": "contains", "answer": [capital]},
+            }
+        )
+    for i, (element, symbol) in enumerate(ELEMENTS.items()):
+        out.append(
+            {
+                "id": f"fact-el-{i}",
+                "group": f"el:{element}",
+                "kind": "fact",
+                "turns": [f"Which element has the chemical symbol {symbol}?"],
+                "check": {"type": "contains", "answer": [element]},
+            }
+        )
+    for i, (question, right, _) in enumerate(GENERAL):
+        out.append(
+            {
+                "id": f"fact-gen-{i}",
+                "group": f"gen:{question}",
+                "kind": "fact",
+                "turns": [question],
+                "check": {"type": "contains", "answer": [right.split()[-1]]},
+            }
+        )
+    return out
+
+
+# (function name, task wording, test expression list)
+CODE_TASKS: list[tuple[str, str, list[str]]] = [
+    ("add", "returns the sum of two numbers a and b", ["add(2, 3) == 5", "add(-1, 1) == 0"]),
+    (
+        "is_even",
+        "returns True if an integer n is even, otherwise False",
+        ["is_even(4)", "not is_even(7)"],
+    ),
+    ("square", "returns the square of a number x", ["square(3) == 9", "square(-2) == 4"]),
+    (
+        "reverse_string",
+        "returns the string s reversed",
+        ["reverse_string('abc') == 'cba'", "reverse_string('') == ''"],
+    ),
+    (
+        "largest",
+        "returns the largest number in a non-empty list",
+        ["largest([3, 9, 2]) == 9", "largest([-5, -2]) == -2"],
+    ),
+    (
+        "count_vowels",
+        "counts the vowels (a, e, i, o, u, any case) in a string",
+        ["count_vowels('Hello') == 2", "count_vowels('xyz') == 0"],
+    ),
+    (
+        "factorial",
+        "returns n! for a non-negative integer n",
+        ["factorial(0) == 1", "factorial(5) == 120"],
+    ),
+    (
+        "fibonacci",
+        "returns the n-th Fibonacci number, with fibonacci(0) == 0 and fibonacci(1) == 1",
+        ["fibonacci(10) == 55", "fibonacci(1) == 1"],
+    ),
+    (
+        "is_palindrome",
+        "returns True if a string reads the same backwards, ignoring case and spaces",
+        ["is_palindrome('Never odd or even')", "not is_palindrome('abc')"],
+    ),
+    (
+        "fizzbuzz",
+        "returns a list of strings for 1..n where multiples of 3 are 'Fizz', of 5 'Buzz', of both 'FizzBuzz', others the number as a string",
+        ["fizzbuzz(5) == ['1', '2', 'Fizz', '4', 'Buzz']", "fizzbuzz(15)[-1] == 'FizzBuzz'"],
+    ),
+    (
+        "flatten",
+        "flattens an arbitrarily nested list of integers into a flat list",
+        ["flatten([1, [2, [3, 4]], 5]) == [1, 2, 3, 4, 5]", "flatten([]) == []"],
+    ),
+    (
+        "merge_sorted",
+        "merges two sorted lists into one sorted list without calling sort",
+        ["merge_sorted([1, 4], [2, 3, 5]) == [1, 2, 3, 4, 5]", "merge_sorted([], [1]) == [1]"],
+    ),
+    (
+        "to_roman",
+        "converts an integer from 1 to 3999 to a Roman numeral",
+        ["to_roman(1994) == 'MCMXCIV'", "to_roman(4) == 'IV'"],
+    ),
+    (
+        "common_prefix",
+        "returns the longest common prefix of a list of strings",
+        ["common_prefix(['flower', 'flow', 'flight']) == 'fl'", "common_prefix(['a', 'b']) == ''"],
+    ),
+    (
+        "binary_search",
+        "returns the index of target in a sorted list, or -1 if absent",
+        ["binary_search([1, 3, 5, 7], 5) == 2", "binary_search([1, 3], 4) == -1"],
+    ),
+    (
+        "run_length",
+        "run-length encodes a string, e.g. 'aaab' becomes 'a3b1'",
+        ["run_length('aaab') == 'a3b1'", "run_length('') == ''"],
+    ),
+    (
+        "balanced",
+        "returns True if the brackets ()[]{} in a string are balanced",
+        ["balanced('([]{})')", "not balanced('(]')"],
+    ),
+    (
+        "transpose",
+        "transposes a matrix given as a list of rows",
+        [
+            "transpose([[1, 2], [3, 4]]) == [[1, 3], [2, 4]]",
+            "transpose([[1, 2, 3]]) == [[1], [2], [3]]",
+        ],
+    ),
+    (
+        "primes_up_to",
+        "returns all prime numbers up to and including n",
+        ["primes_up_to(10) == [2, 3, 5, 7]", "primes_up_to(1) == []"],
+    ),
+    (
+        "top_words",
+        "returns the k most frequent words of a text as a list, ties broken alphabetically",
+        ["top_words('b a b c a b', 2) == ['b', 'a']", "top_words('x', 1) == ['x']"],
+    ),
+    (
+        "parse_duration",
+        "parses strings like '1h30m' or '45s' into a number of seconds",
+        ["parse_duration('1h30m') == 5400", "parse_duration('45s') == 45"],
+    ),
+    (
+        "rotate",
+        "rotates a list to the right by k positions",
+        ["rotate([1, 2, 3, 4], 1) == [4, 1, 2, 3]", "rotate([1, 2], 4) == [1, 2]"],
+    ),
+    (
+        "second_largest",
+        "returns the second largest distinct value in a list, or None",
+        ["second_largest([4, 1, 4, 3]) == 3", "second_largest([2, 2]) is None"],
+    ),
+    (
+        "camel_to_snake",
+        "converts a camelCase identifier to snake_case",
+        ["camel_to_snake('myVarName') == 'my_var_name'", "camel_to_snake('x') == 'x'"],
+    ),
+    (
+        "gcd",
+        "returns the greatest common divisor of two positive integers",
+        ["gcd(12, 18) == 6", "gcd(7, 5) == 1"],
+    ),
+]
+
+
+def _code_items(rng: random.Random) -> list[Item]:
+    out = []
+    phrasings = [
+        "Write a Python function `{name}` that {task}.",
+        "In Python, implement {name}(...): it {task}. Reply with the code.",
+        "I need a python function called {name} which {task}. Please write it.",
+    ]
+    for i, (name, task, tests) in enumerate(CODE_TASKS):
+        for j, phrasing in enumerate(rng.sample(phrasings, 2)):
+            out.append(
+                {
+                    "id": f"code-{i}-{j}",
+                    "group": f"code:{name}",
+                    "kind": "code",
+                    "turns": [phrasing.format(name=name, task=task)],
+                    "check": {"type": "python", "function": name, "tests": tests},
+                }
+            )
+    return out
+
+
+CHAT = [
+    "Hi! How are you today?",
+    "Good morning :)",
+    "Thanks a lot, that helped.",
+    "Tell me a joke.",
+    "What's your favourite colour?",
+    "hey, what's up?",
+    "Can you say something nice to cheer me up?",
+    "I'm bored. Any ideas for this evening?",
+    "Say hello to my friend Sam!",
+    "What a lovely day. Do you like sunny weather?",
+    "Recommend a snack for a movie night.",
+    "Happy Friday!",
+    "Do you have a name?",
+    "I just got a puppy!",
+    "What should I call my new goldfish?",
+    "Give me a fun fact.",
+    "ok bye",
+    "lol that's funny",
+    "Can you help me?",
+    "Wish me luck for my exam tomorrow.",
+]
+CHAT_HARD = [
+    "Write a sonnet in strict iambic pentameter about my cat, with the rhyme scheme ABAB CDCD EFEF GG.",
+    "Tell me a joke that is a palindrome and also a haiku.",
+    "Reply only with a 12-word sentence where every word starts with the letter S.",
+    "Write a limerick about databases where the last line is a valid SQL query.",
+    "Let's play chess: I open 1. e4. Play as Black and explain the theory behind your reply.",
+    "Write a short poem in French and then translate it into German, keeping the rhyme.",
+]
+
+
+def _chat_items(rng: random.Random) -> list[Item]:
+    out = []
+    for i, text in enumerate(CHAT):
+        for j, variant in enumerate({text, text.lower().rstrip("!.?"), text + " 😊"}):
+            out.append(
+                {
+                    "id": f"chat-{i}-{j}",
+                    "group": f"chat:{i}",
+                    "kind": "chat",
+                    "turns": [variant],
+                    "label": 0,
+                    "label_source": "construction: small talk, any fluent reply is acceptable",
+                }
+            )
+    for i, text in enumerate(CHAT_HARD):
+        out.append(
+            {
+                "id": f"chat-hard-{i}",
+                "kind": "chat",
+                "turns": [text],
+                "label": 1,
+                "label_source": "construction: hard formal constraints a 135M model does not meet",
+            }
+        )
+    return out
+
+
+SUBJECTS = [
+    "moving our monolith to microservices",
+    "a four-day work week at a 40-person agency",
+    "switching our data warehouse from nightly batch loads to streaming",
+    "raising prices by 15% for existing customers",
+    "opening a second office in another time zone",
+    "replacing on-call rotations with a follow-the-sun support team",
+    "adopting a carbon tax in a small open economy",
+    "using PostgreSQL instead of MongoDB for an event store",
+    "remote-first hiring for a hardware start-up",
+    "rewriting a legacy COBOL payroll system",
+    "introducing usage-based pricing for our API",
+    "central bank digital currencies",
+]
+HARD_ASKS = [
+    "Analyse the trade-offs of {s}, compare at least three alternatives, and recommend one with a migration plan and the risks of each step.",
+    "Write a detailed memo on {s}: the second-order effects, who wins and who loses, and which metrics would tell us within six months whether it worked.",
+    "Critique the following proposal as a sceptical board member would, then steelman it: {s}. Structure the answer with headings.",
+    "Design an experiment to evaluate {s}. Specify the hypothesis, the control group, the sample size reasoning and the threats to validity.",
+    "Write a function to support {s}, explain how to test it, list the edge cases, and analyse its time complexity.",
+]
+EASY_ASKS = [
+    "In one sentence, what is {s}?",
+    "Give me a catchy title for a talk about {s}.",
+    "Is {s} a popular topic these days? Just yes or no.",
+    "Suggest one word that describes {s}.",
+]
+
+
+def _analysis_items(rng: random.Random) -> list[Item]:
+    out = []
+    for i, subject in enumerate(SUBJECTS):
+        for j, ask in enumerate(rng.sample(HARD_ASKS, 3)):
+            out.append(
+                {
+                    "id": f"analysis-{i}-h{j}",
+                    "group": f"analysis:{i}",
+                    "kind": "analysis",
+                    "turns": [ask.format(s=subject)],
+                    "label": 1,
+                    "label_source": "construction: multi-part analysis a 135M model cannot do",
+                }
+            )
+        for j, ask in enumerate(rng.sample(EASY_ASKS, 2)):
+            out.append(
+                {
+                    "id": f"analysis-{i}-e{j}",
+                    "group": f"analysis:{i}",
+                    "kind": "analysis",
+                    "turns": [ask.format(s=subject)],
+                    "label": 0,
+                    "label_source": "construction: one short opinion or name, any fluent reply is acceptable",
+                }
+            )
+    return out
+
+
+def _multiturn_items(rng: random.Random, checked: list[Item]) -> list[Item]:
+    """Small talk first, then a checkable question as the last turn."""
+    openers = [
+        ("Hi there!", "Hello! How can I help you today?"),
+        ("I'm studying for a quiz.", "Great, I'm happy to help you practise."),
+        ("Can you help me with some homework?", "Of course. What is the question?"),
+        ("Good evening.", "Good evening! What would you like to talk about?"),
+    ]
+    out = []
+    for i, item in enumerate(rng.sample(checked, 90)):
+        turns: list[str] = []
+        for _ in range(rng.randint(1, 2)):
+            user, assistant = rng.choice(openers)
+            turns += [user, assistant]
+        out.append(
+            {
+                "id": f"multi-{i}",
+                "group": item.get("group", item["id"]),
+                "kind": "multiturn",
+                "turns": [*turns, item["turns"][-1]],
+                "check": item["check"],
+            }
+        )
+    return out
+
+
+def generate(seed: int = 12) -> list[Item]:
+    rng = random.Random(seed)
+    math = _math_items(rng, 220)
+    mcq = _mcq_items(rng)
+    fact = _fact_items(rng)
+    code = _code_items(rng)
+    checked = math + mcq + fact
+    return [
+        *math,
+        *mcq,
+        *fact,
+        *code,
+        *_chat_items(rng),
+        *_analysis_items(rng),
+        *_multiturn_items(rng, checked),
+    ]

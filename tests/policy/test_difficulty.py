@@ -1,0 +1,100 @@
+"""The learned difficulty estimator: explanations, replay from stored
+features, policy overrides, and the legacy scorer for old ledger rows."""
+
+import pytest
+
+from apps.policy import difficulty
+from apps.policy.complexity import complexity_of, legacy_features_of, score
+
+TASK = (
+    "Write a Python function that merges overlapping intervals, explain how to test it, "
+    "list the edge cases, and analyse its time complexity."
+)
+
+
+def est(*texts, max_tokens=None):
+    return difficulty.estimate(
+        list(texts), estimated_tokens=sum(len(t) for t in texts) // 4, max_tokens=max_tokens
+    )
+
+
+def test_multi_step_request_scores_above_small_talk_and_the_shipped_threshold():
+    hard, easy = est(TASK), est("hi! how are you today?")
+    assert hard.score > easy.score
+    assert hard.score >= difficulty.shipped().threshold > easy.score
+
+
+def test_explanation_names_the_features_that_pushed_the_score_up():
+    result = est(TASK)
+    top = result.top(3)
+    assert top, "a hard request is explained"
+    ranked = sorted(result.contributions.items(), key=lambda kv: -kv[1])
+    for name, (feature, share) in zip(top, ranked, strict=False):
+        if feature == "lexical":
+            assert name.startswith("words '") and result.terms
+        else:
+            assert name == feature and share > 0.05
+
+
+def test_lexical_terms_are_the_ngrams_found_in_the_prompt():
+    vocabulary = {"edge cases": 2.0, "hello": -1.0, "absent": 5.0}
+    features, terms = difficulty.features_of(
+        ["Hello, list the edge cases"], estimated_tokens=10, max_tokens=None, ngrams=vocabulary
+    )
+    assert features["lexical"] == pytest.approx(1.0)
+    assert terms == ("edge cases", "hello")
+
+
+def test_contributions_add_up_to_the_log_odds():
+    result = est(TASK)
+    w = difficulty.shipped()
+    logit = w.bias + sum(result.contributions.values())
+    assert result.score == pytest.approx(
+        1 / (1 + pytest.importorskip("math").exp(-logit)), abs=1e-3
+    )
+
+
+def test_stored_features_rescore_to_the_same_estimate():
+    live = complexity_of([TASK], estimated_tokens=40, max_tokens=None)
+    again = score(live.features, {})
+    assert again.score == live.score
+
+
+def test_policy_overrides_move_the_score():
+    features = est(TASK).features
+    assert score(features, {"bias": -15}).score < 0.01
+    assert score(features, {"bias": 15}).score > 0.99
+    # Legacy weight names are accepted and ignored by the estimator.
+    assert score(features, {"code": 1.0}).score == score(features, {}).score
+
+
+def test_ledger_rows_from_the_legacy_scorer_are_rescored_with_it():
+    old = legacy_features_of(["```python\nprint(1)\n```"], estimated_tokens=5, max_tokens=None)
+    assert "lexical" not in old
+    assert score(old, {"code": 1.0}).score == 1.0
+
+
+def test_features_are_bounded_and_read_numbers_options_and_asks():
+    features, _ = difficulty.features_of(
+        ["Tom has 12 apples and buys 30 more. How many in total?\nA) 42\nB) 40\nC) 18\nD) 2"],
+        estimated_tokens=30,
+        max_tokens=None,
+        ngrams={},
+    )
+    assert features["numbers"] > 0 and features["options"] == 1.0
+    assert features["operations"] > 0
+    assert all(0 <= v <= 1 for k, v in features.items() if k != "lexical")
+
+
+def test_needed_tier_follows_the_cutoffs():
+    assert difficulty.needed_tier(0.1, (0.4, 0.8)) == 1
+    assert difficulty.needed_tier(0.5, (0.4, 0.8)) == 2
+    assert difficulty.needed_tier(0.9, (0.4, 0.8)) == 3
+
+
+def test_huge_prompts_read_only_the_start_and_end_of_the_latest_message():
+    body = "lorem ipsum " * 50_000
+    features, _ = difficulty.features_of(
+        [body + " prove the theorem"], estimated_tokens=150_000, max_tokens=None, ngrams={}
+    )
+    assert features["log_tokens"] == 1.0
