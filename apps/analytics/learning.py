@@ -28,8 +28,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from . import difficulty, difficulty_fit
-from .calibration import auc
+from apps.policy import difficulty, difficulty_fit
+from apps.policy.calibration import auc
 
 MIN_EXAMPLES = 30
 MATCH_WINDOW = timedelta(minutes=2)  # a chat answer and its ledger row
@@ -137,8 +137,8 @@ def propose(examples: Sequence[Example], team_id: int | None) -> Proposal | None
 
 def run(days: int = 30) -> list[Proposal]:
     """Collect, refit per team and for the org, write the draft; never publish."""
-    from .models import LearningRun
-    from .services import policy_draft_edit
+    from apps.policy.models import LearningRun
+    from apps.policy.services import policy_draft_edit
 
     examples = collect(days)
     proposals = []

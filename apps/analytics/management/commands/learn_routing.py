@@ -5,7 +5,7 @@ propose them, with a threshold, in the policy draft. Never publishes.
 
 Run it from cron (e.g. ``0 3 * * 1 cd /srv/hybridhub && .venv/bin/python
 manage.py learn_routing``) or a Celery beat task calling
-``apps.policy.learning.run``; see docs/routing.md.
+``apps.analytics.learning.run``; see docs/routing.md.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from apps.policy import learning
+from apps.analytics import learning
 
 
 class Command(BaseCommand):

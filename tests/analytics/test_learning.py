@@ -5,10 +5,11 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from apps.analytics import learning
 from apps.analytics.models import AskedAgain
 from apps.chat.models import Conversation, Message
 from apps.gateway.models import UsageRecord
-from apps.policy import difficulty, learning
+from apps.policy import difficulty
 from apps.policy.models import LearningRun, PolicyVersion
 from apps.policy.services import policy_published_get
 
