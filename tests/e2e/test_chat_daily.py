@@ -3,6 +3,7 @@ on the code before the fix, and the features a team expects every day.
 axe runs on every page these tests visit (tests/e2e/conftest.py)."""
 
 import pytest
+from playwright.sync_api import expect
 
 from apps.accounts.models import ApiKey
 from apps.chat.models import Conversation, Message
@@ -106,10 +107,10 @@ def test_copy_buttons_on_answers_and_code_blocks(chat, cloud):
     answer.locator(".markdown pre").wait_for()
     code_button = answer.locator("button.copy-code")
     code_button.click()
-    assert code_button.inner_text() == "Copied"
+    expect(code_button).to_have_text("Copied")  # the clipboard answers asynchronously
     assert "print('hi')" in page.evaluate("() => navigator.clipboard.readText()")
     answer.locator("button.copy-answer").click()
-    assert answer.locator("button.copy-answer").inner_text() == "Copied"
+    expect(answer.locator("button.copy-answer")).to_have_text("Copied")
 
 
 def test_new_chat_entries_do_not_pile_up(chat):
@@ -136,7 +137,7 @@ def test_api_key_reload_makes_no_second_key_and_copy_says_so(chat, hub):
     assert created.value.request.redirected_from.method == "POST"
     secret = page.locator("#new-key").inner_text().strip()
     page.click("button[data-copy=new-key]")
-    assert page.locator("button[data-copy=new-key]").inner_text() == "Copied"
+    expect(page.locator("button[data-copy=new-key]")).to_have_text("Copied")
     assert page.evaluate("() => navigator.clipboard.readText()") == secret
     page.reload()
     assert ApiKey.objects.filter(name="laptop").count() == 1

@@ -259,8 +259,9 @@ def test_without_the_extra_a_load_attempt_warns_once(ner_missing, caplog):
 
 @pytest.fixture
 def decide_threads(monkeypatch):
-    """For each decision the gateway makes: whether an event loop was running
-    in the thread that made it."""
+    """For each decision the gateway makes, where it ran: on the event loop,
+    in the request's database hop (sync_to_async's thread), or on a thread of
+    its own (asyncio.to_thread, the loop's default executor)."""
     seen = []
     real_decide = gateway_services.decide
 
@@ -269,7 +270,8 @@ def decide_threads(monkeypatch):
             asyncio.get_running_loop()
             seen.append("on the loop")
         except RuntimeError:
-            seen.append("off the loop")
+            own = threading.current_thread().name.startswith("asyncio_")
+            seen.append("own thread" if own else "database hop")
         return real_decide(policy, catalog, texts, facts, **options)
 
     monkeypatch.setattr(gateway_services, "decide", recording_decide)
@@ -289,15 +291,16 @@ def test_the_gateway_decides_off_the_event_loop_while_ner_is_on(
 ):
     monkeypatch.setattr(ner, "active", lambda: True)
     ask(hub, member, tiny_gguf)
-    assert decide_threads == ["off the loop"]
+    assert decide_threads == ["own thread"]  # never holding the shared database hop
 
 
-def test_a_short_prompt_is_decided_on_the_loop_while_ner_is_off(
+def test_a_short_prompt_is_decided_in_the_database_hop_while_ner_is_off(
     hub, member, tiny_gguf, decide_threads, monkeypatch
 ):
+    """Fast enough to share the request's one thread hop (docs/decisions/0006)."""
     monkeypatch.setattr(ner, "active", lambda: False)
     ask(hub, member, tiny_gguf)
-    assert decide_threads == ["on the loop"]
+    assert decide_threads == ["database hop"]
 
 
 def test_the_setting_switches_the_model_tier(settings, monkeypatch):
