@@ -30,8 +30,9 @@ from pathlib import Path
 
 WEIGHTS_FILE = Path(__file__).resolve().parent / "data" / "difficulty.json"
 NGRAM_WORDS = 400  # words of the latest message looked up as n-grams
-# Word features read the latest message's start and end (where the task is
-# usually said), not a pasted document's middle: bounded cost at any size.
+# Word, number, option and list-item features read the latest message's start
+# and end (where the task is usually said), not a pasted document's middle:
+# bounded cost at any size.
 HEAD, TAIL = 1600, 800
 
 FEATURE_DESCRIPTIONS: dict[str, str] = {
@@ -133,7 +134,7 @@ def shipped() -> Weights:
 
 def ngrams_of(words: Sequence[str]) -> list[str]:
     head = words[:NGRAM_WORDS]
-    return [*head, *(f"{a} {b}" for a, b in itertools.pairwise(head))]
+    return [*head, *map(" ".join, itertools.pairwise(head))]
 
 
 def _saturate(count: float, full: float) -> float:
@@ -165,21 +166,22 @@ def features_of(
         code_lines += len(_CODE_LINE.findall(text))
     word_set = set(words)
     constraints = len(word_set & _CONSTRAINT_WORDS) + sum(p in last for p in _CONSTRAINT_PHRASES)
-    constraints += len(_LIST_ITEM.findall(raw))
+    constraints += len(_LIST_ITEM.findall(excerpt))
     output = _saturate(max_tokens or 0, 4000)
     if word_set & _LONG_WORDS or ("words" in word_set and _WORD_COUNT.search(last)):
         output = max(output, 0.7)
     get = vocabulary.get
-    found = [(w, g) for g in ngrams_of(words) if (w := get(g)) is not None]
+    grams = ngrams_of(words)
+    found = [(w, g) for w, g in zip(map(get, grams), grams, strict=True) if w is not None]
     lexical = sum(weight for weight, _ in found)
     terms = tuple(g for _, g in sorted(found, key=lambda x: -abs(x[0]))[:3])
     features = {
         "log_tokens": min(1.0, math.log1p(max(estimated_tokens, 0)) / 9.0),
         "turns": _saturate(len(texts), 12),
         "has_code": max(_saturate(fences // 2, 1), _saturate(code_lines, 8)),
-        "numbers": _saturate(len(_NUMBER.findall(raw)), 8),
+        "numbers": _saturate(len(_NUMBER.findall(excerpt)), 8),
         "operations": _saturate(len(word_set & _OPERATION_WORDS) + last.count("%"), 3),
-        "options": _saturate(len(_OPTION.findall(raw)), 4),
+        "options": _saturate(len(_OPTION.findall(excerpt)), 4),
         "asks": _saturate(len(word_set & _ASK_WORDS), 4),
         "analysis_words": _saturate(len(word_set & _REASONING_WORDS), 3),
         "requirements": _saturate(constraints, 6),

@@ -413,6 +413,9 @@ def reload_rules() -> None:
 _CONTEXT_CUES = ("pass", "pwd", "secret", "token", "key", "cred", "auth", "contrase",
                  "accessid", "access_id", "access-id")  # fmt: skip
 _CLI_CUES = ("mysql", "mariadb", "sshpass", "redis-cli", "docker", "sqlcmd")
+# Prose cue words the context cues above do not already cover ("pass" covers
+# password, passphrase, passcode, Passwort, mot de passe; "key" API key).
+_PROSE_GATES = ("pin", "senha", "wachtwoord", "lösenord", "hasło")
 
 
 class _Keywords:
@@ -420,7 +423,10 @@ class _Keywords:
     single linear pass over the lower-cased text says which are present."""
 
     def __init__(self, rules: Sequence[Rule]) -> None:
-        words = sorted({k for rule in rules for k in rule.keywords} | {*_CONTEXT_CUES, *_CLI_CUES})
+        words = sorted(
+            {k for rule in rules for k in rule.keywords}
+            | {*_CONTEXT_CUES, *_CLI_CUES, *_PROSE_GATES}
+        )
         self.words = words
         self.rules_of: dict[str, list[Rule]] = {word: [] for word in words}
         for rule in rules:
@@ -482,7 +488,7 @@ def _find_in(text: str, lower: str, *, blobs: bool) -> Iterator[Span]:
     spans = [*_rule_spans(engine, encoded, present), *_context_spans(encoded, present)]
     yield from encoded.chars(spans)
     yield from _private_keys(text)
-    yield from _prose_passwords(text, lower)
+    yield from _prose_passwords(text, lower, present)
     yield from _random_tokens(text, lower, blobs=blobs)
 
 
@@ -849,20 +855,24 @@ _PROSE_PASSWORD_CUES = ("password", "passphrase", "passcode", "pin", "contraseñ
                         "mot de passe", "senha", "wachtwoord", "lösenord", "hasło")  # fmt: skip
 _PROSE_SECRET_CUES = ("token", "api key", "apikey", "secret", "access key")
 _PROSE_KEY_CUES = ("key",)  # "the key is to …": only a value that looks generated
+# Keywords of the one-pass keyword set that every cue word above contains.
+_PROSE_GATE_WORDS = frozenset({"pass", "contrase", "token", "key", "secret", *_PROSE_GATES})
 PROSE_WINDOW = 64  # characters after the cue word where "is …" may follow
 # " is ", " was ", " es ", " ist ", " est ", " é ", ": " after a few words on the same line.
-_PROSE_VERB = re.compile(r"[ \t](?i:is|was|es|ist|est|é|is now|now is)[ \t]*:?[ \t]+|:[ \t]+")
+_PROSE_VERB = re.compile(r"[ \t](?i:is|was|es|ist|est|é|är|jest|is now|now is)[ \t]*:?[ \t]+|:[ \t]+")
 _PROSE_VALUE = re.compile(r"[\"'`]?([^\s\"'`\\]{4,128})")  # "\\n" in JSON ends it
 _PROSE_DIRECT = re.compile(r"[ \t]+([^\s\"'`\\]{8,128})")
 _CLOSERS = ".,;:)]}"  # sentence punctuation after a value ("?", "!" stay: "qwerty357?")
 
 
-def _prose_passwords(text: str, lower: str) -> Iterator[Span]:
+def _prose_passwords(text: str, lower: str, present: frozenset[str]) -> Iterator[Span]:
     """Credentials given in prose. For a password, any value with a digit or a
     symbol ("the password is incorrect" is far more common than an all-letter
     password); for a token or key, a value that looks generated or mixes
     letters and digits. The span covers the value as written, punctuation
     after it included: redacting a full stop is harmless, leaking a "$" is not."""
+    if present.isdisjoint(_PROSE_GATE_WORDS):
+        return  # none of the cue words below: one RE2 pass said so, not 17 finds
     tiers = (
         (_PROSE_PASSWORD_CUES, PASSWORD),
         (_PROSE_SECRET_CUES, SECRET),
