@@ -23,7 +23,7 @@ from apps.gateway.services import (
     completion_start,
     decision_preview,
 )
-from apps.providers.catalog import catalog_load
+from apps.providers.catalog import catalog_get
 from apps.providers.tokens import estimate_tokens
 
 from . import fanout
@@ -193,7 +193,7 @@ def _history_budget(conversation: Conversation) -> int:
     """A quarter of the context of the model the chat asked for (auto: the
     smallest on-prem one): the rest is for the answer, and the estimate
     (four characters a token) runs low on code and unusual text."""
-    catalog = catalog_load()
+    catalog = catalog_get()
     chosen = catalog.get(conversation.model)
     if chosen is not None:
         return chosen.context_window // 4

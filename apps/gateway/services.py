@@ -39,9 +39,9 @@ from apps.policy.detectors import ner
 from apps.policy.engine import AUTO, CompiledPolicy, Decision, Facts, decide
 from apps.policy.models import SecurityEvent
 from apps.policy.redaction import StreamRestorer, redact_texts
-from apps.policy.services import policy_aget, policy_compiled, policy_published_get
+from apps.policy.services import policy_aget, policy_get
 from apps.providers.adapters import ProviderError, adapter_for
-from apps.providers.catalog import Catalog, ModelSpec, catalog_aget, catalog_load
+from apps.providers.catalog import Catalog, ModelSpec, catalog_aget, catalog_get
 from apps.providers.egress import (
     Egress,
     EgressRefused,
@@ -455,10 +455,11 @@ def _decide_now(
 
 
 def decision_preview(*, caller: Caller, request: ChatRequest) -> Decision:
-    """What the published policy would decide for this request, without sending it."""
-    policy = policy_compiled(policy_published_get())
+    """What the published policy would decide for this request, without
+    sending it: on the same cached snapshots as the requests themselves."""
+    policy = policy_get()
     facts = _facts(policy, caller, request, budget_signal(caller.who))
-    return _decide_now(policy, catalog_load(), facts, request)
+    return _decide_now(policy, catalog_get(), facts, request)
 
 
 @dataclass(frozen=True)

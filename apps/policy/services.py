@@ -236,6 +236,18 @@ def _compiled_published() -> CompiledPolicy:
     return _cached[1]
 
 
+def policy_get() -> CompiledPolicy:
+    """The same snapshot as policy_aget, for synchronous callers (previews)."""
+    global _cached_version
+    ttl = settings.HYBRIDHUB_CATALOG_TTL_SECONDS
+    version = policy_version.current()
+    if _cached is None or time.monotonic() - _cached[0] > ttl or version != _cached_version:
+        compiled = _compiled_published()
+        _cached_version = version
+        return compiled
+    return _cached[1]
+
+
 async def policy_aget() -> CompiledPolicy:
     """The published policy, re-checked after HYBRIDHUB_CATALOG_TTL_SECONDS,
     or at once when any process published (apps.core.shared).

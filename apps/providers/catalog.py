@@ -119,12 +119,30 @@ def catalog_changed(**_: object) -> None:
     transaction.on_commit(catalog_version.bump)
 
 
+def _stale() -> tuple[int, str | None] | None:
+    """The shared version to load under, if the snapshot is too old or another
+    process changed the catalogue; None while it is good."""
+    version = catalog_version.current()  # read first: a change during the load reloads
+    ttl = settings.HYBRIDHUB_CATALOG_TTL_SECONDS
+    stale = not _cached.loaded_at or time.monotonic() - _cached.loaded_at > ttl
+    return version if stale or version != _cached_version else None
+
+
 async def catalog_aget() -> Catalog:
     global _cached, _cached_version
-    ttl = settings.HYBRIDHUB_CATALOG_TTL_SECONDS
-    version = catalog_version.current()  # read first: a change during the load reloads
-    stale = not _cached.loaded_at or time.monotonic() - _cached.loaded_at > ttl
-    if stale or version != _cached_version:
+    version = _stale()
+    if version is not None:
         _cached = await sync_to_async(catalog_load)()
+        _cached_version = version
+    return _cached
+
+
+def catalog_get() -> Catalog:
+    """The same snapshot as catalog_aget, for synchronous callers (the chat's
+    routing preview and history budget): no database read while it is fresh."""
+    global _cached, _cached_version
+    version = _stale()
+    if version is not None:
+        _cached = catalog_load()
         _cached_version = version
     return _cached

@@ -858,8 +858,11 @@ _PROSE_KEY_CUES = ("key",)  # "the key is to …": only a value that looks gener
 # Keywords of the one-pass keyword set that every cue word above contains.
 _PROSE_GATE_WORDS = frozenset({"pass", "contrase", "token", "key", "secret", *_PROSE_GATES})
 PROSE_WINDOW = 64  # characters after the cue word where "is …" may follow
-# " is ", " was ", " es ", " ist ", " est ", " é ", ": " after a few words on the same line.
-_PROSE_VERB = re.compile(r"[ \t](?i:is|was|es|ist|est|é|är|jest|is now|now is)[ \t]*:?[ \t]+|:[ \t]+")
+# " is ", " was ", " es ", " ist ", " est ", " é ", " är ", " jest ", ": " after a few
+# words on the same line.
+_PROSE_VERB = re.compile(
+    r"[ \t](?i:is|was|es|ist|est|é|är|jest|is now|now is)[ \t]*:?[ \t]+|:[ \t]+"
+)
 _PROSE_VALUE = re.compile(r"[\"'`]?([^\s\"'`\\]{4,128})")  # "\\n" in JSON ends it
 _PROSE_DIRECT = re.compile(r"[ \t]+([^\s\"'`\\]{8,128})")
 _CLOSERS = ".,;:)]}"  # sentence punctuation after a value ("?", "!" stay: "qwerty357?")
