@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import replace
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -17,11 +16,11 @@ from django.db.models import Q, QuerySet
 from apps.accounts.models import Membership, Team
 from apps.core.chat_types import ChatMessage, GenerationParams
 from apps.gateway.services import (
+    FIT_SHARE,
     Caller,
     ChatRequest,
     Completion,
     completion_start,
-    decision_preview,
 )
 from apps.providers.catalog import catalog_get
 from apps.providers.tokens import estimate_tokens
@@ -34,7 +33,6 @@ TITLE_LENGTH = 60
 # An answer stops here unless the user asks for more: long enough for a page
 # of code or prose, short enough that a small local model that never emits
 # its end token does not run for minutes.
-ANSWER_MAX_TOKENS = 1024
 # Models set up by `bootstrap_demo` for a first run: tiny, so answers are
 # often wrong. The chat says so under their answers.
 DEMO_MODELS = frozenset({"smollm2"})
@@ -190,43 +188,33 @@ def _history(answer: Message, budget: int) -> tuple[ChatMessage, ...]:
 
 
 def _history_budget(conversation: Conversation) -> int:
-    """A quarter of the context of the model the chat asked for (auto: the
-    smallest on-prem one): the rest is for the answer, and the estimate
-    (four characters a token) runs low on code and unusual text."""
+    """How much of the conversation to hand the gateway: a quarter of the
+    context of the model the chat asked for (auto: the largest the team may
+    use). The gateway trims it again to the model the policy chooses."""
     catalog = catalog_get()
     chosen = catalog.get(conversation.model)
     if chosen is not None:
-        return chosen.context_window // 4
-    local = [
-        m.context_window for m in catalog.for_team(conversation.team_id) if m.provider.is_local
-    ]
-    return min(local, default=8192) // 4
+        return chosen.context_window // FIT_SHARE
+    windows = [m.context_window for m in catalog.for_team(conversation.team_id)]
+    return max(windows, default=8192) // FIT_SHARE
 
 
 def answer_request(*, answer_id: int) -> tuple[Caller, ChatRequest]:
-    """Who asks and what, for the gateway: the conversation up to this answer."""
+    """Who asks and what, for the gateway: the conversation up to this answer,
+    as much as the requested model could hold; the gateway fits it to the
+    model the policy chooses and sizes the answer (context_fit)."""
     answer = Message.objects.select_related("conversation").get(pk=answer_id)
     conversation = answer.conversation
     caller = Caller(user_id=conversation.user_id, team_id=conversation.team_id, source="chat")
-    budget = _history_budget(conversation)
     request = ChatRequest(
         model=conversation.model,
-        messages=_history(answer, budget),
+        messages=_history(answer, _history_budget(conversation)),
         params=GenerationParams(stream=True),
         sensitivity=conversation.sensitivity,
         sticky_level=conversation.max_level,
+        fit_context=True,
     )
-    # The policy may send it to a smaller model than the one asked for (a
-    # sensitive chat stays on-prem): trim again to fit that one.
-    first = decision_preview(caller=caller, request=request).candidates[:1]
-    if first and first[0].context_window // 4 < budget:
-        request = replace(request, messages=_history(answer, first[0].context_window // 4))
-    # A sensible answer length: at most a quarter of the model's context, like
-    # the history, so this answer still fits when the next turn sends it back
-    # (the history's four-characters-a-token estimate can run low).
-    window = first[0].context_window if first else budget * 4
-    length = GenerationParams(stream=True, max_tokens=min(ANSWER_MAX_TOKENS, window // 4))
-    return caller, replace(request, params=length)
+    return caller, request
 
 
 def answer_start(*, answer_id: int, caller: Caller, request: ChatRequest) -> Generation:

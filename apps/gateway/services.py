@@ -93,9 +93,40 @@ class ChatRequest:
     sensitivity: str = ""  # a level name the caller raises the request to
     sticky_level: int = 0  # the highest level the conversation reached before
     strict_model: bool = False  # an error rather than another model than ``model``
+    # The chat's conversations: the gateway drops the oldest turns that the
+    # chosen model's context cannot hold and sizes the answer (fit_context).
+    fit_context: bool = False
 
     def estimated_tokens(self) -> int:
         return sum(estimate_tokens(m.content) + 4 for m in self.messages)
+
+
+# A fitted conversation keeps a quarter of the chosen model's context for its
+# history and at most as much for the answer, so the answer still fits when
+# the next turn sends it back (four characters a token runs low on code).
+FIT_SHARE = 4
+FIT_ANSWER_MAX_TOKENS = 1024
+
+
+def context_fit(request: ChatRequest, model: ModelSpec) -> ChatRequest:
+    """The latest turns that fit in ``model``'s share of context (at least the
+    last one), and an answer length for it. The chat's sticky level still
+    remembers what the dropped turns contained."""
+    budget = model.context_window // FIT_SHARE
+    kept: list[ChatMessage] = []
+    for message in reversed(request.messages):
+        budget -= estimate_tokens(message.content) + 4
+        if budget < 0 and kept:
+            break
+        kept.append(message)
+    max_tokens = request.params.max_tokens or min(
+        FIT_ANSWER_MAX_TOKENS, model.context_window // FIT_SHARE
+    )
+    return dataclasses.replace(
+        request,
+        messages=tuple(reversed(kept)),
+        params=dataclasses.replace(request.params, max_tokens=max_tokens),
+    )
 
 
 @dataclass
@@ -279,7 +310,7 @@ async def completion_start(*, caller: Caller, request: ChatRequest) -> Completio
         raise
     assert admission.decision is not None
     attempts = Attempts(admission.decision, list(admission.decision.reasons), spend=admission.spend)
-    return await _dispatch(caller, request, attempts, tally)
+    return await _dispatch(caller, admission.request, attempts, tally)
 
 
 def _decides_inline(request: ChatRequest) -> bool:
@@ -330,7 +361,29 @@ class _Admission:
 
     def decide(self) -> Decision:
         facts = _facts(self.policy, self.caller, self.request, self.budget_used)
-        return _decide_now(self.policy, self.catalog, facts, self.request)
+        if not (self.request.fit_context and self.request.messages):
+            return _decide_now(self.policy, self.catalog, facts, self.request)
+        # The gateway owns context fitting. Any model that can hold the latest
+        # turn may be chosen (a sensitive chat may stay on a small on-prem
+        # model); the history is then cut to what the chosen one holds.
+        latest = estimate_tokens(self.request.messages[-1].content) + 4
+        decision = _decide_now(
+            self.policy, self.catalog, dataclasses.replace(facts, estimated_tokens=latest),
+            self.request,
+        )  # fmt: skip
+        if not decision.candidates:
+            return decision
+        fitted = context_fit(self.request, decision.candidates[0])
+        trimmed = fitted.messages != self.request.messages
+        self.request = fitted
+        if trimmed:  # findings are offsets in the texts decided on: decide on these
+            self.tally.prompt_tokens = fitted.estimated_tokens()
+            facts = _facts(self.policy, self.caller, fitted, self.budget_used)
+            return _decide_now(self.policy, self.catalog, facts, fitted)
+        # Nothing dropped: the same texts; keep only the models that hold them all.
+        need = fitted.estimated_tokens() + (fitted.params.max_tokens or 0)
+        holding = tuple(m for m in decision.candidates if m.context_window >= need)
+        return dataclasses.replace(decision, candidates=holding or decision.candidates[:1])
 
     def reserve(self) -> Caller:
         decision = self.decision

@@ -187,3 +187,89 @@ def test_the_key_page_lets_users_choose_strict_model(client, member):
         "strict": True,
     }
     assert "strict model" in client.get("/chat/keys/").content.decode()
+
+
+def test_the_gateway_fits_a_long_chat_to_the_chosen_model_and_decides_once(
+    hub, member, conversation, cloud, monkeypatch
+):
+    """The policy may route a chat to a model with a small context (here the
+    chosen model itself has 400 tokens): the gateway drops the oldest turns to
+    fit a quarter of it, sizes the answer, and decides again only then."""
+    from apps.gateway import services as gateway_services
+
+    decisions = []
+    real_decide = gateway_services.decide
+
+    def counting_decide(*args, **kwargs):
+        decisions.append(1)
+        return real_decide(*args, **kwargs)
+
+    monkeypatch.setattr(gateway_services, "decide", counting_decide)
+    make_cloud_model(cloud.url, name="cloud-mini", context_window=400)
+    conversation.model = "cloud-mini"
+    conversation.save()
+    session = browser(hub, member.user)
+    session.post(f"/chat/c/{conversation.code}/send/", data={"text": "hello"}, headers=HX)
+    sse_events(session, Message.objects.filter(role="assistant").last().pk)
+    assert len(decisions) == 1  # nothing to trim: decided once
+    assert cloud.requests[-1]["max_tokens"] == 100  # a quarter of 400, under the cap
+    long_turn = "word " * 120  # about 150 tokens: two such turns overflow 100
+    for _ in range(2):
+        session.post(f"/chat/c/{conversation.code}/send/", data={"text": long_turn}, headers=HX)
+        sse_events(session, Message.objects.filter(role="assistant").last().pk)
+    sent = cloud.requests[-1]["messages"]
+    assert len(sent) == 1  # only the latest turn, and it alone overflows a quarter of 400
+    assert sent[0]["role"] == "user" and sent[0]["content"].startswith("word word")
+    assert len(decisions) == 3  # one decision per answer: no preview beside the gateway's
+
+
+def test_a_chat_sent_on_prem_is_fitted_to_the_smaller_local_model(
+    hub, member, conversation, cloud, tiny_gguf, monkeypatch
+):
+    """Asked of a large cloud model, the chat hands over its long history; the
+    policy keeps a sensitive turn on the small local model (512 tokens here),
+    so the gateway trims the history to that model and decides once more."""
+    from apps.gateway import services as gateway_services
+
+    decisions = []
+    real_decide = gateway_services.decide
+
+    def counting_decide(*args, **kwargs):
+        decisions.append(kwargs.get("texts") or args[2])
+        return real_decide(*args, **kwargs)
+
+    monkeypatch.setattr(gateway_services, "decide", counting_decide)
+    make_local_model(tiny_gguf, name="tiny", context_window=512)
+    make_cloud_model(cloud.url, name="cloud-mini")
+    conversation.model = "cloud-mini"
+    conversation.save()
+    session = browser(hub, member.user)
+    for text in ("word " * 150, "word " * 150, "mail ann@corp.example please"):
+        session.post(f"/chat/c/{conversation.code}/send/", data={"text": text}, headers=HX)
+        sse_events(session, Message.objects.filter(role="assistant").last().pk)
+    last = Message.objects.filter(role="assistant").last()
+    assert last.route.get("model") == "tiny", (last.status, last.error)
+    first, second = decisions[-2:]  # the sensitive turn: decided, trimmed, decided again
+    assert len(second) < len(first)
+    assert any("mail ann@corp.example please" in text for text in second)
+
+
+def test_context_fit_keeps_the_latest_turns_and_sizes_the_answer():
+    from apps.core.chat_types import ChatMessage, GenerationParams
+    from apps.gateway.services import ChatRequest, context_fit
+    from apps.providers.specs import ModelSpec, ProviderSpec
+
+    provider = ProviderSpec(1, "p", "openai_compatible", "vendor", "http://v", "", 60, 0, "v")
+    small = ModelSpec(1, "small", provider, "s", 400, 0, 0, frozenset(), (), None, "v")
+    large = ModelSpec(2, "large", provider, "l", 100_000, 0, 0, frozenset(), (), None, "v")
+    turns = tuple(ChatMessage("user", f"turn {i} " + "x" * 200) for i in range(5))
+    request = ChatRequest(model="auto", messages=turns, fit_context=True)
+    fitted = context_fit(request, small)
+    assert fitted.messages == turns[-1:]  # at least the last turn, even if it is long
+    assert fitted.params.max_tokens == 100
+    roomy = context_fit(request, large)
+    assert roomy.messages == turns and roomy.params.max_tokens == 1024  # the cap
+    asked = ChatRequest(
+        model="auto", messages=turns, params=GenerationParams(max_tokens=7), fit_context=True
+    )
+    assert context_fit(asked, large).params.max_tokens == 7  # the caller's own length wins
