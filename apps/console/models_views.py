@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -113,7 +114,8 @@ def models_page(request: HttpRequest) -> HttpResponse:
         for f in model_files_discover()
     ]  # fmt: skip
     in_use = set(LanguageModel.objects.values_list("model_file", flat=True))
-    context = {"providers": providers, "discovered": discovered, "in_use": in_use}
+    context = {"providers": providers, "discovered": discovered, "in_use": in_use,
+               "models_dir": settings.HYBRIDHUB_MODELS_DIR}  # fmt: skip
     return render(request, "console/models.html", context)
 
 

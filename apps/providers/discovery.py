@@ -106,7 +106,7 @@ def model_files_discover() -> list[ModelFile]:
     root = Path(settings.HYBRIDHUB_MODELS_DIR)
     files = (
         [
-            _model_file(str(path), f"models directory ({root})", path)
+            _model_file(str(path), "models directory", path)
             for path in sorted(root.rglob("*.gguf"))
             if path.is_file()
         ]
