@@ -110,7 +110,7 @@ def models_page(request: HttpRequest) -> HttpResponse:
     local = {p.kind: p for p in providers if p.in_process and p.enabled}
     discovered = [
         {"file": f, "runtimes": [RUNTIME_NAMES[r] for r in f.runtimes],
-         "provider": next((local[r] for r in f.runtimes if r in local), None)}
+         "provider": next((local[r] for r in f.candidate_runtimes if r in local), None)}
         for f in model_files_discover()
     ]  # fmt: skip
     in_use = set(LanguageModel.objects.values_list("model_file", flat=True))
@@ -126,13 +126,13 @@ def _edit(request: HttpRequest, form: forms.ModelForm, what: str) -> HttpRespons
 @console_access
 def provider_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     _org_admin_only(request)
-    provider = get_object_or_404(Provider, pk=pk) if pk else None
-    initial = {"kind": request.GET.get("kind"), "privacy_zone": "on_prem"} if not pk else None
+    provider = get_object_or_404(Provider, pk=pk) if pk is not None else None
+    initial = None if provider else {"kind": request.GET.get("kind"), "privacy_zone": "on_prem"}
     form = ProviderForm(request.POST or None, instance=provider, initial=initial)
     if request.method == "POST" and form.is_valid():
-        before = provider_values(Provider.objects.get(pk=pk)) if pk else None
+        before = provider_values(Provider.objects.get(pk=provider.pk)) if provider else None
         saved = form.save()
-        action = "changed" if pk else "added"
+        action = "changed" if provider else "added"
         provider_change_record(actor=request.user, provider=saved, action=action, before=before)
         messages.success(request, f"Provider {saved.name} {action}.")
         return redirect("console:models")
@@ -142,12 +142,12 @@ def provider_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 @console_access
 def model_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     _org_admin_only(request)
-    model = get_object_or_404(LanguageModel, pk=pk) if pk else None
+    model = get_object_or_404(LanguageModel, pk=pk) if pk is not None else None
     prefill = {k: request.GET[k] for k in ("provider", "name", "model_file") if k in request.GET}
     form = ModelForm(request.POST or None, instance=model, initial=prefill or None)
     if request.method == "POST" and form.is_valid():
         saved = form.save()
-        messages.success(request, f"Model {saved.name} {'changed' if pk else 'added'}.")
+        messages.success(request, f"Model {saved.name} {'changed' if model else 'added'}.")
         return redirect("console:models")
     return _edit(request, form, f"model {model.name}" if model else "a model")
 

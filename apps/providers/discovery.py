@@ -21,6 +21,7 @@ from .catalog import resolve_model_file
 
 CTRANSFORMERS = "local_ctransformers"
 LLAMA_CPP = "local_llama_cpp"
+NO_GGUF_PACKAGE = "the gguf package is not installed"
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,14 @@ class ModelFile:
     def runtimes(self) -> tuple[str, ...]:
         return runtimes_for(self.header)
 
+    @property
+    def candidate_runtimes(self) -> tuple[str, ...]:
+        """Runtimes to offer: the known ones, or, when the header could not be
+        read for want of ``gguf``, llama.cpp (it loads any GGUF) then ctransformers."""
+        if self.problem == NO_GGUF_PACKAGE:
+            return (LLAMA_CPP, CTRANSFORMERS)
+        return self.runtimes
+
 
 def runtimes_for(header: GgufHeader | None) -> tuple[str, ...]:
     """Provider kinds that can load a file with this header (best first)."""
@@ -70,7 +79,7 @@ def gguf_header(path: Path) -> GgufHeader:
     try:
         import gguf
     except ImportError as exc:
-        raise ValueError("the gguf package is not installed") from exc
+        raise ValueError(NO_GGUF_PACKAGE) from exc
     try:
         reader = gguf.GGUFReader(str(path), "r")
     except Exception as exc:  # gguf raises ValueError, struct.error, OSError...

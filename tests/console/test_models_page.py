@@ -4,6 +4,7 @@ connection against the loopback mock, and local model discovery."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -174,3 +175,21 @@ def test_missing_models_dir_is_fine(admin_client, settings, tmp_path):
     settings.HYBRIDHUB_MODELS_DIR = tmp_path / "nope"
     page = admin_client.get("/policy/models/").content.decode()
     assert "Local model files" in page
+
+
+def test_without_the_gguf_package_a_file_can_still_be_added(admin_client, models_dir, monkeypatch):
+    write_tiny_llama_gguf(models_dir / "tiny.gguf")
+    Provider.objects.create(name="cpp", kind="local_llama_cpp", privacy_zone="on_prem")
+    monkeypatch.setitem(sys.modules, "gguf", None)  # import gguf now fails
+    page = admin_client.get("/policy/models/").content.decode()
+    assert "the gguf package is not installed" in page
+    assert "Add as local model" in page
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/policy/models/99999999999999999999999/", "/policy/models/providers/0/",
+     "/policy/models/providers/99999999999999999999999/"],
+)  # fmt: skip
+def test_unknown_ids_are_404(admin_client, path):
+    assert admin_client.get(path).status_code == 404
