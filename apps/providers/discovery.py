@@ -75,13 +75,25 @@ def _text(reader: object, key: str) -> str:
 
 def gguf_header(path: Path) -> GgufHeader:
     """The parts of a GGUF header that decide the runtime; ValueError if
-    ``gguf`` is not installed or the file is not a readable GGUF."""
+    ``gguf`` is not installed or the file is not a readable GGUF.
+
+    ``GGUFReader`` parses every key, vocabularies included (seconds for a
+    49k-token one), so results are kept per path, size and modification time."""
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise ValueError(f"the file cannot be read ({type(exc).__name__})") from exc
+    return _gguf_header(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _gguf_header(path: str, size: int, mtime_ns: int) -> GgufHeader:
     try:
         import gguf
     except ImportError as exc:
         raise ValueError(NO_GGUF_PACKAGE) from exc
     try:
-        reader = gguf.GGUFReader(str(path), "r")
+        reader = gguf.GGUFReader(path, "r")
     except Exception as exc:  # gguf raises ValueError, struct.error, OSError...
         raise ValueError(f"not a readable GGUF file ({type(exc).__name__})") from exc
     return GgufHeader(
