@@ -4,6 +4,7 @@ connection against the loopback mock, and local model discovery."""
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -123,10 +124,12 @@ def test_saving_a_model_refreshes_the_catalogue(admin_client, cloud):
     assert catalog_load().models["cloud-mini"].context_window == 1000
 
 
-def test_connection_ok_and_failure_in_words(admin_client, cloud):
+def test_connection_ok_and_failure_in_words(admin_client, cloud, caplog):
+    caplog.set_level(logging.DEBUG)
     vendor = make_cloud_model(cloud.url).provider
     response = admin_client.post(f"/policy/models/providers/{vendor.pk}/test/", follow=True)
     assert "Connected: 1 models (mock-1)" in response.content.decode()
+    assert "sk-mock-test" not in response.content.decode() + caplog.text  # the key, never shown
 
     Provider.objects.filter(pk=vendor.pk).update(base_url="http://127.0.0.1:9/v1")
     response = admin_client.post(f"/policy/models/providers/{vendor.pk}/test/", follow=True)
