@@ -243,6 +243,8 @@ HYBRIDHUB_PROVIDER_KEY_ALLOW = envlist("HYBRIDHUB_PROVIDER_KEY_ALLOW", "OPENAI_A
 # Provider URLs on loopback (a local vLLM) or link-local/metadata addresses.
 HYBRIDHUB_PROVIDER_ALLOW_LOOPBACK = envbool("HYBRIDHUB_PROVIDER_ALLOW_LOOPBACK", "false")
 HYBRIDHUB_PROVIDER_ALLOW_LINK_LOCAL = envbool("HYBRIDHUB_PROVIDER_ALLOW_LINK_LOCAL", "false")
+# Where local model files (*.gguf) are looked for by the models page.
+HYBRIDHUB_MODELS_DIR = Path(os.getenv("HYBRIDHUB_MODELS_DIR") or BASE_DIR / "var" / "models")
 # Budgets: calendar periods (day/week/month) reset at midnight in this zone.
 HYBRIDHUB_ORG_TIME_ZONE = os.getenv("HYBRIDHUB_ORG_TIME_ZONE") or TIME_ZONE
 # A reservation outliving this many seconds belongs to a request that died

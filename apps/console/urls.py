@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import routing_views, views
+from . import models_views, routing_views, views
 
 app_name = "console"
 
@@ -29,3 +29,4 @@ urlpatterns = [
     path("replay/", views.replay, name="replay"),
     path("calibration/", routing_views.calibration_page, name="calibration"),
 ]
+urlpatterns += models_views.urlpatterns  # providers and models page
