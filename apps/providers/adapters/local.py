@@ -30,6 +30,7 @@ from ..chat_templates import (
     template_messages,
 )
 from ..egress import Egress
+from ..local_tools import tool_call_pieces, tool_mode, with_tool_prompt
 from .base import (
     ChatMessage,
     Embeddings,
@@ -38,6 +39,7 @@ from .base import (
     PromptTokens,
     ProviderError,
     TextDelta,
+    ToolCallDelta,
     Usage,
 )
 
@@ -174,7 +176,7 @@ class LocalAdapter:
                 item = await job.queue.get()
                 if isinstance(item, ProviderError):
                     raise item
-                assert isinstance(item, TextDelta | PromptTokens | Usage)
+                assert isinstance(item, TextDelta | ToolCallDelta | PromptTokens | Usage)
                 yield item
                 if isinstance(item, Usage):
                     return
@@ -271,6 +273,17 @@ class LocalAdapter:
             self._release()
 
     def _generate(
+        self, job: _Job, messages: list[ChatMessage], params: GenerationParams
+    ) -> Iterator[Piece]:
+        """The answer's pieces; with tools, the runtime's grammar-bound text
+        becomes tool calls (see ..local_tools)."""
+        mode, tools = tool_mode(params)
+        if not mode:
+            return self._generate_text(job, messages, params)
+        messages = with_tool_prompt(messages, mode, tools)
+        return tool_call_pieces(self._generate_text(job, messages, params), mode)
+
+    def _generate_text(
         self, job: _Job, messages: list[ChatMessage], params: GenerationParams
     ) -> Iterator[TextDelta | PromptTokens | Usage]:
         engine = self._engine_get()
