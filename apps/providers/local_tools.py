@@ -87,22 +87,22 @@ def with_tool_prompt(
 def tool_call_pieces(pieces: Iterable[Piece], mode: str) -> Iterator[Piece]:
     """The runtime's text pieces, with a JSON call turned into ToolCallDelta
     pieces and finish reason "tool_calls". Plain text (``auto``) passes on."""
-    held: list[str] = []
+    held: list[TextDelta] = []
     deciding, calling = True, mode == "required"
     for piece in pieces:
         if isinstance(piece, TextDelta) and (calling or deciding):
-            held.append(piece.text)
-            text = "".join(held).lstrip()
+            held.append(piece)
+            text = "".join(p.text for p in held).lstrip()
             if deciding and text:
                 deciding, calling = False, calling or text.startswith("{")
                 if not calling:
-                    yield TextDelta("".join(held), tokens=0)
+                    yield from held
             continue
         if isinstance(piece, Usage) and calling:
-            yield from _call(piece, "".join(held))
+            yield from _call(piece, "".join(p.text for p in held))
             return
-        if isinstance(piece, Usage) and deciding and held:
-            yield TextDelta("".join(held), tokens=0)
+        if isinstance(piece, Usage) and deciding:
+            yield from held
         yield piece
 
 

@@ -22,6 +22,7 @@ _LOCAL_FEATURES: dict[str, frozenset[str]] = {
     "local_ctransformers": frozenset(),
     "local_llama_cpp": frozenset(
         {"response_format", "seed", "embeddings", "tools", "tool_choice", "parallel_tool_calls"}
+        | {"logprobs", "top_logprobs"}
     ),
 }
 

@@ -14,11 +14,11 @@ import asyncio
 import codecs
 import logging
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..catalog import LocalSpec, ModelSpec, resolve_model_file
 from ..chat_templates import (
@@ -302,15 +302,19 @@ class LocalAdapter:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         generated = pending = 0
         finish = "stop"
+        scored = _logprobs_reader(engine, params)
+        entries: list[dict[str, Any]] = []
         for token in engine.generate(tokens, params):
             if job.cancel.is_set() or engine.is_end(token):
                 break
             generated += 1
             pending += 1
+            if scored:
+                entries.append(scored(token))
             text, stopped = stops.feed(decoder.decode(engine.detokenize([token])))
             if text:
-                yield TextDelta(text, tokens=pending)
-                pending = 0
+                yield TextDelta(text, tokens=pending, logprobs=tuple(entries) if scored else None)
+                pending, entries = 0, []
             if stopped:
                 break
             if generated >= limit:
@@ -318,8 +322,20 @@ class LocalAdapter:
                 break
         rest = stops.flush() + decoder.decode(b"", final=True)
         if rest or pending:
-            yield TextDelta(rest, tokens=pending)
+            yield TextDelta(rest, tokens=pending, logprobs=tuple(entries) if scored else None)
         yield Usage(len(tokens), generated, finish)
+
+
+def _logprobs_reader(
+    engine: LocalEngine, params: GenerationParams
+) -> Callable[[int], dict[str, Any]] | None:
+    """Each sampled token's logprobs entry, when asked for and the runtime
+    gives them (llama.cpp: ``token_logprobs``)."""
+    read = getattr(engine, "token_logprobs", None)
+    if not params.logprobs or read is None:
+        return None
+    top = params.top_logprobs or 0
+    return lambda token: dict(read(token, top))
 
 
 def prompt_tokens(engine: LocalEngine, fmt: ChatFormat, messages: list[ChatMessage]) -> list[int]:

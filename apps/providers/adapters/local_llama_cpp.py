@@ -78,6 +78,27 @@ class LlamaCppEngine:
             )
         return self._grammars[key]
 
+    def token_logprobs(self, token: int, top: int) -> dict[str, Any]:
+        """OpenAI's logprobs entry for ``token``, read from the logits it was
+        sampled from (generate() yields before it evaluates the next token).
+        The model's own distribution: before temperature, penalties, grammar."""
+        import numpy as np
+
+        lib, n_vocab = self._llama_cpp, self.llm.n_vocab()
+        logits = np.ctypeslib.as_array(lib.llama_get_logits_ith(self.llm.ctx, -1), (n_vocab,))
+        shifted = logits - logits.max()
+        logprobs = shifted - np.log(np.exp(shifted).sum())
+        best = np.argpartition(-logprobs, top)[:top] if top else np.array([], dtype=int)
+        best = best[np.argsort(-logprobs[best])]
+        return {
+            **self._token_entry(token, float(logprobs[token])),
+            "top_logprobs": [self._token_entry(int(t), float(logprobs[t])) for t in best],
+        }
+
+    def _token_entry(self, token: int, logprob: float) -> dict[str, Any]:
+        raw = self.llm.detokenize([token])
+        return {"token": raw.decode(errors="replace"), "logprob": logprob, "bytes": list(raw)}
+
     def is_end(self, token: int) -> bool:
         return bool(self._llama_cpp.llama_vocab_is_eog(self._vocab, token))
 
