@@ -42,7 +42,7 @@ def tool_mode(params: GenerationParams) -> tuple[str, tuple[Tool, ...]]:
         if not named:
             raise ProviderError(
                 f"tool_choice names {name!r}, which is not one of the tools.",
-                code="invalid_value", status=400,
+                code="invalid_value", status=400, fallback=False,  # the request is wrong
             )  # fmt: skip
         return "required", named
     return ("required" if choice == "required" else "auto"), params.tools
