@@ -20,7 +20,10 @@ LOCAL_KINDS = IN_PROCESS_KINDS  # the old name
 # Kinds not listed (cloud, OpenAI-compatible) forward every field.
 _LOCAL_FEATURES: dict[str, frozenset[str]] = {
     "local_ctransformers": frozenset(),
-    "local_llama_cpp": frozenset({"response_format", "seed", "embeddings"}),
+    "local_llama_cpp": frozenset(
+        {"response_format", "seed", "embeddings", "tools", "tool_choice", "parallel_tool_calls"}
+        | {"logprobs", "top_logprobs"}
+    ),
 }
 
 

@@ -83,3 +83,39 @@ def test_features_are_a_function_of_the_runtime(local_model, cloud_model):
     assert wanted == {"tools", "seed"}
     assert unsupported_features(catalog.get("tiny"), wanted) == {"tools", "seed"}
     assert unsupported_features(catalog.get("cloud-mini"), wanted) == frozenset()
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_logprobs_come_from_the_local_model(smollm2, stream):
+    result = smollm2.chat.completions.create(
+        model="smollm2", messages=ASK, max_tokens=8, temperature=0, logprobs=True,
+        top_logprobs=3, stream=stream, stream_options={"include_usage": True} if stream else None,
+    )  # fmt: skip
+    if stream:
+        chunks = list(result)
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        entries = [e for c in chunks if c.choices and c.choices[0].logprobs
+                   for e in c.choices[0].logprobs.content]  # fmt: skip
+        completion_tokens = chunks[-1].usage.completion_tokens
+    else:
+        text = result.choices[0].message.content
+        entries = result.choices[0].logprobs.content
+        completion_tokens = result.usage.completion_tokens
+    assert len(entries) == completion_tokens > 0  # one entry per generated token
+    assert "".join(e.token for e in entries).startswith(text)  # stop markers held back
+    for entry in entries:
+        assert entry.logprob <= 0 and bytes(entry.bytes).decode(errors="replace") == entry.token
+        tops = [t.logprob for t in entry.top_logprobs]
+        assert len(tops) == 3 and tops == sorted(tops, reverse=True)
+        assert entry.logprob <= tops[0]
+
+
+def test_llama_cpp_lacks_only_what_it_lacks(hub):
+    from apps.providers.catalog import catalog_load
+
+    call_command("bootstrap_demo", stdout=StringIO())
+    wanted = GenerationParams(
+        tools=(Tool("f"),), tool_choice='"auto"', seed=1, logprobs=True, top_logprobs=2,
+        presence_penalty=0.5,
+    ).features()  # fmt: skip
+    assert unsupported_features(catalog_load().get("smollm2"), wanted) == {"presence_penalty"}

@@ -14,11 +14,11 @@ import asyncio
 import codecs
 import logging
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..catalog import LocalSpec, ModelSpec, resolve_model_file
 from ..chat_templates import (
@@ -30,6 +30,7 @@ from ..chat_templates import (
     template_messages,
 )
 from ..egress import Egress
+from ..local_tools import tool_call_pieces, tool_mode, with_tool_prompt
 from .base import (
     ChatMessage,
     Embeddings,
@@ -38,6 +39,7 @@ from .base import (
     PromptTokens,
     ProviderError,
     TextDelta,
+    ToolCallDelta,
     Usage,
 )
 
@@ -174,7 +176,7 @@ class LocalAdapter:
                 item = await job.queue.get()
                 if isinstance(item, ProviderError):
                     raise item
-                assert isinstance(item, TextDelta | PromptTokens | Usage)
+                assert isinstance(item, TextDelta | ToolCallDelta | PromptTokens | Usage)
                 yield item
                 if isinstance(item, Usage):
                     return
@@ -272,6 +274,17 @@ class LocalAdapter:
 
     def _generate(
         self, job: _Job, messages: list[ChatMessage], params: GenerationParams
+    ) -> Iterator[Piece]:
+        """The answer's pieces; with tools, the runtime's grammar-bound text
+        becomes tool calls (see ..local_tools)."""
+        mode, tools = tool_mode(params)
+        if not mode:
+            return self._generate_text(job, messages, params)
+        messages = with_tool_prompt(messages, mode, tools)
+        return tool_call_pieces(self._generate_text(job, messages, params), mode)
+
+    def _generate_text(
+        self, job: _Job, messages: list[ChatMessage], params: GenerationParams
     ) -> Iterator[TextDelta | PromptTokens | Usage]:
         engine = self._engine_get()
         tokens = prompt_tokens(engine, self.format, messages)
@@ -289,15 +302,19 @@ class LocalAdapter:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         generated = pending = 0
         finish = "stop"
+        scored = _logprobs_reader(engine, params)
+        entries: list[dict[str, Any]] = []
         for token in engine.generate(tokens, params):
             if job.cancel.is_set() or engine.is_end(token):
                 break
             generated += 1
             pending += 1
+            if scored:
+                entries.append(scored(token))
             text, stopped = stops.feed(decoder.decode(engine.detokenize([token])))
             if text:
-                yield TextDelta(text, tokens=pending)
-                pending = 0
+                yield TextDelta(text, tokens=pending, logprobs=tuple(entries) if scored else None)
+                pending, entries = 0, []
             if stopped:
                 break
             if generated >= limit:
@@ -305,8 +322,20 @@ class LocalAdapter:
                 break
         rest = stops.flush() + decoder.decode(b"", final=True)
         if rest or pending:
-            yield TextDelta(rest, tokens=pending)
+            yield TextDelta(rest, tokens=pending, logprobs=tuple(entries) if scored else None)
         yield Usage(len(tokens), generated, finish)
+
+
+def _logprobs_reader(
+    engine: LocalEngine, params: GenerationParams
+) -> Callable[[int], dict[str, Any]] | None:
+    """Each sampled token's logprobs entry, when asked for and the runtime
+    gives them (llama.cpp: ``token_logprobs``)."""
+    read = getattr(engine, "token_logprobs", None)
+    if not params.logprobs or read is None:
+        return None
+    top = params.top_logprobs or 0
+    return lambda token: dict(read(token, top))
 
 
 def prompt_tokens(engine: LocalEngine, fmt: ChatFormat, messages: list[ChatMessage]) -> list[int]:

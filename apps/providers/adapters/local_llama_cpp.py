@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from ..catalog import LocalSpec
-from .base import GenerationParams, ProviderError
+from ..local_tools import call_schema, tool_mode
+from .base import GenerationParams, ProviderError, Tool
 from .local_ctransformers import sampling
 
 
@@ -58,17 +60,44 @@ class LlamaCppEngine:
         self.llm.set_seed(seed & 0xFFFFFFFF)
         return self.llm.generate(
             tokens, top_k=top_k, top_p=top_p, temp=temperature, repeat_penalty=1.1, reset=True,
-            grammar=self._grammar(params.response_format),
+            grammar=self._grammar(params),
         )  # fmt: skip
 
-    def _grammar(self, response_format: str) -> Any:
-        """The llama.cpp grammar that makes every answer valid JSON (of the
+    def _grammar(self, params: GenerationParams) -> Any:
+        """The llama.cpp grammar that makes every answer a call of one of the
+        tools (or, for tool_choice "auto", plain text), or valid JSON (of the
         schema, for json_schema), or None for free text."""
-        if not response_format:
+        mode, tools = tool_mode(params)
+        key = json.dumps([mode, [(t.name, t.parameters) for t in tools]]) if mode else ""
+        key = key or params.response_format
+        if not key:
             return None
-        if response_format not in self._grammars:
-            self._grammars[response_format] = grammar_for(self._llama_cpp, response_format)
-        return self._grammars[response_format]
+        if key not in self._grammars:
+            self._grammars[key] = (
+                tool_grammar(mode, tools) if mode else grammar_for(self._llama_cpp, key)
+            )
+        return self._grammars[key]
+
+    def token_logprobs(self, token: int, top: int) -> dict[str, Any]:
+        """OpenAI's logprobs entry for ``token``, read from the logits it was
+        sampled from (generate() yields before it evaluates the next token).
+        The model's own distribution: before temperature, penalties, grammar."""
+        import numpy as np
+
+        lib, n_vocab = self._llama_cpp, self.llm.n_vocab()
+        logits = np.ctypeslib.as_array(lib.llama_get_logits_ith(self.llm.ctx, -1), (n_vocab,))
+        shifted = logits - logits.max()
+        logprobs = shifted - np.log(np.exp(shifted).sum())
+        best = np.argpartition(-logprobs, top)[:top] if top else np.array([], dtype=int)
+        best = best[np.argsort(-logprobs[best])]
+        return {
+            **self._token_entry(token, float(logprobs[token])),
+            "top_logprobs": [self._token_entry(int(t), float(logprobs[t])) for t in best],
+        }
+
+    def _token_entry(self, token: int, logprob: float) -> dict[str, Any]:
+        raw = self.llm.detokenize([token])
+        return {"token": raw.decode(errors="replace"), "logprob": logprob, "bytes": list(raw)}
 
     def is_end(self, token: int) -> bool:
         return bool(self._llama_cpp.llama_vocab_is_eog(self._vocab, token))
@@ -121,3 +150,27 @@ def grammar_for(llama_cpp: Any, response_format: str) -> Any:
             status=400,
             fallback=True,
         ) from exc
+
+
+# Plain text for tool_choice "auto": anything that does not open a JSON object.
+_AUTO_ROOT = """
+root ::= hh-call | hh-text
+hh-text ::= [^{ \\t\\n] [^\\x00]*
+"""
+
+
+def tool_grammar(mode: str, tools: tuple[Tool, ...]) -> Any:
+    """A grammar for one call of one of ``tools`` (see ..local_tools), or
+    for mode "auto" that or a plain answer."""
+    from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
+
+    try:
+        gbnf = json_schema_to_gbnf(json.dumps(call_schema(tools)))
+        if mode == "auto":
+            gbnf = re.sub(r"^root ::=", "hh-call ::=", gbnf, count=1, flags=re.M) + _AUTO_ROOT
+        return LlamaGrammar.from_string(gbnf, verbose=False)
+    except Exception as exc:  # the converter rejects what it cannot express
+        raise ProviderError(
+            f"A tool's parameters cannot be enforced locally ({type(exc).__name__}: {exc}).",
+            code="unsupported_parameter", status=400, fallback=True,
+        ) from exc  # fmt: skip
