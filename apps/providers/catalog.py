@@ -8,9 +8,7 @@ The snapshot is re-read after ``HYBRIDHUB_CATALOG_TTL_SECONDS``, and at once
 
 from __future__ import annotations
 
-import importlib.metadata
 import time
-from pathlib import Path
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -22,25 +20,6 @@ from .models import LanguageModel, ModelFallback, Provider
 from .specs import Catalog, LocalSpec, ModelSpec, ProviderSpec
 
 __all__ = ["Catalog", "LocalSpec", "ModelSpec", "ProviderSpec", "catalog_aget", "catalog_load"]
-
-
-def resolve_model_file(model_file: str) -> Path:
-    """A path on disk, or ``package:<distribution>/<file name>`` inside a wheel.
-
-    The package form finds the file through the distribution's metadata, so
-    the package's own code is never imported.
-    """
-    if not model_file.startswith("package:"):
-        return Path(model_file).expanduser()
-    dist, _, filename = model_file.removeprefix("package:").partition("/")
-    try:
-        files = importlib.metadata.files(dist) or []
-    except importlib.metadata.PackageNotFoundError as exc:
-        raise FileNotFoundError(f"Package {dist!r} is not installed.") from exc
-    for entry in files:
-        if entry.name == filename:
-            return Path(str(entry.locate()))
-    raise FileNotFoundError(f"{filename!r} is not in package {dist!r}.")
 
 
 def _provider_spec(p: Provider) -> ProviderSpec:

@@ -20,7 +20,7 @@ from typing import BinaryIO
 
 from django.conf import settings
 
-from .catalog import resolve_model_file
+from .files import resolve_model_file
 
 CTRANSFORMERS = "local_ctransformers"
 LLAMA_CPP = "local_llama_cpp"

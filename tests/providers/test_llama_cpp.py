@@ -9,8 +9,9 @@ from django.core.management import call_command
 
 from apps.gateway.models import UsageRecord
 from apps.providers.adapters import ChatMessage, GenerationParams, TextDelta, Usage
-from apps.providers.catalog import catalog_load, resolve_model_file
+from apps.providers.catalog import catalog_load
 from apps.providers.egress import Egress
+from apps.providers.files import resolve_model_file
 from apps.providers.management.commands.bootstrap_demo import SMOLLM2_FILE
 
 pytest.importorskip("llama_cpp", reason="the optional llama-cpp-python runtime is not installed")

