@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -110,3 +111,55 @@ def axe_violations(page: object) -> list[str]:
 def screenshot(page: object, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
+
+
+# --- logging in and chatting: shared by the browser tests ------------------------------
+
+
+def log_in(page: Any, base: str, path: str, username: str, password: str) -> Any:
+    """Open ``path`` (the login form comes first), sign in, and wait to be back."""
+    page.goto(base + path)
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**" + path)
+    return page
+
+
+@pytest.fixture
+def chat(page: Any, hub: Any, member: Any, tiny_gguf: Path, slow_gguf: Path, cloud: Any) -> Any:
+    """Mia in the team chat, with a tiny and a slow local model and a cloud one."""
+    from tests.conftest import make_cloud_model, make_local_model
+
+    make_local_model(tiny_gguf, name="tiny")
+    make_local_model(slow_gguf, name="slow", input_price_per_mtok=1)
+    make_cloud_model(cloud.url, name="cloud-mini")
+    return log_in(page, hub.url, "/chat/", "mia", "pw-mia")
+
+
+def new_chat(page: Any, model: str = "auto") -> None:
+    page.select_option(".empty select[name=model]", model)
+    page.click(".empty button[type=submit]")
+    page.wait_for_url("**/chat/c/**")
+
+
+def send(page: Any, text: str) -> None:
+    box = page.locator("#composer textarea")
+    box.fill(text)
+    box.press("Enter")
+
+
+def finished_answers(page: Any) -> Any:
+    return page.locator("article.msg.assistant[aria-busy=false]")
+
+
+@pytest.fixture
+def root_console(page: Any, hub: Any, tiny_gguf: Path, team: Any) -> Any:
+    """An org admin (superuser ``root``) on the policy console, with a tiny local model."""
+    from django.contrib.auth.models import User
+
+    from tests.conftest import make_local_model
+
+    User.objects.create_superuser("root", "root@example.com", "pw-root-123")
+    make_local_model(tiny_gguf, name="tiny")
+    return log_in(page, hub.url, "/policy/", "root", "pw-root-123")

@@ -1,41 +1,13 @@
 """The team chat in a real browser: streaming, stop, routing badge, safe rendering."""
 
-import pytest
-
 from apps.chat.models import Message
 from apps.gateway.models import UsageRecord
-from tests.conftest import make_cloud_model, make_local_model
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import new_chat, screenshot, send
 
 HOSTILE = (
     'echo: <script>window.__pwned=1</script> <img src=x onerror="window.__pwned=2"> '
     "[click](javascript:window.__pwned=3) <b onmouseover=alert(1)>bold</b> **fine**"
 )
-
-
-@pytest.fixture
-def chat(page, hub, member, tiny_gguf, slow_gguf, cloud):
-    make_local_model(tiny_gguf, name="tiny")
-    make_local_model(slow_gguf, name="slow", input_price_per_mtok=1)
-    make_cloud_model(cloud.url, name="cloud-mini")
-    page.goto(hub.url + "/chat/")
-    page.fill("input[name=username]", "mia")
-    page.fill("input[name=password]", "pw-mia")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/chat/")
-    return page
-
-
-def new_chat(page, model="auto"):
-    page.select_option(".empty select[name=model]", model)
-    page.click(".empty button[type=submit]")
-    page.wait_for_url("**/chat/c/**")
-
-
-def send(page, text):
-    box = page.locator("#composer textarea")
-    box.fill(text)
-    box.press("Enter")
 
 
 def test_stream_then_stop_a_long_answer(chat):

@@ -7,37 +7,7 @@ from playwright.sync_api import expect
 
 from apps.accounts.models import ApiKey
 from apps.chat.models import Conversation, Message
-from tests.conftest import make_cloud_model, make_local_model
-from tests.e2e.conftest import screenshot
-
-
-@pytest.fixture
-def chat(page, hub, member, tiny_gguf, slow_gguf, cloud):
-    make_local_model(tiny_gguf, name="tiny")
-    make_local_model(slow_gguf, name="slow", input_price_per_mtok=1)
-    make_cloud_model(cloud.url, name="cloud-mini")
-    page.goto(hub.url + "/chat/")
-    page.fill("input[name=username]", "mia")
-    page.fill("input[name=password]", "pw-mia")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/chat/")
-    return page
-
-
-def new_chat(page, model="auto"):
-    page.select_option(".empty select[name=model]", model)
-    page.click(".empty button[type=submit]")
-    page.wait_for_url("**/chat/c/**")
-
-
-def send(page, text):
-    box = page.locator("#composer textarea")
-    box.fill(text)
-    box.press("Enter")
-
-
-def finished_answers(page):
-    return page.locator("article.msg.assistant[aria-busy=false]")
+from tests.e2e.conftest import finished_answers, new_chat, screenshot, send
 
 
 def test_a_message_sent_while_streaming_is_refused_in_place(chat):

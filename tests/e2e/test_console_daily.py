@@ -11,15 +11,8 @@ from tests.e2e.conftest import screenshot
 
 
 @pytest.fixture
-def console(page, hub, tiny_gguf, team):
-    User.objects.create_superuser("root", "root@example.com", "pw-root-123")
-    make_local_model(tiny_gguf, name="tiny")
-    page.goto(hub.url + "/policy/")
-    page.fill("input[name=username]", "root")
-    page.fill("input[name=password]", "pw-root-123")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/policy/")
-    return page
+def console(root_console):
+    return root_console
 
 
 def add_rule(page, name, models="@local", **fields):

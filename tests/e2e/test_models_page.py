@@ -7,7 +7,7 @@ from django.contrib.auth.models import User
 
 from apps.providers.models import LanguageModel
 from tests.conftest import make_cloud_model, make_local_model
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import log_in, screenshot
 from tests.support.tiny_gguf import write_tiny_llama_gguf
 
 
@@ -18,12 +18,7 @@ def models_page(page, hub, tiny_gguf, cloud, settings, tmp_path):
     User.objects.create_superuser("root", "root@example.com", "pw-root-123")
     make_local_model(tiny_gguf, name="tiny")
     make_cloud_model(cloud.url)
-    page.goto(hub.url + "/policy/models/")
-    page.fill("input[name=username]", "root")
-    page.fill("input[name=password]", "pw-root-123")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/policy/models/")
-    return page
+    return log_in(page, hub.url, "/policy/models/", "root", "pw-root-123")
 
 
 def test_add_the_second_local_model_from_a_discovered_file(models_page, tmp_path):

@@ -1,23 +1,14 @@
 """The policy console in a real browser: htmx updates in place, no reloads."""
 
 import pytest
-from django.contrib.auth.models import User
 
 from apps.policy.services import policy_working_get
-from tests.conftest import make_local_model
 from tests.e2e.conftest import screenshot
 
 
 @pytest.fixture
-def logged_in(page, hub, tiny_gguf, team):
-    User.objects.create_superuser("root", "root@example.com", "pw-root-123")
-    make_local_model(tiny_gguf, name="tiny")
-    page.goto(hub.url + "/policy/")
-    page.fill("input[name=username]", "root")
-    page.fill("input[name=password]", "pw-root-123")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/policy/")
-    return page
+def logged_in(root_console):
+    return root_console
 
 
 def test_add_a_rule_in_place_and_publish(logged_in, hub):
