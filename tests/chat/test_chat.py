@@ -189,22 +189,28 @@ def test_the_key_page_lets_users_choose_strict_model(client, member):
     assert "strict model" in client.get("/chat/keys/").content.decode()
 
 
+@pytest.fixture
+def decisions(monkeypatch):
+    """The texts of each decision the gateway makes, in order."""
+    from apps.gateway import services as gateway_services
+
+    seen = []
+    real_decide = gateway_services.decide
+
+    def recording_decide(policy, catalog, texts, facts, **options):
+        seen.append(list(texts))
+        return real_decide(policy, catalog, texts, facts, **options)
+
+    monkeypatch.setattr(gateway_services, "decide", recording_decide)
+    return seen
+
+
 def test_the_gateway_fits_a_long_chat_to_the_chosen_model_and_decides_once(
-    hub, member, conversation, cloud, monkeypatch
+    hub, member, conversation, cloud, decisions
 ):
     """The policy may route a chat to a model with a small context (here the
     chosen model itself has 400 tokens): the gateway drops the oldest turns to
     fit a quarter of it, sizes the answer, and decides again only then."""
-    from apps.gateway import services as gateway_services
-
-    decisions = []
-    real_decide = gateway_services.decide
-
-    def counting_decide(*args, **kwargs):
-        decisions.append(1)
-        return real_decide(*args, **kwargs)
-
-    monkeypatch.setattr(gateway_services, "decide", counting_decide)
     make_cloud_model(cloud.url, name="cloud-mini", context_window=400)
     conversation.model = "cloud-mini"
     conversation.save()
@@ -224,21 +230,11 @@ def test_the_gateway_fits_a_long_chat_to_the_chosen_model_and_decides_once(
 
 
 def test_a_chat_sent_on_prem_is_fitted_to_the_smaller_local_model(
-    hub, member, conversation, cloud, tiny_gguf, monkeypatch
+    hub, member, conversation, cloud, tiny_gguf, decisions
 ):
     """Asked of a large cloud model, the chat hands over its long history; the
     policy keeps a sensitive turn on the small local model (512 tokens here),
     so the gateway trims the history to that model and decides once more."""
-    from apps.gateway import services as gateway_services
-
-    decisions = []
-    real_decide = gateway_services.decide
-
-    def counting_decide(*args, **kwargs):
-        decisions.append(kwargs.get("texts") or args[2])
-        return real_decide(*args, **kwargs)
-
-    monkeypatch.setattr(gateway_services, "decide", counting_decide)
     make_local_model(tiny_gguf, name="tiny", context_window=512)
     make_cloud_model(cloud.url, name="cloud-mini")
     conversation.model = "cloud-mini"
