@@ -91,16 +91,7 @@ BUILTIN_DETECTORS: dict[str, BuiltinSetting] = {
 }
 # National identifiers, grouped in packs an org admin switches on as a whole:
 # off by default (each country's formats look like numbers elsewhere).
-DETECTOR_PACKS: dict[str, tuple[str, ...]] = {
-    "uk": ("uk_nino", "uk_nhs", "uk_passport", "uk_driving_licence"),
-    "us": ("us_itin", "us_passport", "us_driver_licence", "us_mbi", "us_npi", "us_aba_routing",
-           "us_bank_account"),
-    "eu": ("de_tax_id", "fr_nir", "es_dni", "it_fiscal_code", "nl_bsn", "pl_pesel"),
-    "ca": ("ca_sin",),
-    "br": ("br_cpf", "br_cnpj"),
-    "in": ("in_aadhaar", "in_pan"),
-    "jp": ("jp_my_number",),
-}  # fmt: skip
+DETECTOR_PACKS: dict[str, tuple[str, ...]] = national.PACKS  # uk, us, eu, ca, br, in, jp
 BUILTIN_DETECTORS |= {
     name: BuiltinSetting(False, RESTRICTED) for pack in DETECTOR_PACKS.values() for name in pack
 }
