@@ -44,16 +44,10 @@ LEGACY_FEATURE_DESCRIPTIONS: dict[str, str] = {
     "output_length": "A long answer asked for (max_tokens or wording)",
 }
 
-_CODE_FENCE = re.compile(r"```|~~~")
-# Indentation is "[ \t]*", never "\s*": with MULTILINE, "^\s*" would start at
-# every line of a run of blank lines and read the whole run each time
-# (quadratic: 12 KB of newlines froze the server for seconds).
-_CODE_LINE = re.compile(
-    r"^[ \t]*(def |class |import |from \S+ import |function |const |let |var |public |"
-    r"#include|SELECT |INSERT |UPDATE |CREATE |for \(|if \(|return |\}|\{$|</?\w+>)",
-    re.MULTILINE,
-)
-_LIST_ITEM = re.compile(r"^[ \t]*(?:[-*•]|\d+[.)])[ \t]+", re.MULTILINE)
+# The legacy scorer reads code and list items with the estimator's patterns
+# (linear: "[ \t]*" indentation, never "\s*" under MULTILINE).
+_CODE_FENCE, _CODE_LINE = difficulty.CODE_FENCE, difficulty.CODE_LINE
+_LIST_ITEM = difficulty.LIST_ITEM
 _COMPARISON = re.compile(r"[=<>≤≥] ?-?\d")
 _INLINE_MATH = re.compile(r"\$[^$\n]{1,80}\$")
 _WORD = re.compile(r"[a-z][a-z-]*")

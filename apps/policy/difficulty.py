@@ -52,14 +52,16 @@ FEATURE_DESCRIPTIONS: dict[str, str] = {
 }
 FEATURES = tuple(FEATURE_DESCRIPTIONS)
 
-_CODE_FENCE = re.compile(r"```|~~~")
-# "[ \t]*", never "\s*": with MULTILINE "^\s*" rereads runs of blank lines.
-_CODE_LINE = re.compile(
+CODE_FENCE = re.compile(r"```|~~~")
+# Indentation is "[ \t]*", never "\s*": with MULTILINE, "^\s*" would start at
+# every line of a run of blank lines and read the whole run each time
+# (quadratic: 12 KB of newlines froze the server for seconds).
+CODE_LINE = re.compile(
     r"^[ \t]*(def |class |import |from \S+ import |function |const |let |var |public |"
     r"#include|SELECT |INSERT |UPDATE |CREATE |for \(|if \(|return |\}|\{$|</?\w+>)",
     re.MULTILINE,
 )
-_LIST_ITEM = re.compile(r"^[ \t]*(?:[-*•]|\d+[.)])[ \t]+", re.MULTILINE)
+LIST_ITEM = re.compile(r"^[ \t]*(?:[-*•]|\d+[.)])[ \t]+", re.MULTILINE)
 _OPTION = re.compile(r"^[ \t]*\(?[A-Da-d][).][ \t]", re.MULTILINE)
 _NUMBER = re.compile(r"[0-9]+")  # findall consumes a run of digits whole
 _WORD = re.compile(r"[a-z][a-z'-]*")
@@ -162,11 +164,11 @@ def features_of(
     fences = 0
     for text in texts:
         if "```" in text or "~~~" in text:
-            fences += len(_CODE_FENCE.findall(text))
-        code_lines += len(_CODE_LINE.findall(text))
+            fences += len(CODE_FENCE.findall(text))
+        code_lines += len(CODE_LINE.findall(text))
     word_set = set(words)
     constraints = len(word_set & _CONSTRAINT_WORDS) + sum(p in last for p in _CONSTRAINT_PHRASES)
-    constraints += len(_LIST_ITEM.findall(excerpt))
+    constraints += len(LIST_ITEM.findall(excerpt))
     output = _saturate(max_tokens or 0, 4000)
     if word_set & _LONG_WORDS or ("words" in word_set and _WORD_COUNT.search(last)):
         output = max(output, 0.7)
