@@ -3,10 +3,12 @@ examples → a proposed draft policy change. Never publishes.
 
 Examples are ledger rows' stored features (never text) with a label:
 
-- 1 (too hard for where it went): a local chat answer that got a thumbs
-  down; a local answer regenerated or asked again on another model
-  (analytics' AskedAgain); an explicit request for a cloud model on a
-  prompt the estimator scored easy (the person judged it needed more).
+- 1 (too hard for where it went): "Ask a stronger model" on a chat answer
+  (the chat's Escalation rows, read directly: the features of the answered
+  request, never text); a local chat answer that got a thumbs down; a local
+  answer regenerated or asked again on another model (inferred from timing:
+  analytics' AskedAgain); an explicit request for a cloud model on a prompt
+  the estimator scored easy (the person judged it needed more).
 - 0 (the small model did fine): a local answer with a thumbs up, or with
   no complaint and not asked again.
 
@@ -33,6 +35,7 @@ from apps.policy.calibration import auc
 
 MIN_EXAMPLES = 30
 MATCH_WINDOW = timedelta(minutes=2)  # a chat answer and its ledger row
+ESCALATED = "asked a stronger model"
 
 
 @dataclass
@@ -66,10 +69,11 @@ def collect(days: int = 30) -> list[Example]:
         complexity_features={}
     )
     by_code = {str(r.code): r for r in rows if "lexical" in r.complexity_features}
-    labelled: dict[str, tuple[int, str]] = {}
+    escalations = _escalations(since)
+    labelled: dict[str, tuple[int, str]] = {code: (1, ESCALATED) for code, _ in escalations}
     for again in AskedAgain.objects.filter(created_at__gte=since):
-        if str(again.code) in by_code:
-            signal = "regenerated" if again.then_local else "asked a stronger model"
+        if str(again.code) in by_code and str(again.code) not in labelled:
+            signal = "regenerated" if again.then_local else "asked again on a cloud model"
             labelled[str(again.code)] = (1, signal)
     chat = [r for r in by_code.values() if r.source == "chat" and r.user_id]
     for message in (
@@ -93,9 +97,25 @@ def collect(days: int = 30) -> list[Example]:
             labelled[code] = (1, "cloud model asked for an easy-scored prompt")
         elif local and row.source == "chat":
             labelled[code] = (0, "local answer, no complaint")
+    found = {code: (e.team_id, dict(e.complexity_features)) for code, e in escalations}
+    for code, row in by_code.items():
+        found.setdefault(code, (row.team_id, dict(row.complexity_features)))
     return [
-        Example(by_code[code].team_id, dict(by_code[code].complexity_features), label, signal)
+        Example(found[code][0], found[code][1], label, signal)
         for code, (label, signal) in labelled.items()
+        if code in found
+    ]
+
+
+def _escalations(since: Any) -> list[tuple[str, Any]]:
+    """Each "Ask a stronger model" with features, keyed by the answered
+    request's ledger code (or its own id, for one without)."""
+    from apps.chat.models import Escalation
+
+    return [
+        (str(e.ledger_code or f"escalation-{e.pk}"), e)
+        for e in Escalation.objects.filter(created_at__gte=since).order_by("pk")
+        if "lexical" in e.complexity_features
     ]
 
 

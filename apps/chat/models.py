@@ -60,3 +60,27 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role}: {self.content[:40]}"
+
+
+class Escalation(models.Model):
+    """ "Ask a stronger model" on an answer: a training signal for the learning
+    job (apps/analytics/learning.py) that the request was too hard for the
+    model that answered. Features and names only, never text; plain ids, so
+    deleting the chat keeps the signal (like the ledger row it points to)."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    team_id = models.BigIntegerField(null=True)
+    user_id = models.BigIntegerField(null=True)
+    # The ledger row of the answer found lacking (None for answers recorded
+    # before rows were linked to chat answers).
+    ledger_code = models.UUIDField(null=True)
+    from_model = models.CharField(max_length=100)
+    from_tier = models.PositiveSmallIntegerField()
+    to_model = models.CharField(max_length=100)  # the one the policy chose when asked
+    answer_id = models.BigIntegerField(null=True)  # the stronger model's answer
+    # The estimator's features of the request that was answered (from its
+    # ledger row; else of the same conversation, scored when asked).
+    complexity_features = models.JSONField(default=dict)
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.from_model} -> {self.to_model}"

@@ -22,6 +22,7 @@ from apps.gateway.services import (
     Completion,
     completion_start,
 )
+from apps.policy.capability import tier_of
 from apps.providers.catalog import catalog_get
 from apps.providers.tokens import estimate_tokens
 
@@ -206,13 +207,17 @@ def answer_request(*, answer_id: int) -> tuple[Caller, ChatRequest]:
     answer = Message.objects.select_related("conversation").get(pk=answer_id)
     conversation = answer.conversation
     caller = Caller(user_id=conversation.user_id, team_id=conversation.team_id, source="chat")
+    # "Ask a stronger model" (escalation.py): any model the policy permits
+    # above the tier of the answer found lacking, whatever the chat's model.
+    above_tier = int(answer.route.get("escalated_from", {}).get("tier", 0))
     request = ChatRequest(
-        model=conversation.model,
+        model="auto" if above_tier else conversation.model,
         messages=_history(answer, _history_budget(conversation)),
         params=GenerationParams(stream=True),
         sensitivity=conversation.sensitivity,
         sticky_level=conversation.max_level,
         fit_context=True,
+        above_tier=above_tier,
     )
     return caller, request
 
@@ -237,7 +242,7 @@ def answer_finish(*, answer_id: int, outcome: Outcome) -> None:
     answer.status = outcome.status
     answer.error = outcome.error[:500]
     if outcome.completion is not None:
-        answer.route = route_summary(outcome.completion)
+        answer.route = route_summary(outcome.completion, answer.route.get("escalated_from"))
         conversation = answer.conversation
         level = outcome.completion.decision.level
         if level > conversation.max_level:
@@ -246,19 +251,29 @@ def answer_finish(*, answer_id: int, outcome: Outcome) -> None:
     answer.save(update_fields=["content", "status", "error", "route"])
 
 
-def route_summary(completion: Completion) -> dict[str, Any]:
+def route_summary(
+    completion: Completion, escalated_from: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Where the answer ran and why; ``escalated_from``: the answer a person
+    asked a stronger model to redo (escalation.py), named in the "why"."""
     decision, model, tally = completion.decision, completion.model, completion.tally
     local = model.provider.is_local
     where = "stays on-prem" if local else f"sent to {model.provider.privacy_zone.replace('_', ' ')}"
     chosen = completion.request.model == model.name
     because = "the model you picked" if chosen else decision.rule_name
+    if escalated_from:
+        because = f"escalation: you asked for a stronger model than {escalated_from['model']}"
+    escalation = {"escalated_from": escalated_from} if escalated_from else {}
     return {
+        **escalation,
         "local": local,
         "model": model.name,
         "zone": model.provider.privacy_zone,
         "level": decision.level_name,
         "why": f"{decision.reasons[0]} → {where} ({because})",
         "reasons": completion.reasons,
+        "tier": tier_of(model),
+        "ledger": str(completion.ledger_code),  # its ledger row, for the learning signals
         "prompt_tokens": tally.prompt_tokens,
         "completion_tokens": tally.completion_tokens,
         "cost_micros": model.cost_micros(tally.prompt_tokens, tally.completion_tokens),

@@ -20,6 +20,8 @@ urlpatterns = [
     path("answers/<int:pk>/stream/", views.answer_stream, name="stream"),
     path("answers/<int:pk>/stop/", views.stop, name="stop"),
     path("answers/<int:pk>/feedback/", views.feedback, name="feedback"),
+    path("answers/<int:pk>/escalation/", views.escalation, name="escalation"),
+    path("answers/<int:pk>/escalate/", views.escalate, name="escalate"),
     path("keys/", views.api_keys, name="keys"),
     path("keys/<uuid:code>/revoke/", views.api_key_revoke, name="key_revoke"),
 ]

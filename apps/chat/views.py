@@ -39,6 +39,7 @@ from apps.policy.services import policy_published_get
 from apps.providers.catalog import catalog_load
 
 from . import services
+from .escalation import answer_escalate, escalation_offer, escalation_offered
 from .markdown import render_markdown
 from .models import Conversation, Message
 from .streaming import generation_follow, generation_peek
@@ -108,7 +109,9 @@ def _answer_to_read(user: User, pk: int) -> tuple[Message, bool] | None:
 # --- rendering ---------------------------------------------------------------------
 
 
-def message_view(message: Message) -> dict[str, Any]:
+def message_view(message: Message, last_question: int | None = None) -> dict[str, Any]:
+    """What the templates show of a message; ``last_question``: the pk of the
+    chat's latest user message, when the caller has it (saves a query)."""
     so_far = generation_peek(message.pk) if message.status == Message.Status.STREAMING else None
     live = so_far is not None
     text = so_far if so_far is not None else message.content
@@ -125,7 +128,14 @@ def message_view(message: Message) -> dict[str, Any]:
         "cost_dollars": message.route.get("cost_micros", 0) / 1_000_000,
         "demo_model": message.route.get("model") in services.DEMO_MODELS,
         "replaced": message.replaced,
+        "escalation_offered": escalation_offered(message, last_question),
     }
+
+
+def _message_views(conversation: Conversation) -> list[dict[str, Any]]:
+    messages = list(conversation.messages.all())
+    last_question = max((m.pk for m in messages if m.role == Message.Role.USER), default=0)
+    return [message_view(m, last_question) for m in messages]
 
 
 def _levels() -> list[str]:
@@ -157,7 +167,7 @@ def _page_context(
         "models": ["auto", *(m.name for m in catalog.for_team(team.pk if team else None))],
         "levels": levels,
         "chat_level": chat_level(conversation, levels) if conversation else 0,
-        "messages": [message_view(m) for m in conversation.messages.all()] if conversation else [],
+        "messages": _message_views(conversation) if conversation else [],
         **sidebar_context(user, team),  # the budget box
     }
     context.update(extra)
@@ -311,10 +321,17 @@ async def _start_answer(request: HttpRequest, code: str, action: str) -> HttpRes
             )
     except ValidationError as exc:
         return _refused(request, " ".join(exc.messages))
+    return await _answer_started(request, conversation, answer)
+
+
+async def _answer_started(
+    request: HttpRequest, conversation: Conversation, answer: Message
+) -> HttpResponse:
+    """Generate ``answer`` in the background; show the transcript with it."""
     caller, chat = await sync_to_async(services.answer_request)(answer_id=answer.pk)
     services.answer_start(answer_id=answer.pk, caller=caller, request=chat)
     if not request.htmx:  # type: ignore[attr-defined]
-        return redirect("chat:conversation", code=code)
+        return redirect("chat:conversation", code=conversation.code)
     context = await sync_to_async(_page_context)(request, conversation)
     return await sync_to_async(render)(request, "chat/_transcript.html", context)
 
@@ -343,6 +360,35 @@ async def regenerate(request: HttpRequest, code: str) -> HttpResponse:
 @require_POST
 async def edit_last(request: HttpRequest, code: str) -> HttpResponse:
     return await _start_answer(request, code, "edit")
+
+
+@require_GET
+@login_required
+def escalation(request: HttpRequest, pk: int) -> HttpResponse:
+    """The "Ask a stronger model" action of an answer, or why it cannot be
+    (loaded after the answer: deciding it classifies the conversation)."""
+    offer = escalation_offer(answer=_answer(request, pk))
+    return render(request, "chat/_escalate.html", {"m": {"id": pk}, "offer": offer})
+
+
+@require_POST
+async def escalate(request: HttpRequest, pk: int) -> HttpResponse:
+    """ "Ask a stronger model" on an answer, as the policy permits; a refusal
+    (nothing stronger allowed, not the latest answer…) says why."""
+    user = await request.auser()
+    if not user.is_authenticated:
+        return redirect("login")
+    answer = await sync_to_async(_answer)(request, pk)
+    conversation = answer.conversation
+    try:
+        stronger = await sync_to_async(answer_escalate)(
+            user=user,  # type: ignore[arg-type]
+            conversation=conversation,
+            answer_id=answer.pk,
+        )
+    except ValidationError as exc:
+        return _refused(request, " ".join(exc.messages))
+    return await _answer_started(request, conversation, stronger)
 
 
 @require_POST
@@ -377,6 +423,19 @@ def _sse(event: str, data: str) -> bytes:
     return f"event: {event}\n{lines}\n".encode()
 
 
+def _finished_html(pk: int, read_only: bool) -> str:
+    finished = Message.objects.select_related("conversation").get(pk=pk)
+    return render_to_string(
+        "chat/_message.html",
+        # the budget box reloads once the answer is settled
+        {
+            "m": message_view(finished),
+            "read_only": read_only,
+            "budget_team_id": finished.conversation.team_id,
+        },
+    )
+
+
 async def answer_stream(request: HttpRequest, pk: int) -> HttpResponseBase:
     """Server-sent events for one answer: the text so far, new text, then the
     finished message (rendered Markdown and where it ran)."""
@@ -391,17 +450,7 @@ async def answer_stream(request: HttpRequest, pk: int) -> HttpResponseBase:
     async def events() -> AsyncIterator[bytes]:
         async for kind, text in generation_follow(pk):  # from any process (REDIS_URL)
             yield _sse(kind, str(escape(text)))
-        finished = await sync_to_async(Message.objects.select_related("conversation").get)(pk=pk)
-        html = await sync_to_async(render_to_string)(
-            "chat/_message.html",
-            # the budget box reloads once the answer is settled
-            {
-                "m": message_view(finished),
-                "read_only": read_only,
-                "budget_team_id": finished.conversation.team_id,
-            },
-        )
-        yield _sse("done", html)
+        yield _sse("done", await sync_to_async(_finished_html)(pk, read_only))
 
     response = StreamingHttpResponse(events(), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"

@@ -15,6 +15,7 @@ import math
 import random
 import secrets
 import time
+import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from apps.core.chat_types import (
 )
 from apps.policy.detectors import ner
 from apps.policy.engine import AUTO, CompiledPolicy, Decision, Facts, decide
+from apps.policy.escalation import escalated
 from apps.policy.models import SecurityEvent
 from apps.policy.redaction import StreamRestorer, redact_texts
 from apps.policy.services import policy_aget, policy_get
@@ -96,6 +98,9 @@ class ChatRequest:
     # The chat's conversations: the gateway drops the oldest turns that the
     # chosen model's context cannot hold and sizes the answer (fit_context).
     fit_context: bool = False
+    # "Ask a stronger model": only the decision's models of a higher capability
+    # tier than this one may answer (apps/policy/escalation.py); 0: no escalation.
+    above_tier: int = 0
 
     def estimated_tokens(self) -> int:
         return sum(estimate_tokens(m.content) + 4 for m in self.messages)
@@ -185,6 +190,7 @@ class Completion:
     _restorer: StreamRestorer | None = None
     id: str = field(default_factory=lambda: "chatcmpl-" + secrets.token_hex(12))
     created: int = field(default_factory=lambda: int(time.time()))
+    ledger_code: uuid.UUID = field(default_factory=uuid.uuid4)  # its UsageRecord's code
     _recorded: bool = False
     _call_restorers: dict[int, StreamRestorer] = field(default_factory=dict)
 
@@ -270,7 +276,7 @@ class Completion:
             self.tally.finish_reason = "cancelled"
         await usage_record(
             caller=self.caller, request=self.request, model=self.model, attempts=self.attempts,
-            tally=self.tally, status=status, error_type=error_type,
+            tally=self.tally, status=status, error_type=error_type, code=self.ledger_code,
         )  # fmt: skip
 
 
@@ -504,7 +510,8 @@ def _decide_now(
     fields = list(outgoing_fields(request.messages, request.params))
     texts = [text for _, text in fields]
     turns = [index for index, (where, _) in enumerate(fields) if where.endswith(".content")]
-    return decide(policy, catalog, texts, facts, turns=turns)
+    decision = decide(policy, catalog, texts, facts, turns=turns)
+    return escalated(decision, catalog, request.above_tier) if request.above_tier else decision
 
 
 def decision_preview(*, caller: Caller, request: ChatRequest) -> Decision:
@@ -712,11 +719,13 @@ async def usage_record(
     tally: Tally,
     status: str,
     error_type: str,
+    code: uuid.UUID | None = None,
 ) -> None:
     """Write the request's ledger row. Failures here are logged, never raised:
     the caller already has (part of) an answer or an error of its own."""
     now = time.perf_counter()
     row = UsageRecord(
+        code=code or uuid.uuid4(),
         source=caller.source,
         user_id=caller.user_id,
         team_id=caller.team_id,

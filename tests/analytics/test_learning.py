@@ -63,7 +63,7 @@ def test_signals_become_labelled_examples_without_text(member):
     traffic(member, hard=4, easy=3)
     examples = learning.collect()
     signals = sorted(e.signal for e in examples)
-    assert signals.count("asked a stronger model") == 2
+    assert signals.count("asked again on a cloud model") == 2
     assert signals.count("thumbs down on a local answer") == 2
     assert signals.count("local answer, no complaint") == 3
     assert {e.label for e in examples if "complaint" in e.signal} == {0}
