@@ -29,6 +29,10 @@ from functools import lru_cache
 from pathlib import Path
 
 WEIGHTS_FILE = Path(__file__).resolve().parent / "data" / "difficulty.json"
+# Names the small model's tokenizer has a word for, frequent first
+# (bench/routing/vocabulary.py writes it from the model's GGUF).
+VOCABULARY_FILE = WEIGHTS_FILE.with_name("vocabulary.json")
+WELL_KNOWN_NAMES = 300  # the most frequent names count as known (rarity 0)
 NGRAM_WORDS = 400  # words of the latest message looked up as n-grams
 # Word, number, option and list-item features read the latest message's start
 # and end (where the task is usually said), not a pasted document's middle:
@@ -48,6 +52,9 @@ FEATURE_DESCRIPTIONS: dict[str, str] = {
     "proper_nouns": "Capitalised words inside sentences (names, places)",
     "long_words": "Share of words of 9 letters or more",
     "long_answer": "A long answer asked for (max_tokens or wording)",
+    "rare_names": "The rarest name asked about, as rare as the small model's vocabulary finds it",
+    "algorithms": "Named algorithms and data structures (saturating at 2)",
+    "code_spec": "Conditions, cases and examples in a request for code (saturating at 6)",
     "lexical": "Words and word pairs the model learned (see the terms)",
 }
 FEATURES = tuple(FEATURE_DESCRIPTIONS)
@@ -83,6 +90,33 @@ _REASONING_WORDS = frozenset(
     "recommend diagnose debug refactor investigate hypothesis argue synthesise "
     "synthesize reasoning complexity edge risks effects".split()
 )
+# Classic algorithms and data structures (general knowledge, not the dev set's tasks).
+_ALGORITHM_WORDS = frozenset(
+    "algorithm recursion recursive recursively memoize memoization dynamic programming "
+    "factorial fibonacci prime primes sieve palindrome anagram anagrams permutation "
+    "permutations combinations subsets powerset gcd lcm modular exponentiation binary "
+    "search bisect sort sorting sorted quicksort mergesort heapsort merge heap priority "
+    "queue stack deque trie tree trees bst graph graphs dijkstra bfs dfs traversal "
+    "topological shortest spanning knapsack backtracking greedy interval intervals "
+    "matrix transpose determinant roman numeral numerals parse parser parsing tokenizer "
+    "regex regular expression encode decode encoding compression huffman hash hashing "
+    "lru cache linked list nested flatten balanced brackets parentheses fizzbuzz "
+    "levenshtein distance substring subsequence".split()
+)
+# What asks for code, and what makes a coding task's specification longer:
+# conditions, special cases, inline examples.
+_CODE_ASK_WORDS = frozenset(
+    "function python javascript typescript java rust golang bash sql script program "
+    "implement implementation code class method snippet regex".split()
+)
+_SPEC_WORDS = frozenset(
+    "if otherwise unless ignoring ignore without where except including excluding "
+    "nested arbitrarily ties tie distinct non-negative non-empty empty negative "
+    "duplicates duplicate case order both either each given raise raises error "
+    "invalid edge cases tests test".split()
+)
+_EXAMPLE = re.compile(r"==|->|=>|e\.g\.|for example|becomes")
+_NAME = re.compile(r"[A-Z][a-z]{2,}")  # no look-behind: four times faster
 _CONSTRAINT_WORDS = frozenset("must should without ensure exactly unless require strict".split())
 _CONSTRAINT_PHRASES = ("at least", "at most", "no more than", "make sure", "only if")
 _LONG_WORDS = frozenset("detailed comprehensive thorough in-depth essay report memo".split())
@@ -132,6 +166,33 @@ def load(path: Path = WEIGHTS_FILE) -> Weights:
 @lru_cache(maxsize=1)
 def shipped() -> Weights:
     return load()
+
+
+@lru_cache(maxsize=1)
+def vocabulary() -> tuple[dict[str, float], frozenset[str]]:
+    """(rarity of each name the small model has a word for, 0 = most
+    frequent … 1 = rarest; common lowercase words). Empty without the file."""
+    if not VOCABULARY_FILE.exists():
+        return {}, frozenset()
+    data = json.loads(VOCABULARY_FILE.read_text())
+    names = data["names"].split()
+    low, high = math.log(WELL_KNOWN_NAMES), math.log(max(len(names), WELL_KNOWN_NAMES + 1))
+    rarity = {
+        name: round(min(1.0, max(0.0, (math.log1p(i) - low) / (high - low))), 3)
+        for i, name in enumerate(names)
+    }
+    return rarity, frozenset(data["common"].split())
+
+
+def rare_names(text: str) -> float:
+    """How rare the rarest name in ``text`` is to the small model: a
+    capitalised word that is not a common word, by its place in the model's
+    vocabulary (frequent names first); 1 for one it has no word for."""
+    rarity, common = vocabulary()
+    if not rarity:
+        return 0.0
+    found = [w for w in _NAME.findall(text) if w.lower() not in common]
+    return max((rarity.get(w, 1.0) for w in found), default=0.0)
 
 
 def ngrams_of(words: Sequence[str]) -> list[str]:
@@ -190,9 +251,21 @@ def features_of(
         "proper_nouns": _saturate(len(_PROPER.findall(excerpt)), 4),
         "long_words": min(1.0, 4 * sum(len(w) >= 9 for w in words) / n_words),
         "long_answer": output,
+        "rare_names": rare_names(excerpt),
+        "algorithms": _saturate(len(word_set & _ALGORITHM_WORDS), 2),
+        "code_spec": _code_spec(last, word_set),
         "lexical": round(lexical, 4),
     }
     return features, terms
+
+
+def _code_spec(last: str, word_set: set[str]) -> float:
+    """For a request for code: how much its specification asks (conditions,
+    special cases, inline examples, clauses); 0 for anything else."""
+    if not word_set & _CODE_ASK_WORDS:
+        return 0.0
+    clauses = last.count(",") + last.count(";") + len(_EXAMPLE.findall(last))
+    return _saturate(len(word_set & _SPEC_WORDS) + clauses, 6)
 
 
 def _sigmoid(x: float) -> float:

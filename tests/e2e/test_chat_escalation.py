@@ -1,4 +1,4 @@
-""""Ask a stronger model" in a real browser: from the keyboard, the answer
+""" "Ask a stronger model" in a real browser: from the keyboard, the answer
 becomes a second version from the cloud model; a confidential chat shows
 the action disabled, with the reason."""
 

@@ -98,3 +98,39 @@ def test_huge_prompts_read_only_the_start_and_end_of_the_latest_message():
         [body + " prove the theorem"], estimated_tokens=150_000, max_tokens=None, ngrams={}
     )
     assert features["log_tokens"] == 1.0
+
+
+def features(text):
+    return difficulty.features_of([text], estimated_tokens=20, max_tokens=None, ngrams={})[0]
+
+
+def test_rare_names_follow_the_small_models_vocabulary():
+    """A name the tokenizer has an early word for is well known; a late one
+    is rarer; one it has no word for is the rarest (bench/routing/vocabulary.py)."""
+    known = features("What is the capital of France?")["rare_names"]
+    rarer = features("What is the capital of Paraguay?")["rare_names"]
+    unknown = features("What is the capital of Kyrgyzstan?")["rare_names"]
+    assert known < rarer < unknown == 1.0
+    # capitalised common words (a sentence's first word) are not names
+    assert features("What time is it? Thanks!")["rare_names"] == 0.0
+    assert features("hi! how are you today?")["rare_names"] == 0.0
+
+
+def test_coding_tasks_count_their_conditions_examples_and_named_algorithms():
+    plain = features("Write a Python function `add` that returns the sum of a and b.")
+    specified = features(
+        "Write a Python function `dedupe` that removes duplicates from a list, keeping the "
+        "first of each, ignoring case, e.g. dedupe(['a', 'A']) == ['a']; raise an error if "
+        "the input is not a list."
+    )
+    assert plain["code_spec"] < specified["code_spec"]
+    assert features("Implement Dijkstra's shortest path on a graph in Python.")["algorithms"] == 1.0
+    # the same conditions outside a request for code are not a coding task's
+    assert features("If it rains, e.g. in April, should I bring an umbrella?")["code_spec"] == 0
+    assert plain["algorithms"] == 0
+
+
+def test_the_issues_multi_step_coding_request_is_explained_by_its_asks():
+    result = est(TASK)
+    assert result.features["algorithms"] > 0 and result.features["code_spec"] > 0
+    assert set(result.top(3)) & {"asks", "algorithms", "code_spec", "analysis_words"}

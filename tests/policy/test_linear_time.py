@@ -74,6 +74,9 @@ UNITS = [
     "$x$",
     "\u200b",
     "\uff11",  # a full-width digit
+    "Abc",  # a name, for the estimator's rare_names
+    "==",
+    "e.g. ",
 ]
 EVERY_DETECTOR = Classifier(
     {name: BuiltinSetting(True, s.level) for name, s in BUILTIN_DETECTORS.items()}
