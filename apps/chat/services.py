@@ -188,12 +188,12 @@ def _history(answer: Message, budget: int) -> tuple[ChatMessage, ...]:
     return tuple(reversed(kept))
 
 
-def _history_budget(conversation: Conversation) -> int:
+def _history_budget(conversation: Conversation, model: str) -> int:
     """How much of the conversation to hand the gateway: a quarter of the
     context of the model the chat asked for (auto: the largest the team may
     use). The gateway trims it again to the model the policy chooses."""
     catalog = catalog_get()
-    chosen = catalog.get(conversation.model)
+    chosen = catalog.get(model)
     if chosen is not None:
         return chosen.context_window // FIT_SHARE
     windows = [m.context_window for m in catalog.for_team(conversation.team_id)]
@@ -210,9 +210,10 @@ def answer_request(*, answer_id: int) -> tuple[Caller, ChatRequest]:
     # "Ask a stronger model" (escalation.py): any model the policy permits
     # above the tier of the answer found lacking, whatever the chat's model.
     above_tier = int(answer.route.get("escalated_from", {}).get("tier", 0))
+    model = "auto" if above_tier else conversation.model
     request = ChatRequest(
-        model="auto" if above_tier else conversation.model,
-        messages=_history(answer, _history_budget(conversation)),
+        model=model,
+        messages=_history(answer, _history_budget(conversation, model)),
         params=GenerationParams(stream=True),
         sensitivity=conversation.sensitivity,
         sticky_level=conversation.max_level,

@@ -167,3 +167,19 @@ def test_a_ledger_code_that_is_not_a_uuid_is_ignored(models, member, conversatio
     answer_escalate(user=member.user, conversation=conversation, answer_id=answer.pk)
     signal = Escalation.objects.get()
     assert signal.ledger_code is None and "lexical" in signal.complexity_features
+
+
+def test_an_escalation_hands_over_the_history_the_stronger_model_can_hold(
+    models, member, conversation
+):
+    conversation.model = "tiny"  # 2048 tokens: a quarter of it for the history
+    conversation.save()
+    for i in range(6):
+        Message.objects.create(conversation=conversation, role="user", content="word " * 300)
+        Message.objects.create(conversation=conversation, role="assistant", content=f"ok {i}")
+    answer = local_answer(conversation)
+    _, on_tiny = answer_request(answer_id=answer.pk)
+    stronger = answer_escalate(user=member.user, conversation=conversation, answer_id=answer.pk)
+    _, escalated = answer_request(answer_id=stronger.pk)
+    assert len(on_tiny.messages) < len(escalated.messages) == 13
+    assert escalated.messages[-1].content == on_tiny.messages[-1].content
