@@ -1,0 +1,69 @@
+"""Details of issue #11 that had no test of their own: what the vendor
+receives of a conversation's roles and names, a stream cut before its first
+token falling over like any failure, tool definitions classified like
+messages, and max_tokens beyond every window on ``auto``."""
+
+import json
+
+import httpx
+import openai
+import pytest
+
+from apps.gateway.models import UsageRecord
+from tests.conftest import add_fallbacks, make_cloud_model, make_local_model
+
+
+def test_developer_turns_and_names_reach_the_vendor_as_sent(client, models, cloud):
+    messages = [
+        {"role": "developer", "content": "Be brief."},
+        {"role": "user", "content": "hello", "name": "mia"},
+    ]
+    client.chat.completions.create(model="cloud-mini", messages=messages, max_tokens=2)
+    assert cloud.requests[-1]["messages"] == messages
+
+
+def test_stream_cut_before_the_first_token_falls_over(client, hub, cloud, tiny_gguf):
+    model = make_cloud_model(cloud.url, name="cloud-mini")
+    add_fallbacks(model, make_local_model(tiny_gguf, name="tiny"))
+    cloud.cut_stream_after = 0
+    stream = client.chat.completions.with_raw_response.create(
+        model="cloud-mini", messages=[{"role": "user", "content": "hello"}], max_tokens=3,
+        stream=True,
+    )  # fmt: skip
+    assert stream.headers["x-hybridhub-route"] == "local:tiny"
+    chunks = list(stream.parse())
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "length"
+    row = UsageRecord.objects.get()
+    assert (row.status, row.model_name) == ("ok", "tiny")
+    assert row.attempts == [{"model": "cloud-mini", "error": "upstream_stream_truncated"}] * 3
+
+
+def test_tool_definitions_are_classified_like_messages(client, models, cloud):
+    """An email in a tool's description raises the request's level like one in
+    a message: under the default policy it stays on-prem."""
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "notify",
+            "description": "Mail the report to jane.doe@example.com",
+            "parameters": {"type": "object", "properties": {}},
+        },
+    }
+    ask = [{"role": "user", "content": "Send the report"}]
+    with pytest.raises(openai.BadRequestError) as error:
+        # tiny (ctransformers) cannot call tools, and the cloud may not see the email.
+        client.chat.completions.create(model="auto", messages=ask, tools=[tool], max_tokens=2)
+    assert error.value.body["param"] == "tools"
+    assert all("jane.doe@example.com" not in json.dumps(r) for r in cloud.requests)
+    assert UsageRecord.objects.get().level_name != "public"
+
+
+def test_max_tokens_beyond_every_window_on_auto(hub, member, models):
+    response = httpx.post(
+        f"{hub.api}/chat/completions",
+        json={"model": "auto", "messages": [{"role": "user", "content": "hi"}],
+              "max_tokens": 10_000_000},
+        headers={"Authorization": f"Bearer {member.key}"},
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "max_tokens"
