@@ -8,6 +8,7 @@ on its own; the ``offline`` fixture lets nothing but loopback through and
 fails the test if anything tried.
 """
 
+import asyncio
 import json
 import socket
 
@@ -107,6 +108,20 @@ def test_plain_chat_streamed_and_not(litellm, complete, models, cloud):
         ("ok", "cloud-mini", True),
         ("ok", "tiny", False),
     ]
+
+
+def test_async_streamed_chat(litellm, hub, member, models, cloud):
+    """acompletion: LiteLLM's async transport, the one async tools use."""
+
+    async def chat():
+        stream = await litellm.acompletion(
+            model="openai/cloud-mini", api_base=hub.api, api_key=member.key, max_retries=0,
+            timeout=30, messages=ASK, max_tokens=3, stream=True,
+        )  # fmt: skip
+        return [c.choices[0].delta.content async for c in stream if c.choices]
+
+    assert "".join(filter(None, asyncio.run(chat()))) == "w0 w1 w2 "
+    assert UsageRecord.objects.get().stream
 
 
 @pytest.mark.parametrize("stream", [False, True])
