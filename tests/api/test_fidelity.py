@@ -1,7 +1,8 @@
 """Details of issue #11 that had no test of their own: what the vendor
 receives of a conversation's roles and names, a stream cut before its first
 token falling over like any failure, tool definitions classified like
-messages, and max_tokens beyond every window on ``auto``."""
+messages, max_tokens beyond every window on ``auto``, and the field named
+in a refusal of a union-typed field."""
 
 import json
 
@@ -67,3 +68,24 @@ def test_max_tokens_beyond_every_window_on_auto(hub, member, models):
     )  # fmt: skip
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "max_tokens"
+
+
+@pytest.mark.parametrize(
+    ("change", "param"),
+    [
+        ({"messages": [{"role": "user", "content": [{"type": "text", "text": "\ud800"}]}]},
+         "messages.0.content"),
+        ({"tool_choice": "sometimes"}, "tool_choice"),
+    ],
+)  # fmt: skip
+def test_a_refused_union_field_is_named_as_the_caller_sent_it(hub, member, models, change, param):
+    """Not "messages.0.content.function-after[_valid_unicode(), str]"."""
+    response = httpx.post(
+        f"{hub.api}/chat/completions",
+        content=json.dumps({"model": "cloud-mini", "messages": [{"role": "user", "content": "hi"}],
+                            **change}),
+        headers={"Authorization": f"Bearer {member.key}", "Content-Type": "application/json"},
+    )  # fmt: skip
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["param"] == param and error["message"].startswith(f"{param}: ")
