@@ -1,8 +1,8 @@
 """Details of issue #11 that had no test of their own: what the vendor
 receives of a conversation's roles and names, a stream cut before its first
 token falling over like any failure, tool definitions classified like
-messages, max_tokens beyond every window on ``auto``, and the field named
-in a refusal of a union-typed field."""
+messages, max_tokens beyond every window on ``auto``, the field named in a
+refusal of a union-typed field, and model_busy's Retry-After after a wait."""
 
 import json
 
@@ -89,3 +89,22 @@ def test_a_refused_union_field_is_named_as_the_caller_sent_it(hub, member, model
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["param"] == param and error["message"].startswith(f"{param}: ")
+
+
+def test_a_wait_past_the_queue_timeout_is_model_busy_with_retry_after(hub, member, slow_gguf):
+    """The full-queue refusal has its test (test_failures); this is the other
+    way to be busy: admitted, then no turn within queue_timeout_seconds."""
+    make_local_model(slow_gguf, name="slow", max_queue=1, queue_timeout_seconds=0.5)
+    body = {"model": "slow", "messages": [{"role": "user", "content": "hello"}],
+            "max_tokens": 1500, "temperature": 0, "stream": True}  # fmt: skip
+    headers = {"Authorization": f"Bearer {member.key}"}
+    with httpx.stream(
+        "POST", f"{hub.api}/chat/completions", json=body, headers=headers, timeout=30
+    ) as busy:
+        lines = busy.iter_lines()
+        next(lines)  # generating for this one
+        response = httpx.post(f"{hub.api}/chat/completions", json=body, headers=headers, timeout=30)
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    error = response.json()["error"]
+    assert error["code"] == "model_busy" and "no turn within 0.5s" in error["message"]
