@@ -2,7 +2,8 @@
 receives of a conversation's roles and names, a stream cut before its first
 token falling over like any failure, tool definitions classified like
 messages, max_tokens beyond every window on ``auto``, the field named in a
-refusal of a union-typed field, and model_busy's Retry-After after a wait."""
+refusal of a union-typed field, model_busy's Retry-After after a wait, and
+strict mode for a named model too small for the prompt."""
 
 import json
 
@@ -108,3 +109,27 @@ def test_a_wait_past_the_queue_timeout_is_model_busy_with_retry_after(hub, membe
     assert response.headers["retry-after"] == "1"
     error = response.json()["error"]
     assert error["code"] == "model_busy" and "no turn within 0.5s" in error["message"]
+
+
+def test_a_named_model_too_small_for_the_prompt_is_replaced_only_when_not_strict(
+    client, hub, cloud, tiny_gguf
+):
+    """The issue's case: model="smollm2" with a long prompt was answered by a
+    cloud model without a word. Now the reasons say so, and strict mode refuses."""
+    make_local_model(tiny_gguf, name="tiny", context_window=256)
+    make_cloud_model(cloud.url, name="cloud-mini")
+    long = [{"role": "user", "content": "word " * 400}]
+    raw = client.chat.completions.with_raw_response.create(
+        model="tiny", messages=long, max_tokens=2
+    )
+    assert raw.headers["x-hybridhub-route"] == "cloud:cloud-mini"
+    assert "requested tiny not used" in raw.headers["x-hybridhub-reason"]
+    with pytest.raises(openai.BadRequestError) as error:
+        client.chat.completions.create(
+            model="tiny", messages=long, max_tokens=2,
+            extra_headers={"X-HybridHub-Strict-Model": "true"},
+        )  # fmt: skip
+    body = error.value.body
+    assert (body["code"], body["param"]) == ("model_not_available", "model")
+    assert "exceed its 256-token window" in body["message"]
+    assert len(cloud.requests) == 1
