@@ -1,5 +1,6 @@
-"""Structured output and seed on the local llama.cpp model, through the API;
-what a local runtime cannot do is refused naming the field."""
+"""Structured output, seed, logprobs and penalties on the local llama.cpp
+model, through the API; what a local runtime cannot do is refused naming
+the field."""
 
 import json
 from io import StringIO
@@ -9,7 +10,6 @@ import pytest
 from django.core.management import call_command
 
 from apps.providers.adapters import GenerationParams, Tool
-from apps.providers.models import LanguageModel
 from apps.providers.specs import unsupported_features
 from tests.conftest import make_local_model
 
@@ -28,21 +28,6 @@ SCHEMA = {
         },
     },
 }
-
-
-@pytest.fixture
-def smollm2(hub):
-    out = StringIO()
-    call_command("bootstrap_demo", stdout=out)
-    # One thread: on a busy test machine two llama.cpp threads wait on each
-    # other at every layer, and a 30-token answer can take a minute.
-    model = LanguageModel.objects.get(name="smollm2")
-    model.threads = 1
-    model.save()
-    key = next(
-        line.split(": ")[-1] for line in out.getvalue().splitlines() if line.startswith("API key")
-    )
-    return openai.OpenAI(base_url=hub.api, api_key=key, max_retries=0, timeout=60)
 
 
 def test_json_schema_is_enforced_by_a_grammar(smollm2):
