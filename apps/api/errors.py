@@ -32,7 +32,10 @@ def error_response(
 def _validation(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     first = exc.errors[0] if exc.errors else {}
     loc = [str(part) for part in first.get("loc", ()) if part not in ("body", "payload")]
-    param = ".".join(loc) or None
+    # A union's branch shows as a tag ("function-after[...]", "literal['a','b']"):
+    # pydantic's internals, not a field the caller sent.
+    tags = [i for i, part in enumerate(loc) if "[" in part]
+    param = ".".join(loc[: tags[0]] if tags else loc) or None
     message = first.get("msg", "Invalid request.")
     if param:
         message = f"{param}: {message}"

@@ -19,10 +19,13 @@ LOCAL_KINDS = IN_PROCESS_KINDS  # the old name
 # kind, not a column: it changes with the adapter code, not with the row.
 # Kinds not listed (cloud, OpenAI-compatible) forward every field.
 _LOCAL_FEATURES: dict[str, frozenset[str]] = {
+    # Its one penalty, repetition_penalty, divides a seen token's logit (CTRL's
+    # rule); OpenAI's presence/frequency penalties subtract from it, by count
+    # for frequency. No setting of one equals the other, so they are refused.
     "local_ctransformers": frozenset(),
     "local_llama_cpp": frozenset(
         {"response_format", "seed", "embeddings", "tools", "tool_choice", "parallel_tool_calls"}
-        | {"logprobs", "top_logprobs"}
+        | {"logprobs", "top_logprobs", "presence_penalty", "frequency_penalty"}
     ),
 }
 

@@ -3,11 +3,9 @@ with the official openai client: the answer's shape is OpenAI's, whatever
 the small model makes of the question (the grammar guarantees the shape)."""
 
 import json
-from io import StringIO
 
 import openai
 import pytest
-from django.core.management import call_command
 
 from apps.core.chat_types import GenerationParams, TextDelta, Tool, ToolCallDelta, Usage
 from apps.providers.local_tools import tool_call_pieces, tool_mode
@@ -41,16 +39,6 @@ TIME = {
     },
 }
 ASK = [{"role": "user", "content": "What is the weather in Paris?"}]
-
-
-@pytest.fixture
-def smollm2(hub):
-    out = StringIO()
-    call_command("bootstrap_demo", stdout=out)
-    key = next(
-        line.split(": ")[-1] for line in out.getvalue().splitlines() if line.startswith("API key")
-    )
-    return openai.OpenAI(base_url=hub.api, api_key=key, max_retries=0, timeout=120)
 
 
 def _valid_weather_arguments(text):

@@ -58,8 +58,18 @@ class LlamaCppEngine:
         # The sampler takes a 32-bit seed; without one, the runtime's default.
         seed = self._llama_cpp.LLAMA_DEFAULT_SEED if params.seed is None else params.seed
         self.llm.set_seed(seed & 0xFFFFFFFF)
+        if params.seed is not None:
+            # Reusing the last prompt's cache evaluates its end in another
+            # batch; the logits move a little and a seeded sample can too.
+            self.llm.reset()
+        # OpenAI's penalties are llama.cpp's: logit -= count * frequency +
+        # (count > 0) * presence, over the tokens generated so far (llama.cpp
+        # counts the last 64). They change the sampling, never the logits
+        # token_logprobs reads.
         return self.llm.generate(
             tokens, top_k=top_k, top_p=top_p, temp=temperature, repeat_penalty=1.1, reset=True,
+            frequency_penalty=params.frequency_penalty or 0.0,
+            presence_penalty=params.presence_penalty or 0.0,
             grammar=self._grammar(params),
         )  # fmt: skip
 
