@@ -1,0 +1,118 @@
+"""The non-streamed POST (adapters/json_post.py) sends what the SDK would
+send and raises the SDK's errors, over a real socket on 127.0.0.1."""
+
+import asyncio
+import json
+import socket
+import threading
+
+import openai
+import pytest
+
+from apps.providers.adapters.json_post import JsonPoster
+
+
+class RawServer:
+    """A one-thread HTTP/1.1 server that keeps the requests it got and
+    answers each with the next scripted (status, headers, body, delay)."""
+
+    def __init__(self) -> None:
+        self.requests: list[bytes] = []
+        self.answers: list[tuple[int, dict[str, str], bytes, float]] = []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/v1"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            conn, _ = self.sock.accept()
+            threading.Thread(target=self._connection, args=(conn,), daemon=True).start()
+
+    def _connection(self, conn: socket.socket) -> None:
+        import time
+
+        data = b""
+        with conn:
+            while True:
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    data += chunk
+                head, _, data = data.partition(b"\r\n\r\n")
+                length = int(
+                    next(
+                        line.split(b":")[1]
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length:")
+                    )
+                )
+                while len(data) < length:
+                    data += conn.recv(65536)
+                self.requests.append(head + b"\r\n\r\n" + data[:length])
+                data = data[length:]
+                status, headers, body, delay = self.answers.pop(0)
+                time.sleep(delay)
+                extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+                conn.sendall(
+                    f"HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n{extra}"
+                    f"content-length: {len(body)}\r\n\r\n".encode()
+                    + body
+                )
+
+
+@pytest.fixture
+def server():
+    return RawServer()
+
+
+def _poster(url: str, timeout: float = 5.0) -> JsonPoster:
+    client = openai.AsyncOpenAI(base_url=url, api_key="sk-vendor", max_retries=0)
+    return JsonPoster(client, "/chat/completions", timeout)
+
+
+def test_sends_the_sdks_url_and_headers_and_returns_the_body(server):
+    server.answers += [(200, {}, b'{"ok": 1}', 0.0)] * 2
+    poster = _poster(server.url)
+
+    async def twice():
+        return [await poster.post({"model": "m", "n": i}) for i in range(2)]
+
+    assert asyncio.run(twice()) == [b'{"ok": 1}'] * 2
+    head, _, body = server.requests[0].partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    assert lines[0] == "POST /v1/chat/completions HTTP/1.1"
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    assert headers["authorization"] == "Bearer sk-vendor"
+    assert headers["content-type"] == "application/json"
+    assert headers["user-agent"].startswith("AsyncOpenAI/Python")
+    assert json.loads(body) == {"model": "m", "n": 0}
+    # a second event loop (as tests and management commands have) gets its own pool
+    server.answers.append((200, {}, b"{}", 0.0))
+    assert asyncio.run(poster.post({})) == b"{}"
+
+
+def test_an_http_error_is_the_sdks_error_with_body_and_headers(server):
+    body = json.dumps({"error": {"message": "slow down", "type": "rate_limit"}}).encode()
+    server.answers.append((429, {"retry-after": "7"}, body, 0.0))
+    with pytest.raises(openai.RateLimitError) as caught:
+        asyncio.run(_poster(server.url).post({}))
+    assert caught.value.status_code == 429
+    assert caught.value.response.headers["retry-after"] == "7"
+    assert caught.value.body["message"] == "slow down"
+
+
+def test_a_silent_vendor_times_out_and_a_closed_port_is_unreachable(server):
+    server.answers.append((200, {}, b"{}", 1.0))
+    with pytest.raises(openai.APITimeoutError):
+        asyncio.run(_poster(server.url, timeout=0.2).post({}))
+
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    with pytest.raises(openai.APIConnectionError) as caught:
+        asyncio.run(_poster(f"http://127.0.0.1:{port}/v1").post({}))
+    assert not isinstance(caught.value, openai.APITimeoutError)
