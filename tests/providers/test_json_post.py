@@ -9,7 +9,7 @@ import threading
 import openai
 import pytest
 
-from apps.providers.adapters.json_post import JsonPoster
+from apps.providers.adapters.json_post import JsonPoster, json_posts_close
 
 
 class RawServer:
@@ -91,7 +91,13 @@ def test_sends_the_sdks_url_and_headers_and_returns_the_body(server):
     assert json.loads(body) == {"model": "m", "n": 0}
     # a second event loop (as tests and management commands have) gets its own pool
     server.answers.append((200, {}, b"{}", 0.0))
-    assert asyncio.run(poster.post({})) == b"{}"
+
+    async def then_shut_down():
+        answer = await poster.post({})
+        await json_posts_close()  # the server's lifespan shutdown
+        return answer, poster._current.session
+
+    assert asyncio.run(then_shut_down()) == (b"{}", None)
 
 
 def test_an_http_error_is_the_sdks_error_with_body_and_headers(server):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import weakref
 from typing import Any
 
 # Per-request headers the SDK sets itself; this module sets the body's length.
@@ -46,6 +47,7 @@ class JsonPoster:
             total=None, sock_connect=timeout_seconds, sock_read=timeout_seconds
         )
         self._current = _PerThread()
+        _posters.add(self)
 
     async def post(self, body: dict[str, Any]) -> bytes:
         aiohttp, openai = self._aiohttp, _openai()
@@ -75,7 +77,7 @@ class JsonPoster:
         current = self._current
         if current.loop is not loop or current.session is None:
             if current.session is not None:
-                current.session.detach()  # its loop is gone or elsewhere; no close to await
+                _drop(current.session)  # its loop is gone (a test's, a command's)
             connector = self._aiohttp.TCPConnector(limit=0, ttl_dns_cache=None)
             current.loop = loop
             current.session = self._aiohttp.ClientSession(
@@ -89,6 +91,28 @@ class JsonPoster:
         import httpx2
 
         return httpx2.Request("POST", self.url, headers=self.headers, content=data)
+
+
+_posters: weakref.WeakSet[JsonPoster] = weakref.WeakSet()
+
+
+async def json_posts_close() -> None:
+    """Close this loop's connections (server shutdown, before the loop ends)."""
+    loop = asyncio.get_running_loop()
+    for poster in list(_posters):
+        current = poster._current
+        if current.loop is loop and current.session is not None:
+            session, current.session = current.session, None
+            await session.close()
+
+
+def _drop(session: Any) -> None:
+    """Forget a session of a loop that no longer runs, closing its sockets
+    without awaiting (there is no loop to await on), so no warning follows."""
+    connector = session.connector
+    session.detach()
+    if connector is not None:
+        connector._close()
 
 
 def _openai() -> Any:
