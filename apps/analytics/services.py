@@ -188,7 +188,9 @@ def _candidate(record: UsageRecord) -> StayLocalCandidate:
 def rollups_add(*, records: Iterable[UsageRecord]) -> None:
     """Add ledger rows to the rollups; call inside the ledger insert's transaction."""
     deltas = rollup_deltas(records)
-    with transaction.atomic():
+    # No savepoint: inside the ledger's transaction a failure here must undo
+    # the rows too (and a SAVEPOINT/RELEASE pair was two more statements).
+    with transaction.atomic(savepoint=False):
         _upsert(UsageRollup, DIMENSIONS, deltas.usage)
         _upsert(TeamRollup, TEAM_DIMENSIONS, deltas.team)
         _upsert(ModelRollup, MODEL_DIMENSIONS, deltas.model)

@@ -9,7 +9,7 @@ import threading
 import openai
 import pytest
 
-from apps.providers.adapters.json_post import JsonPoster, json_posts_close
+from apps.providers.adapters.json_post import JsonPoster, env_proxy, json_posts_close
 
 
 class RawServer:
@@ -122,3 +122,13 @@ def test_a_silent_vendor_times_out_and_a_closed_port_is_unreachable(server):
     with pytest.raises(openai.APIConnectionError) as caught:
         asyncio.run(_poster(f"http://127.0.0.1:{port}/v1").post({}))
     assert not isinstance(caught.value, openai.APITimeoutError)
+
+
+def test_the_environments_proxy_is_read_once_like_httpx_reads_it(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "vendor.internal")
+    assert env_proxy("https://api.vendor.example/v1/chat/completions") == (
+        "http://proxy.internal:3128"
+    )
+    assert env_proxy("https://vendor.internal/v1/chat/completions") is None
+    assert env_proxy("http://api.vendor.example/v1") is None  # no HTTP_PROXY set
