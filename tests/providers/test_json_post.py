@@ -19,6 +19,8 @@ class RawServer:
     def __init__(self) -> None:
         self.requests: list[bytes] = []
         self.answers: list[tuple[int, dict[str, str], bytes, float]] = []
+        self.in_flight = self.most_in_flight = 0
+        self.lock = threading.Lock()
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen()
@@ -53,8 +55,13 @@ class RawServer:
                     data += conn.recv(65536)
                 self.requests.append(head + b"\r\n\r\n" + data[:length])
                 data = data[length:]
-                status, headers, body, delay = self.answers.pop(0)
+                with self.lock:
+                    status, headers, body, delay = self.answers.pop(0)
+                    self.in_flight += 1
+                    self.most_in_flight = max(self.most_in_flight, self.in_flight)
                 time.sleep(delay)
+                with self.lock:
+                    self.in_flight -= 1
                 extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
                 conn.sendall(
                     f"HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n{extra}"
@@ -132,3 +139,14 @@ def test_the_environments_proxy_is_read_once_like_httpx_reads_it(monkeypatch):
     )
     assert env_proxy("https://vendor.internal/v1/chat/completions") is None
     assert env_proxy("http://api.vendor.example/v1") is None  # no HTTP_PROXY set
+
+
+def test_calls_run_side_by_side_not_one_after_another(server):
+    server.answers += [(200, {}, b"{}", 0.5)] * 4
+    poster = _poster(server.url)
+
+    async def four_at_once():
+        await asyncio.gather(*(poster.post({"n": i}) for i in range(4)))
+
+    asyncio.run(four_at_once())
+    assert server.most_in_flight == 4  # no connection limit queues them
