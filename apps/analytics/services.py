@@ -1,8 +1,8 @@
 """Rollup writes: fold ledger rows into the per-day rollups.
 
 ``rollups_add`` runs inside the ledger insert's transaction (one call from
-apps/gateway/services.py) and in batches from ``ledger_synthesize`` and
-``analytics_rebuild``. Every write is an additive upsert
+apps/gateway/ledger.py, for a batch of rows) and in batches from
+``ledger_synthesize`` and ``analytics_rebuild``. Every write is an additive upsert
 (``INSERT … ON CONFLICT (key) DO UPDATE SET n = n + excluded.n``), the same
 statement on SQLite and PostgreSQL: two processes recording at once both
 land, whichever inserts the row first.
