@@ -62,7 +62,8 @@ class _Entry:
 @dataclass
 class _Writer:
     queue: list[_Entry] = field(default_factory=list)
-    busy: bool = False
+    # The batch being written (held here: the loop keeps only weak references).
+    task: asyncio.Task[None] | None = None
 
 
 class _PerThread(threading.local):
@@ -82,7 +83,7 @@ async def ledger_append(row: UsageRecord, spend: Spend) -> None:
     writer = _current.writer
     entry = _Entry(row, spend, loop.create_future())
     writer.queue.append(entry)
-    if not writer.busy:
+    if writer.task is None:
         _batch_start(loop, writer)
     # Shielded: a request cancelled while waiting still gets its row written.
     await asyncio.shield(entry.done)
@@ -90,21 +91,25 @@ async def ledger_append(row: UsageRecord, spend: Spend) -> None:
 
 def _batch_start(loop: asyncio.AbstractEventLoop, writer: _Writer) -> None:
     batch, writer.queue = writer.queue[:BATCH_MAX], writer.queue[BATCH_MAX:]
-    writer.busy = True
-    loop.create_task(_batch_run(loop, writer, batch), context=batch[0].context.copy())
+    run = _batch_run(loop, writer, batch)
+    writer.task = loop.create_task(run, context=batch[0].context.copy())
 
 
 async def _batch_run(loop: asyncio.AbstractEventLoop, writer: _Writer, batch: list[_Entry]) -> None:
+    cancelled = False
     try:
         await sync_to_async(ledger_batch_write)([(e.row, e.spend) for e in batch])
-    except BaseException:  # ledger_batch_write logs its own; this is the hop itself failing
+    except asyncio.CancelledError:  # the loop is shutting down; the thread finishes the write
+        cancelled = True
+        raise
+    except Exception:  # ledger_batch_write logs its own; this is the hop itself failing
         logger.exception("Could not write %d usage records", len(batch))
     finally:
         for entry in batch:
             if not entry.done.done():
                 entry.done.set_result(None)
-        writer.busy = False
-        if writer.queue:
+        writer.task = None
+        if writer.queue and not cancelled:
             _batch_start(loop, writer)
 
 
