@@ -58,6 +58,7 @@ bench: install
 	$(PY) -m bench.privacy_eval.run --split test
 	$(PY) bench/budgets.py
 	$(PY) bench/cluster.py
+	$(PY) bench/processes.py
 
 clean:
 	rm -rf $(VENV)

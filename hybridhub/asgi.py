@@ -45,6 +45,7 @@ async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
     from apps.chat.services import answers_interrupted_mark
     from apps.gateway.services import local_models_warm
     from apps.providers.adapters import adapters_close
+    from apps.providers.adapters.json_post import json_posts_close
 
     while True:
         message = await receive()
@@ -58,6 +59,7 @@ async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
                     logger.exception("Warming local models failed")
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            await json_posts_close()  # vendor connections of non-streamed calls
             adapters_close()
             await send({"type": "lifespan.shutdown.complete"})
             return

@@ -1,8 +1,8 @@
 """Rollup writes: fold ledger rows into the per-day rollups.
 
 ``rollups_add`` runs inside the ledger insert's transaction (one call from
-apps/gateway/services.py) and in batches from ``ledger_synthesize`` and
-``analytics_rebuild``. Every write is an additive upsert
+apps/gateway/ledger.py, for a batch of rows) and in batches from
+``ledger_synthesize`` and ``analytics_rebuild``. Every write is an additive upsert
 (``INSERT … ON CONFLICT (key) DO UPDATE SET n = n + excluded.n``), the same
 statement on SQLite and PostgreSQL: two processes recording at once both
 land, whichever inserts the row first.
@@ -188,7 +188,9 @@ def _candidate(record: UsageRecord) -> StayLocalCandidate:
 def rollups_add(*, records: Iterable[UsageRecord]) -> None:
     """Add ledger rows to the rollups; call inside the ledger insert's transaction."""
     deltas = rollup_deltas(records)
-    with transaction.atomic():
+    # No savepoint: inside the ledger's transaction a failure here must undo
+    # the rows too (and a SAVEPOINT/RELEASE pair was two more statements).
+    with transaction.atomic(savepoint=False):
         _upsert(UsageRollup, DIMENSIONS, deltas.usage)
         _upsert(TeamRollup, TEAM_DIMENSIONS, deltas.team)
         _upsert(ModelRollup, MODEL_DIMENSIONS, deltas.model)

@@ -11,17 +11,22 @@ serves the same URLconf and views with ``settings.API_MIDDLEWARE`` instead.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
-from django.core.handlers.asgi import ASGIHandler
+from django.core import signals
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.test.utils import override_settings
+from django.urls import set_script_prefix
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +123,14 @@ content_security_policy.async_capable = True  # type: ignore[attr-defined]
 content_security_policy.sync_capable = True  # type: ignore[attr-defined]
 
 
+# The API handler sends Django's request signals (connection upkeep) for at
+# most one request in this many seconds (APIHandler.handle).
+API_SIGNALS_EVERY_SECONDS = 1.0
+
+
 class APIHandler(BoundedASGIHandler):
+    _signals_sent_at = float("-inf")
+
     def load_middleware(self, is_async: bool = False) -> None:
         # Runs once, at construction, before any request is served.
         with override_settings(MIDDLEWARE=settings.API_MIDDLEWARE):
@@ -138,6 +150,94 @@ class APIHandler(BoundedASGIHandler):
         if scope["type"] != "http":
             raise ValueError(f"The API handler serves HTTP only, not {scope['type']}.")
         await self.handle(scope, receive, send)
+
+    async def handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Django's ``ASGIHandler.handle`` (5.2), less two thread hops per request.
+
+        Django sends ``request_started`` before every request and
+        ``request_finished`` after it (in ``response.close()``), each through
+        ``sync_to_async`` because their receivers are synchronous: on the
+        API's shared thread, two of a completion's four hops. What they do
+        there is tidy that thread's database connection (close it past
+        ``CONN_MAX_AGE`` or once it errored; ``reset_queries`` under DEBUG),
+        so here they run for at most one request every
+        ``API_SIGNALS_EVERY_SECONDS``: a broken connection is still replaced,
+        within that time instead of on the next request.
+        """
+        if _headers_too_large(scope["headers"]):
+            await _refuse(
+                scope, send, 431, "request_headers_too_large", "Too many or too large headers."
+            )
+            return
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        except BodyReadTimeout:
+            logger.info("Request body not received in time: %s", scope.get("path", ""))
+            await _refuse(
+                scope, send, 408, "request_timeout", "The request body did not arrive in time."
+            )
+            return
+        set_script_prefix(get_script_prefix(scope))
+        now = time.monotonic()
+        signals_due = now - self._signals_sent_at >= API_SIGNALS_EVERY_SECONDS
+        if signals_due:
+            self._signals_sent_at = now
+            await signals.request_started.asend(sender=self.__class__, scope=scope)
+        request, error_response = self.create_request(scope, body_file)
+        if request is None:
+            assert error_response is not None
+            body_file.close()
+            await self.send_response(error_response, send)
+            await self._response_close(error_response, signals_due)
+            return
+
+        async def process_request(request: HttpRequest, send: Any) -> HttpResponseBase:
+            response = await self.run_get_response(request)
+            with contextlib.suppress(asyncio.CancelledError):  # the client left mid-send
+                await self.send_response(response, send)
+            return response
+
+        tasks = [  # as in Django: the disconnect listener first, then the request
+            asyncio.create_task(self.listen_for_disconnect(receive)),
+            asyncio.create_task(process_request(request, send)),
+        ]
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in tasks:
+            if task.done():
+                try:
+                    task.result()
+                except RequestAborted:
+                    pass
+                except AssertionError:
+                    body_file.close()
+                    raise
+            else:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        try:
+            response = tasks[1].result()
+        except asyncio.CancelledError:
+            if signals_due:
+                await signals.request_finished.asend(sender=self.__class__)
+        else:
+            assert response is not None
+            await self._response_close(response, signals_due)
+        body_file.close()
+
+    @staticmethod
+    async def _response_close(response: HttpResponseBase, signals_due: bool) -> None:
+        if signals_due:  # close() sends request_finished: on the shared thread
+            await sync_to_async(response.close)()
+            return
+        # What close() does besides the signal: API responses hold no files
+        # or database cursors, so their closers (if any) run here.
+        for closer in response._resource_closers:  # type: ignore[attr-defined]
+            with contextlib.suppress(Exception):
+                closer()
+        response.closed = True
 
 
 def api_security_headers(

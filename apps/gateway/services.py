@@ -22,10 +22,8 @@ from dataclasses import dataclass, field
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
-from apps.analytics.services import rollups_add
 from apps.budgets.selectors import budget_signal
 from apps.core.chat_types import (
     ChatMessage,
@@ -58,6 +56,7 @@ from apps.providers.tokens import estimate_tokens
 from . import budgeting
 from .budgeting import Spend
 from .errors import GatewayError
+from .ledger import ledger_append
 from .models import UsageRecord
 
 logger = logging.getLogger(__name__)
@@ -753,29 +752,9 @@ async def usage_record(
         finish_reason=tally.finish_reason,
         **_policy_fields(attempts.decision),
     )
-    await sync_to_async(_save_and_settle)(row, attempts.spend)
-
-
-def _save_and_settle(row: UsageRecord, spend: Spend) -> None:
-    try:
-        _ledger_write(row)
-    except Exception:
-        logger.exception("Could not write the usage record for a %s request", row.status)
-    # --- budgets: settle the hold to the row's real cost, release the rest
-    try:
-        budgeting.settle(
-            spend=spend, cost_micros=row.cost_micros, completion_tokens=row.completion_tokens
-        )
-    except Exception:
-        logger.exception("Could not settle the budget of a %s request", row.status)
-
-
-def _ledger_write(row: UsageRecord) -> None:
-    """The ledger row and the analytics rollups it feeds, in one transaction,
-    so the rollups never miss or double-count a request."""
-    with transaction.atomic():
-        row.save()
-        rollups_add(records=[row])  # analytics: the one call site (apps/analytics/services.py)
+    # The row, its rollups and the settlement: the second hop, shared with
+    # the rows of concurrent requests (group commit, ledger.py).
+    await ledger_append(row, attempts.spend)
 
 
 async def local_models_warm() -> None:

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from apps.accounts.models import ApiKey, Membership
 from apps.core.chat_types import ChatMessage, GenerationParams
-from apps.gateway import services
+from apps.gateway import ledger, services
 from apps.gateway.models import UsageRecord
 from apps.gateway.services import Caller, ChatRequest, completion_start
 
@@ -88,6 +88,7 @@ def test_a_completion_reaches_the_database_in_two_thread_hops(member, cloud_mode
         return real(func, *args, **kwargs)
 
     monkeypatch.setattr(services, "sync_to_async", counting)
+    monkeypatch.setattr(ledger, "sync_to_async", counting)  # the ledger's group commit
     caller = Caller(user_id=member.user.pk, team_id=member.team.pk, api_key_id=None)
     chat = ChatRequest(
         model=cloud_model.name,
@@ -100,7 +101,7 @@ def test_a_completion_reaches_the_database_in_two_thread_hops(member, cloud_mode
         return await completion.collect()
 
     assert asyncio.run(run())
-    assert hops == ["_Admission.run", "_save_and_settle"]
+    assert hops == ["_Admission.run", "ledger_batch_write"]
     assert UsageRecord.objects.get().status == "ok"
 
 

@@ -31,6 +31,7 @@ from .base import (
     ToolCallDelta,
     Usage,
 )
+from .json_post import JsonPoster
 
 logger = logging.getLogger(__name__)
 
@@ -184,6 +185,7 @@ class OpenAICompatibleAdapter:
         self._openai = openai
         self._httpx = httpx2
         self._clients: dict[str, Any] = {}  # base URL -> SDK client
+        self._posters: dict[int, JsonPoster] = {}  # SDK client's id -> its JSON poster
         self._client_key: str | None = None
         self._pool = pool_for(model.provider.name, model.provider.base_urls)
 
@@ -200,7 +202,7 @@ class OpenAICompatibleAdapter:
                 status=503,
             )
         if key != self._client_key:
-            self._clients, self._client_key = {}, key
+            self._clients, self._posters, self._client_key = {}, {}, key
         client = self._clients.get(url)
         if client is None:
             problem = base_url_problem(url)
@@ -321,12 +323,17 @@ class OpenAICompatibleAdapter:
             stream_cls=self._openai.AsyncStream,
         )
 
+    def _poster(self, url: str) -> JsonPoster:
+        client = self._client_get(url)  # checks the key and URL; a new key, new clients
+        poster = self._posters.get(id(client))
+        if poster is None or poster.client is not client:
+            timeout = self.model.provider.timeout_seconds
+            poster = self._posters[id(client)] = JsonPoster(client, "/chat/completions", timeout)
+        return poster
+
     async def _complete(self, body: dict[str, Any], url: str = "") -> AsyncIterator[Piece]:
-        response = await self._post(body, url=url)
-        try:
-            reply = json.loads(await response.aread())
-        finally:
-            await response.aclose()
+        # The SDK's URL, headers and errors on a cheaper HTTP client (json_post.py).
+        reply = json.loads(await self._poster(url).post(body))
         choice = (reply.get("choices") or [{}])[0]
         message = choice.get("message") or {}
         text = message.get("content") or ""

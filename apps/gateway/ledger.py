@@ -1,0 +1,176 @@
+"""Ledger rows written by group commit: one writer per event loop.
+
+Every request ends with its ledger row, the analytics rollups it feeds and
+its budget settlement (docs/decisions/0006: the second database hop). Each
+request used to pay for that alone: one transaction with an insert and five
+upserts, every time. Here a request queues its row and waits; one batch at a
+time goes to the database, and the rows that queued meanwhile go together
+in the next: one transaction, one multi-row insert and one upsert per
+rollup key however many rows share it (``rollups_add`` sums them first).
+Alone, a request writes at once, as before; under load the cost per row
+falls with the batch.
+
+What stays true:
+- A request's ``ledger_append`` returns only after its row committed (or
+  failed and was logged), so a caller that got its answer finds its row.
+- A row is never half-written: rows and rollups commit together. If the
+  batch fails, every row is retried in a transaction of its own, so one bad
+  row does not take the others with it.
+- Settlement is ``budgeting.settle`` per row, after the rows committed,
+  exactly as before (the budget SQL stays in apps/budgets). A process that
+  dies with rows queued loses them like any request in flight; their holds
+  expire and are swept (``budget_sweep_maybe``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import threading
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.db import connection, transaction
+from django.db.models import Field
+
+from apps.analytics.services import rollups_add
+
+from . import budgeting
+from .budgeting import Spend
+from .models import UsageRecord
+
+logger = logging.getLogger(__name__)
+
+# Rows per transaction; more wait for the next one. Bounds the statement's
+# parameters (SQLite allows 32,766) and the time one batch holds the thread.
+BATCH_MAX = 100
+
+
+@dataclass
+class _Entry:
+    row: UsageRecord
+    spend: Spend
+    done: asyncio.Future[None]
+    # The queuing request's context: its batch runs there, so the database
+    # work lands on the thread that request's own hop would have used.
+    context: contextvars.Context = field(default_factory=contextvars.copy_context)
+
+
+@dataclass
+class _Writer:
+    queue: list[_Entry] = field(default_factory=list)
+    # The batch being written (held here: the loop keeps only weak references).
+    task: asyncio.Task[None] | None = None
+
+
+class _PerThread(threading.local):
+    loop: asyncio.AbstractEventLoop | None = None
+    writer: _Writer | None = None
+
+
+_current = _PerThread()  # a thread runs one loop at a time
+
+
+async def ledger_append(row: UsageRecord, spend: Spend) -> None:
+    """Write the row with its rollups, then settle its spend; returns when done.
+    Failures are logged, never raised (the caller has its answer or error)."""
+    loop = asyncio.get_running_loop()
+    if _current.loop is not loop or _current.writer is None:
+        _current.loop, _current.writer = loop, _Writer()
+    writer = _current.writer
+    entry = _Entry(row, spend, loop.create_future())
+    writer.queue.append(entry)
+    if writer.task is None:
+        _batch_start(loop, writer)
+    # Shielded: a request cancelled while waiting still gets its row written.
+    await asyncio.shield(entry.done)
+
+
+def _batch_start(loop: asyncio.AbstractEventLoop, writer: _Writer) -> None:
+    batch, writer.queue = writer.queue[:BATCH_MAX], writer.queue[BATCH_MAX:]
+    run = _batch_run(loop, writer, batch)
+    writer.task = loop.create_task(run, context=batch[0].context.copy())
+
+
+async def _batch_run(loop: asyncio.AbstractEventLoop, writer: _Writer, batch: list[_Entry]) -> None:
+    cancelled = False
+    try:
+        await sync_to_async(ledger_batch_write)([(e.row, e.spend) for e in batch])
+    except asyncio.CancelledError:  # the loop is shutting down; the thread finishes the write
+        cancelled = True
+        raise
+    except Exception:  # ledger_batch_write logs its own; this is the hop itself failing
+        logger.exception("Could not write %d usage records", len(batch))
+    finally:
+        for entry in batch:
+            if not entry.done.done():
+                entry.done.set_result(None)
+        writer.task = None
+        if writer.queue and not cancelled:
+            _batch_start(loop, writer)
+
+
+def ledger_batch_write(batch: list[tuple[UsageRecord, Spend]]) -> None:
+    """Synchronous: the rows and their rollups in one transaction, then each
+    row's settlement. A failed batch is retried row by row."""
+    rows = [row for row, _ in batch]
+    try:
+        _rows_commit(rows)
+    except Exception:
+        if len(rows) == 1:
+            logger.exception("Could not write the usage record for a %s request", rows[0].status)
+        else:
+            logger.warning("A batch of %d usage records failed; writing them one by one", len(rows))
+            for row in rows:
+                ledger_batch_write_one(row)
+    # --- budgets: settle each hold to its row's real cost, release the rest
+    for row, spend in batch:
+        try:
+            budgeting.settle(
+                spend=spend, cost_micros=row.cost_micros, completion_tokens=row.completion_tokens
+            )
+        except Exception:
+            logger.exception("Could not settle the budget of a %s request", row.status)
+
+
+def ledger_batch_write_one(row: UsageRecord) -> None:
+    try:
+        _rows_commit([row])
+    except Exception:
+        logger.exception("Could not write the usage record for a %s request", row.status)
+
+
+def _rows_commit(rows: list[UsageRecord]) -> None:
+    """The ledger rows and the analytics rollups they feed, in one
+    transaction, so the rollups never miss or double-count a request."""
+    with transaction.atomic():
+        _rows_insert(rows)
+        rollups_add(records=rows)  # analytics: the one call site (apps/analytics/services.py)
+
+
+@cache
+def _insert_fields() -> tuple[tuple[Field[Any, Any], str], ...]:
+    """(field, column) of every column the insert fills (all but the id)."""
+    fields = UsageRecord._meta.local_concrete_fields
+    return tuple((f, str(f.column)) for f in fields if not f.primary_key)
+
+
+def _rows_insert(rows: list[UsageRecord]) -> None:
+    """One INSERT for all rows, values prepared by each field as ``save()``
+    would (``auto_now_add``, UUIDs, JSON), without the ORM's per-call query
+    building. The rows keep no primary key: nothing on the path reads it."""
+    fields = _insert_fields()
+    quote = connection.ops.quote_name
+    one = f"({', '.join(['%s'] * len(fields))})"
+    sql = (
+        f"INSERT INTO {quote(UsageRecord._meta.db_table)} "
+        f"({', '.join(quote(c) for _, c in fields)}) VALUES {', '.join([one] * len(rows))}"
+    )
+    params = [
+        f.get_db_prep_save(f.pre_save(row, True), connection) for row in rows for f, _ in fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)

@@ -1,0 +1,120 @@
+"""Group commit of ledger rows (apps/gateway/ledger.py): rows that queue
+while a batch is being written go together in the next one, every row lands
+with its rollups exactly once, and each caller returns only after its row
+committed and its hold was settled."""
+
+import asyncio
+
+import pytest
+
+from apps.analytics.models import TeamRollup
+from apps.budgets.models import Budget
+from apps.budgets.services import budget_reserve
+from apps.gateway import ledger
+from apps.gateway.budgeting import Spend, Who
+from apps.gateway.models import UsageRecord
+from tests.budgets.conftest import set_budget
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _row(member, **fields):
+    values = {
+        "user_id": member.user.pk, "team_id": member.team.pk, "requested_model": "m",
+        "model_name": "m", "provider_name": "p", "privacy_zone": "vendor", "status": "ok",
+        "prompt_tokens": 10, "completion_tokens": 5, "cost_micros": 7, "latency_ms": 40,
+    } | fields  # fmt: skip
+    return UsageRecord(**values)
+
+
+@pytest.fixture
+def hops(monkeypatch):
+    """The batches written: one entry (its row count) per database hop."""
+    sizes = []
+    real = ledger.ledger_batch_write
+
+    def counting(batch):
+        sizes.append(len(batch))
+        real(batch)
+
+    monkeypatch.setattr(ledger, "ledger_batch_write", counting)
+    return sizes
+
+
+def test_concurrent_rows_share_batches_and_each_lands_once_with_its_rollups(member, hops):
+    async def run():
+        await asyncio.gather(*(ledger.ledger_append(_row(member), Spend()) for _ in range(30)))
+
+    asyncio.run(run())
+
+    assert UsageRecord.objects.count() == 30
+    assert sum(hops) == 30
+    assert hops[0] == 1 and len(hops) < 30  # the first alone, the rest queued behind it
+    rollup = TeamRollup.objects.get()
+    assert (rollup.requests, rollup.ok, rollup.cost_micros) == (30, 30, 30 * 7)
+    assert rollup.prompt_tokens == 300 and rollup.completion_tokens == 150
+
+
+def test_a_row_alone_is_written_at_once_and_readable_when_append_returns(member, hops):
+    async def run():
+        await ledger.ledger_append(_row(member, status="rejected", error_type="x"), Spend())
+        return await asyncio.to_thread(lambda: list(UsageRecord.objects.values_list("status")))
+
+    assert asyncio.run(run()) == [("rejected",)]
+    assert hops == [1]
+    row = UsageRecord.objects.get()
+    assert row.created_at is not None and row.code is not None and row.route_reasons == []
+
+
+def test_a_bad_row_does_not_take_the_rest_of_its_batch_with_it(member, hops, caplog):
+    async def run():
+        first = asyncio.ensure_future(ledger.ledger_append(_row(member), Spend()))
+        await asyncio.sleep(0)  # the first batch starts; these three queue behind it
+        await asyncio.gather(
+            ledger.ledger_append(_row(member, end_user="a"), Spend()),
+            ledger.ledger_append(_row(member, prompt_tokens=-1), Spend()),  # breaks a CHECK
+            ledger.ledger_append(_row(member, end_user="b"), Spend()),
+        )
+        await first
+
+    asyncio.run(run())
+
+    assert hops == [1, 3]
+    assert sorted(UsageRecord.objects.values_list("end_user", flat=True)) == ["", "a", "b"]
+    assert TeamRollup.objects.get().requests == 3  # the failed batch left nothing behind
+    assert "one by one" in caplog.text
+
+
+def test_every_row_of_a_batch_settles_its_own_hold(member, hops):
+    budget = set_budget(team=member.team, limit=10_000)
+    who = Who(member.team.pk, member.user.pk, None)
+    spends = [
+        Spend(hold=budget_reserve(who=who, amount_micros=1000, local=False)) for _ in range(5)
+    ]
+    assert Budget.objects.get(pk=budget.pk).reserved_micros == 5000
+
+    async def run():
+        await asyncio.gather(
+            *(ledger.ledger_append(_row(member, cost_micros=100), s) for s in spends)
+        )
+
+    asyncio.run(run())
+
+    budget = Budget.objects.get(pk=budget.pk)
+    assert (budget.reserved_micros, budget.spent_micros) == (0, 500)
+    assert all(s.hold is not None and s.hold.settled for s in spends)
+    assert len(hops) < 5
+
+
+def test_a_caller_cancelled_while_waiting_still_gets_its_row(member):
+    async def run():
+        waiting = asyncio.ensure_future(ledger.ledger_append(_row(member), Spend()))
+        await asyncio.sleep(0)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        # the batch goes on without its caller; a later row waits behind it
+        await ledger.ledger_append(_row(member, end_user="later"), Spend())
+
+    asyncio.run(run())
+    assert UsageRecord.objects.count() == 2
