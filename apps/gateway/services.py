@@ -748,17 +748,18 @@ async def usage_record(
 
 
 def _save_and_settle(row: UsageRecord, spend: Spend) -> None:
-    try:
-        _ledger_write(row)
-    except Exception:
-        logger.exception("Could not write the usage record for a %s request", row.status)
     # --- budgets: settle the hold to the row's real cost, release the rest
+    # (first: the ledger row's commit right after makes it durable too)
     try:
         budgeting.settle(
             spend=spend, cost_micros=row.cost_micros, completion_tokens=row.completion_tokens
         )
     except Exception:
         logger.exception("Could not settle the budget of a %s request", row.status)
+    try:
+        _ledger_write(row)
+    except Exception:
+        logger.exception("Could not write the usage record for a %s request", row.status)
 
 
 def _ledger_write(row: UsageRecord) -> None:

@@ -183,6 +183,29 @@ def test_the_routing_signal_reads_only_downgrade_budgets(member, team):
     assert budget_signal(who(member)) == 0.45  # the team budget (90% used) blocks instead
 
 
+def test_the_signal_of_a_budget_whose_period_ended_counts_only_its_holds(member, team):
+    budget = set_budget(team=team, limit=1000, on_limit="downgrade", period="day")
+    assert budget_signal(who(member)) == 0.0
+    Budget.objects.filter(pk=budget.pk).update(spent_micros=600, reserved_micros=150)
+    assert budget_signal(who(member)) == 0.75
+    yesterday = budget.period_start - timedelta(days=1)
+    Budget.objects.filter(pk=budget.pk).update(period_start=yesterday, extra_micros=500)
+    assert budget_signal(who(member)) == 0.15  # a new day: nothing spent, no top-up
+
+
+def test_a_fast_reservation_that_one_budget_refuses_changes_nothing(member, team):
+    """Every applicable budget is updated in one statement, then the
+    transaction is rolled back if one of them had no room."""
+    org = set_budget("org", limit=10_000)
+    user_b = set_budget("user", team=team, user=member.user, limit=10_000)
+    team_b = set_budget(team=team, limit=1_000)
+    budget_reserve(who=who(member), amount_micros=700, local=False)
+    with pytest.raises(BudgetExceeded, match="team eng budget"):
+        budget_reserve(who=who(member), amount_micros=400, local=False)
+    assert [reload(b).reserved_micros for b in (org, user_b, team_b)] == [700, 700, 700]
+    assert Reservation.objects.count() == 3
+
+
 def test_budget_set_refuses_nonsense(team, member, outsider):
     with pytest.raises(ValidationError):
         set_budget(team=team, limit=-1)
@@ -247,15 +270,15 @@ def test_concurrent_reservations_never_overcommit(member, team):
 def test_reserve_and_settle_are_a_few_statements_whatever_the_number_of_budgets(
     member, team, django_assert_max_num_queries
 ):
-    """The request path: one UPDATE … RETURNING for all budgets (with the
-    count of applicable ones and the holds), one settling statement or two;
-    the per-budget spend and holds still come out right."""
+    """The request path: one UPDATE … RETURNING for all budgets that says
+    whether each had room, and one INSERT of the holds; one settling
+    statement or two; the per-budget spend and holds still come out right."""
     org = set_budget("org", limit=10_000, period=Budget.Period.MONTH)
     team_b = set_budget(team=team, limit=5_000, period=Budget.Period.WEEK)
     user_b = set_budget("user", team=team, user=member.user, limit=2_000, period="day")
     budget_reserve(who=who(member), amount_micros=1, local=False)  # warm the sweep timer
     # in a test the transaction is a savepoint and its release: two more
-    with django_assert_max_num_queries(3 + 2):
+    with django_assert_max_num_queries(2 + 2):
         hold = budget_reserve(who=who(member), amount_micros=900, local=False)
     assert {b.reserved_micros for b in map(reload, (org, team_b, user_b))} == {901}
     assert Reservation.objects.filter(hold=hold.code).count() == 3
