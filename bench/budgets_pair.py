@@ -18,7 +18,9 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 def main() -> None:
@@ -69,8 +71,10 @@ def main() -> None:
         reserves.append((middle - began) * 1000)
         settles.append((time.perf_counter() - middle) * 1000)
 
+    read = _admit_read(who)
     for _ in range(50):
         pair()
+        read()
     reserves.clear()
     settles.clear()
     cpu = time.process_time()
@@ -78,6 +82,13 @@ def main() -> None:
         pair()
     cpu_ms = (time.process_time() - cpu) / args.pairs * 1000
     times = [r + s for r, s in zip(reserves, settles, strict=True)]
+    reads = []
+    cpu = time.process_time()
+    for _ in range(args.pairs):
+        began = time.perf_counter()
+        read()
+        reads.append((time.perf_counter() - began) * 1000)
+    read_cpu_ms = (time.process_time() - cpu) / args.pairs * 1000
     with CaptureQueriesContext(connection) as queries:
         pair()
     print(json.dumps({
@@ -85,10 +96,28 @@ def main() -> None:
         "p50_ms": round(statistics.median(times), 3), "cpu_ms": round(cpu_ms, 3),
         "reserve_p50_ms": round(statistics.median(reserves), 3),
         "settle_p50_ms": round(statistics.median(settles), 3),
+        # the gateway's read before deciding (which budgets apply, the signal):
+        # every request pays it, with budgets or without
+        "admit_read_p50_ms": round(statistics.median(reads), 3),
+        "admit_read_cpu_ms": round(read_cpu_ms, 3),
         # through Django's cursors (on PostgreSQL this checkout's hot path
         # uses prepared statements on psycopg's own cursor, not counted)
         "django_statements": len(queries.captured_queries),
     }))  # fmt: skip
+
+
+def _admit_read(who: Any) -> Callable[[], float]:
+    """The budget read of the gateway's admission, in this checkout's form."""
+    from django.utils import timezone
+
+    from apps.budgets import selectors
+
+    if hasattr(selectors, "budgets_applicable_now"):
+        return lambda: selectors.budget_signal(
+            who, applicable=selectors.budgets_applicable_now(who, timezone.now())
+        )
+    old = selectors.budgets_applicable_list  # before this branch: model instances
+    return lambda: selectors.budget_signal(who, applicable=old(who))  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":
