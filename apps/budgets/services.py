@@ -148,7 +148,7 @@ def _reserve_one_statement(who: Who, hold: Hold, local: bool, now: datetime) -> 
     (atomic by itself: one round trip, no BEGIN/COMMIT). FOR UPDATE reads
     each row's latest version once it holds the lock, so the check cannot
     race another request's. Outside a transaction it commits without
-    waiting for the WAL flush (docs/decisions/0008-budget-hot-path.md)."""
+    waiting for the WAL flush (docs/decisions/0009-budget-hot-path.md)."""
     fits, fits_params = _fits(hold.amount_micros, local, now, taken=False)
     current, current_params = period_current_sql(now)
     expires = now + timedelta(seconds=settings.HYBRIDHUB_BUDGET_RESERVATION_TTL_SECONDS)
@@ -175,8 +175,9 @@ def _reserve_one_statement(who: Who, hold: Hold, local: bool, now: datetime) -> 
     return [row[1] for row in taken if row[3]]
 
 
-# A reservation lost in a crash only gives back headroom that would expire
-# anyway; a settlement is a charge, and commits normally (decision 0008).
+# PostgreSQL's commit modes for the one-statement transactions: a reservation
+# lost in a crash only gives back headroom; a settlement waits for its WAL
+# flush unless the ledger row's commit right after flushes it (decision 0009).
 _ASYNC_COMMIT = "commit_mode AS (SELECT set_config('synchronous_commit', 'off', true))"
 _SYNC_COMMIT = "commit_mode AS (SELECT 1)"
 
@@ -231,7 +232,7 @@ def budget_settle(*, hold: Hold, cost_micros: int, flushed_by_next: bool = False
     ``flushed_by_next``: the caller commits a transaction of its own right
     after this on the same connection (the ledger row), so on PostgreSQL the
     settlement need not wait for its own WAL flush: the next commit's flush
-    makes it durable too (decision 0008)."""
+    makes it durable too (decision 0009)."""
     if hold.settled or hold.empty:
         hold.settled = True
         return
