@@ -19,6 +19,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from django.conf import settings
@@ -49,7 +50,7 @@ from .selectors import (
     totals,
     used_ratio,
 )
-from .sql import fetch_all
+from .sql import fetch_all, write_transaction
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ def _reserve_fast(who: Who, hold: Hold, local: bool, now: datetime) -> list[int]
     if connection.vendor == "postgresql":
         return _reserve_one_statement(who, hold, local, now)
     try:
-        with transaction.atomic():
+        with write_transaction():
             return _reserve_sqlite(who, hold, local, now)
     except _Undo:
         hold.periods = {}
@@ -131,9 +132,7 @@ def _reserve_sqlite(who: Who, hold: Hold, local: bool, now: datetime) -> list[in
         f"RETURNING id, period_start || '', {fits} AND {current}, {_AT_WARNING}"
     )
     params = [hold.amount_micros, *applicable_params(who), *fits_params, *current_params]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+    rows = fetch_all(sql, params)
     if not all(row[2] for row in rows):
         raise _Undo
     hold.periods = {row[0]: row[1] for row in rows}
@@ -245,21 +244,14 @@ def budget_settle(*, hold: Hold, cost_micros: int, flushed_by_next: bool = False
             _SETTLE_PG_ASYNC if fast else _SETTLE_PG, [hold.code, ids, starts, ids, cost_micros]
         )
         return
-    charge = " OR ".join(["(id = %s AND period_start = %s)"] * len(ids))
     charge_params: list[Any] = []
     for budget_id in ids:
         charge_params += [budget_id, db_moment(hold.periods[budget_id])]
     code = Reservation._meta.get_field("hold").get_db_prep_value(hold.code, connection)
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_SETTLE_DELETE, [code])
-        held = dict(cursor.fetchall())
-        release = " ".join(f"WHEN {int(i)} THEN {int(held.get(i, 0))}" for i in ids)
-        cursor.execute(
-            f"UPDATE {_TABLE} SET reserved_micros = reserved_micros - "
-            f"CASE id {release} ELSE 0 END, spent_micros = spent_micros + "
-            f"CASE WHEN {charge} THEN %s ELSE 0 END WHERE id IN ({_ids(ids)})",
-            [*charge_params, cost_micros],
-        )
+    with write_transaction():
+        held = dict(fetch_all(_SETTLE_DELETE, [code]))
+        release = [value for i in ids for value in (i, held.get(i, 0))]
+        fetch_all(_settle_sqlite(len(ids)), [*release, *charge_params, cost_micros, *ids])
 
 
 def budget_release(*, hold: Hold) -> None:
@@ -288,6 +280,19 @@ _SETTLE_PG = (
 _SETTLE_PG_ASYNC = _SETTLE_PG.replace(_SYNC_COMMIT, _ASYNC_COMMIT)
 
 
+@cache
+def _settle_sqlite(budgets: int) -> str:
+    """The settling UPDATE for this many budgets: its text depends on nothing
+    else, so sqlite3's statement cache keeps it compiled."""
+    release = " ".join(["WHEN %s THEN %s"] * budgets)
+    charge = " OR ".join(["(id = %s AND period_start = %s)"] * budgets)
+    return (
+        f"UPDATE {_TABLE} SET reserved_micros = reserved_micros - CASE id {release} ELSE 0 END, "
+        f"spent_micros = spent_micros + CASE WHEN {charge} THEN %s ELSE 0 END "
+        f"WHERE id IN ({', '.join(['%s'] * budgets)})"
+    )
+
+
 def _reservations_insert(hold: Hold, now: datetime) -> None:
     """One row per budget held (SQLite, and the slow path everywhere)."""
     expires = now + timedelta(seconds=settings.HYBRIDHUB_BUDGET_RESERVATION_TTL_SECONDS)
@@ -297,12 +302,11 @@ def _reservations_insert(hold: Hold, now: datetime) -> None:
     for budget_id, start in hold.periods.items():
         params += [code, budget_id, hold.amount_micros, db_moment(start), created, expiry]
     rows = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(hold.periods))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {_RESERVATIONS} (hold, budget_id, amount_micros, "
-            f"period_start, created_at, expires_at) VALUES {rows}",
-            params,
-        )
+    fetch_all(
+        f"INSERT INTO {_RESERVATIONS} (hold, budget_id, amount_micros, "
+        f"period_start, created_at, expires_at) VALUES {rows}",
+        params,
+    )
 
 
 def _fits(amount: int, local: bool, now: datetime, *, taken: bool) -> tuple[str, list[Any]]:
