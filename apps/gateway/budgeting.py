@@ -109,11 +109,16 @@ async def recheck(
     return None
 
 
-def settle(*, spend: Spend, cost_micros: int, completion_tokens: int) -> None:
-    """Charge the real cost, release the rest (sync: called just before the
-    ledger write, whose commit makes the settlement durable too)."""
+def settle(
+    *, spend: Spend, cost_micros: int, completion_tokens: int, flushed_by_next: bool = False
+) -> None:
+    """Charge the real cost, release the rest (sync: called beside the ledger
+    write). ``flushed_by_next``: the ledger row's commit comes right after,
+    on this connection, and makes the settlement durable too (budget_settle)."""
     if spend.hold is not None:
-        budgets.budget_settle(hold=spend.hold, cost_micros=cost_micros, flushed_by_next=True)
+        budgets.budget_settle(
+            hold=spend.hold, cost_micros=cost_micros, flushed_by_next=flushed_by_next
+        )
     if spend.ticket is not None:
         ratelimit.rate_tokens_add(ticket=spend.ticket, tokens=completion_tokens)
         spend.ticket = None

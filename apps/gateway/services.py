@@ -752,8 +752,9 @@ def _save_and_settle(row: UsageRecord, spend: Spend) -> None:
     # (first: the ledger row's commit right after makes it durable too)
     try:
         budgeting.settle(
-            spend=spend, cost_micros=row.cost_micros, completion_tokens=row.completion_tokens
-        )
+            spend=spend, cost_micros=row.cost_micros, completion_tokens=row.completion_tokens,
+            flushed_by_next=True,
+        )  # fmt: skip
     except Exception:
         logger.exception("Could not settle the budget of a %s request", row.status)
     try:
