@@ -97,8 +97,9 @@ def budget_reserve(
     if warn is None:  # refused, or a period to roll over: the careful path
         budgets = _reserve_slow(who, hold, local, now)
         hold.warnings = _warnings(budgets, now)
-    elif warn:
-        hold.warnings = _warnings(list(_with_labels().filter(pk__in=warn)), now)
+    elif warn:  # at their warning threshold: {budget id: not yet logged this period}
+        budgets = list(_with_labels().filter(pk__in=warn))
+        hold.warnings = _warnings(budgets, now, unlogged={i for i, new in warn.items() if new})
     return hold
 
 
@@ -106,10 +107,11 @@ class _Undo(Exception):
     """Roll the fast path's transaction back."""
 
 
-def _reserve_fast(who: Who, hold: Hold, local: bool, now: datetime) -> list[int] | None:
+def _reserve_fast(who: Who, hold: Hold, local: bool, now: datetime) -> dict[int, bool] | None:
     """Take the amount from every applicable budget, holds inserted, or
     change nothing and return None (a budget could not take it, or its
-    period has ended). Returns the ids of budgets at their warning threshold."""
+    period has ended). Returns the budgets at their warning threshold, each
+    with whether its warning is still to be logged this period."""
     if connection.vendor == "postgresql":
         return _reserve_one_statement(who, hold, local, now)
     try:
@@ -120,7 +122,7 @@ def _reserve_fast(who: Who, hold: Hold, local: bool, now: datetime) -> list[int]
         return None
 
 
-def _reserve_sqlite(who: Who, hold: Hold, local: bool, now: datetime) -> list[int]:
+def _reserve_sqlite(who: Who, hold: Hold, local: bool, now: datetime) -> dict[int, bool]:
     """SQLite, inside a transaction that holds the write lock from its first
     statement: one UPDATE … RETURNING over every applicable budget (no
     SELECT first) that says, from the row as updated, whether it had room;
@@ -138,10 +140,12 @@ def _reserve_sqlite(who: Who, hold: Hold, local: bool, now: datetime) -> list[in
     hold.periods = {row[0]: row[1] for row in rows}
     if rows:
         _reservations_insert(hold, now)
-    return [row[0] for row in rows if row[3]]
+    return {row[0]: row[3] == _WARN_NEW for row in rows if row[3]}
 
 
-def _reserve_one_statement(who: Who, hold: Hold, local: bool, now: datetime) -> list[int] | None:
+def _reserve_one_statement(
+    who: Who, hold: Hold, local: bool, now: datetime
+) -> dict[int, bool] | None:
     """PostgreSQL: lock the applicable budgets in id order, check them all,
     and take the amount from all or none, holds included, in one statement
     (atomic by itself: one round trip, no BEGIN/COMMIT). FOR UPDATE reads
@@ -171,7 +175,7 @@ def _reserve_one_statement(who: Who, hold: Hold, local: bool, now: datetime) -> 
         return None
     taken = [row for row in found if row[1] is not None]
     hold.periods = {row[1]: row[2] for row in taken}
-    return [row[1] for row in taken if row[3]]
+    return {row[1]: row[3] == _WARN_NEW for row in taken if row[3]}
 
 
 # PostgreSQL's commit modes for the one-statement transactions: a reservation
@@ -180,11 +184,14 @@ def _reserve_one_statement(who: Who, hold: Hold, local: bool, now: datetime) -> 
 _ASYNC_COMMIT = "commit_mode AS (SELECT set_config('synchronous_commit', 'off', true))"
 _SYNC_COMMIT = "commit_mode AS (SELECT 1)"
 
-# From the row as updated: at or past its warning threshold (a budget with
-# no allowance is 100% used).
+# From the row as updated: 0 below its warning threshold (a budget with no
+# allowance is 100% used), 1 at it and already logged this period, 2 at it
+# for the first time this period.
 _AT_WARNING = (
-    "(spent_micros + reserved_micros) * 100 >= warn_percent * (limit_micros + extra_micros)"
+    "CASE WHEN (spent_micros + reserved_micros) * 100 < warn_percent * (limit_micros + "
+    "extra_micros) THEN 0 WHEN warned_period = period_start THEN 1 ELSE 2 END"
 )
+_WARN_NEW = 2
 
 
 def _reserve_slow(who: Who, hold: Hold, local: bool, now: datetime) -> list[Budget]:
@@ -397,15 +404,18 @@ def _exceeded_message(budget: Budget, amount: int, now: datetime) -> str:
     )
 
 
-def _warnings(budgets: list[Budget], now: datetime) -> list[str]:
+def _warnings(budgets: list[Budget], now: datetime, unlogged: set[int] | None = None) -> list[str]:
     """Budgets at or past their warning threshold; the first time in a period
-    each crosses it, an audit event is written."""
+    each crosses it, an audit event is written. ``unlogged``: the budgets the
+    reservation saw not yet logged this period (None: look at every one)."""
     out = []
     for budget in budgets:
         used = used_ratio(budget, now)
         if used * 100 < budget.warn_percent:
             continue
         out.append(f"{budget.label} {min(used, 9.99):.0%} used")
+        if unlogged is not None and budget.pk not in unlogged:
+            continue
         first = (
             Budget.objects.filter(pk=budget.pk)
             .exclude(warned_period=budget.period_start)

@@ -152,6 +152,22 @@ def test_the_warning_is_logged_once_a_period(member, team_budget):
     assert BudgetEvent.objects.filter(kind="warning").count() == 1
 
 
+def test_a_warning_already_logged_this_period_costs_no_write(member, team_budget):
+    """Past the threshold every request carries the warning, but only the
+    first one in a period writes (the audit event and warned_period)."""
+    budget_reserve(who=who(member), amount_micros=850, local=False)
+    assert BudgetEvent.objects.filter(kind="warning").count() == 1
+    seen, hold = _statements(lambda: budget_reserve(who=who(member), amount_micros=10, local=False))
+    assert hold.warnings == ["team eng budget 86% used"]
+    if connection.vendor == "sqlite":
+        assert seen.count("UPDATE") == 1 and "INSERT" in seen  # the hold, no event
+    assert BudgetEvent.objects.filter(kind="warning").count() == 1
+    next_period = reload(team_budget).period_start - timedelta(days=40)
+    Budget.objects.filter(pk=team_budget.pk).update(warned_period=next_period)
+    budget_reserve(who=who(member), amount_micros=10, local=False)
+    assert BudgetEvent.objects.filter(kind="warning").count() == 2  # logged again: new period
+
+
 def test_top_ups_and_overrides_record_who_and_why(member, team_admin, team_budget):
     budget_settle(
         hold=budget_reserve(who=who(member), amount_micros=1000, local=False), cost_micros=1000
