@@ -1,27 +1,42 @@
 """What budgets add to a request: reserve → call → settle, on SQLite and PostgreSQL.
 
-    .venv/bin/python bench/budgets.py [--seconds 10] [--concurrency 10] [--backends sqlite,postgres]
+    .venv/bin/python bench/budgets.py [--seconds 10] [--rounds 2] [--vendor-ms 200]
+        [--concurrency 10] [--backends sqlite,postgres]
 
-For each database: (1) HybridHub (one uvicorn worker) in front of the
-loopback mock vendor, the same closed-loop load twice — without any budget,
-then with an organisation, a team and a user budget that every request
-reserves against and settles (limits high enough never to refuse); the p50
-and p99 of both runs and the difference. (2) reserve + settle alone against
-those three budgets: p50 of one pair with nothing else running, and p50/p99
-with ``--concurrency`` threads doing it at once. Results also go to
-bench/results/budgets.json. PostgreSQL runs a throwaway server from Debian's
-binaries (tests/support/postgres.py).
+For each database, three figures:
+
+(a) reserve + settle alone against an organisation, a team and a user
+    budget, as the gateway calls them: p50 of one pair with nothing else
+    running (and its CPU), and p50/p99 and pairs per second with
+    ``--concurrency`` threads at once (one connection each).
+(b) the added request p50 through HybridHub (one uvicorn worker) at
+    ``--concurrency`` when the hub is *not* CPU-saturated: the mock vendor
+    answers after ``--vendor-ms`` (a real vendor's latency), so the worker
+    is mostly idle and what shows is the time budgets add to a request,
+    not queueing behind other requests' CPU.
+(c) the same with a vendor that answers at once: the worker is saturated,
+    every request waits for the CPU of the nine others, so the added p50
+    there is mostly queueing (at c=10, 0.1 ms of CPU shows as ~1 ms); the
+    added CPU per request (the server process's CPU time per request, with
+    budgets minus without) is the figure that says what budgets cost.
+
+Each load figure is the median over ``--rounds`` rounds that alternate
+without/with budgets (the same three budgets, limits too high ever to
+refuse). Results also go to bench/results/budgets.json. PostgreSQL runs a
+throwaway server from Debian's binaries (tests/support/postgres.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -30,6 +45,7 @@ from bench.gateway_overhead import (  # noqa: E402
     PY,
     SETUP,
     bench_env,
+    cpu_seconds,
     free_port,
     load,
     prepare_database,
@@ -38,6 +54,15 @@ from bench.gateway_overhead import (  # noqa: E402
 )
 from tests.support.postgres import temporary_postgres  # noqa: E402
 
+# A second model on a second mock vendor that answers after --vendor-ms.
+SLOW_MODEL = """
+from apps.providers.models import Provider, LanguageModel
+slow = Provider.objects.create(name="slow", kind="openai_compatible", privacy_zone="vendor",
+    base_url="{base_url}", api_key_env="HYBRIDHUB_PROVIDER_KEY_BENCH", max_retries=0)
+LanguageModel.objects.create(provider=slow, name="cloud-slow", upstream_id="mock-1",
+    input_price_per_mtok=150000, output_price_per_mtok=600000)
+print("slow")
+"""
 BUDGETS_ON = """
 from django.contrib.auth.models import User
 from apps.accounts.models import Team
@@ -64,7 +89,7 @@ who = Who(team.pk, user.pk)
 def pair():
     started = time.perf_counter()
     hold = budget_reserve(who=who, amount_micros=50, local=False)
-    budget_settle(hold=hold, cost_micros=40)
+    budget_settle(hold=hold, cost_micros=40, flushed_by_next=True)
     return (time.perf_counter() - started) * 1000
 times, lock = [], threading.Lock()
 def worker():
@@ -73,84 +98,119 @@ def worker():
         with lock:
             times.append(took)
     connection.close()
-for _ in range(20): pair()
+for _ in range(50): pair()
+cpu = time.process_time()
+single = sorted(pair() for _ in range(500))
+cpu_ms = (time.process_time() - cpu) / 500 * 1000
 threads = [threading.Thread(target=worker) for _ in range(CONCURRENCY)]
 began = time.perf_counter()
 for t in threads: t.start()
 for t in threads: t.join()
 wall = time.perf_counter() - began
 times.sort()
-cpu = time.process_time()
-single = sorted(pair() for _ in range(200))
-cpu_ms = (time.process_time() - cpu) / 200 * 1000
 print(json.dumps({"p50_ms": statistics.median(times), "p99_ms": times[int(len(times) * .99)],
                   "pairs_per_s": len(times) / wall, "alone_p50_ms": statistics.median(single),
                   "alone_cpu_ms": cpu_ms}))
 """
 
 
-def shell(env: dict[str, str], code: str) -> None:
-    subprocess.run([PY, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, check=True,
-                   capture_output=True)  # fmt: skip
+def shell(env: dict[str, str], code: str) -> str:
+    done = subprocess.run([PY, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, check=True,
+                          capture_output=True, text=True)  # fmt: skip
+    return done.stdout.strip().splitlines()[-1]
 
 
-def run_backend(name: str, database_url: str, seconds: float, concurrency: int) -> dict:  # type: ignore[type-arg]
+def measure(hub: subprocess.Popen[bytes], port: int, key: str, model: str, concurrency: int,
+            seconds: float) -> dict[str, float]:  # fmt: skip
+    """One closed-loop run: latency figures and the server's CPU per request."""
+    body = {"model": model, "messages": [{"role": "user", "content": "Hi."}], "max_tokens": 16}
+    load(port, body, key, 2, 1)  # warm: this phase's budgets, connections
+    before = cpu_seconds(hub.pid)
+    summary = load(port, body, key, concurrency, seconds).summary()
+    summary["cpu_ms"] = (cpu_seconds(hub.pid) - before) / max(summary["requests"], 1) * 1000
+    return summary
+
+
+def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {name: statistics.median(run[name] for run in runs) for name in runs[0]}
+
+
+def run_backend(name: str, database_url: str, args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="hybridhub-bench-"))
-    mock_port, hub_port = free_port(), free_port()
+    mock_port, slow_port, hub_port = free_port(), free_port(), free_port()
     env = bench_env(
         workdir,
         HYBRIDHUB_PROVIDER_KEY_BENCH="sk-bench",
-        HYBRIDHUB_PROVIDER_ALLOW_LOOPBACK="true",  # the mock vendor is on 127.0.0.1
+        HYBRIDHUB_PROVIDER_ALLOW_LOOPBACK="true",  # the mock vendors are on 127.0.0.1
         HYBRIDHUB_PRELOAD_LOCAL_MODELS="false",
     )
     if database_url:
         env["DATABASE_URL"] = database_url
     key = prepare_database(env, SETUP.replace("{base_url}", f"http://127.0.0.1:{mock_port}/v1"))
-    mock = subprocess.Popen(
-        [PY, "-m", "tests.support.openai_mock", "--port", str(mock_port), "--tokens", "16"],
-        cwd=ROOT, env=env,
-    )  # fmt: skip
+    shell(env, SLOW_MODEL.replace("{base_url}", f"http://127.0.0.1:{slow_port}/v1"))
+    mock = [PY, "-m", "tests.support.openai_mock", "--tokens", "16", "--port"]
+    vendors = [
+        subprocess.Popen([*mock, str(mock_port)], cwd=ROOT, env=env),
+        subprocess.Popen([*mock, str(slow_port), "--delay", str(args.vendor_ms / 1000)],
+                         cwd=ROOT, env=env),
+    ]  # fmt: skip
     hub = start_hub(env, hub_port)
-    body = {"model": "cloud", "messages": [{"role": "user", "content": "Hi."}], "max_tokens": 16}
-    runs = {}
+    phases = {"unsaturated": "cloud-slow", "saturated": "cloud"}
+    runs: dict[tuple[str, str], list[dict[str, float]]] = {}
     try:
-        wait_for_port(mock_port)
-        wait_for_port(hub_port)
-        for label, code in (("without budgets", BUDGETS_OFF), ("with 3 budgets", BUDGETS_ON)):
-            shell(env, code)
-            load(hub_port, body, key, 2, 1)  # warm up
-            runs[label] = load(hub_port, body, key, concurrency, seconds).summary()
+        for port in (mock_port, slow_port, hub_port):
+            wait_for_port(port)
+        for _ in range(args.rounds):
+            for budgets, code in (("without", BUDGETS_OFF), ("with", BUDGETS_ON)):
+                shell(env, code)
+                for phase, model in phases.items():
+                    run = measure(hub, hub_port, key, model, args.concurrency, args.seconds)
+                    runs.setdefault((phase, budgets), []).append(run)
     finally:
-        for proc in (hub, mock):
+        for proc in (hub, *vendors):
             proc.terminate()
             proc.wait(timeout=15)
-    micro = MICRO.replace("ITERATIONS", "100").replace("CONCURRENCY", str(concurrency))
-    pairs = json.loads(
-        subprocess.run([PY, "manage.py", "shell", "-c", micro], cwd=ROOT, env=env, check=True,
-                       capture_output=True, text=True).stdout.strip().splitlines()[-1]
-    )  # fmt: skip
-    off, on = runs["without budgets"], runs["with 3 budgets"]
-    row = {
-        "database": name, "concurrency": concurrency, "without": off, "with": on,
-        "added_p50_ms": on["p50_ms"] - off["p50_ms"], "added_p99_ms": on["p99_ms"] - off["p99_ms"],
-        "reserve_settle": pairs,
-    }  # fmt: skip
+    micro = MICRO.replace("ITERATIONS", "200").replace("CONCURRENCY", str(args.concurrency))
+    row: dict[str, Any] = {"database": name, "concurrency": args.concurrency,
+                           "vendor_ms": args.vendor_ms, "rounds": args.rounds,
+                           "reserve_settle": json.loads(shell(env, micro))}  # fmt: skip
+    for phase in phases:
+        off, on = median_of(runs[(phase, "without")]), median_of(runs[(phase, "with")])
+        added = {f"added_{k}": on[k] - off[k] for k in ("p50_ms", "p99_ms", "cpu_ms")}
+        row[phase] = {"without": off, "with": on, **added}
+    _print(row)
+    return row
+
+
+def _print(row: dict[str, Any]) -> None:
+    pairs, c = row["reserve_settle"], row["concurrency"]
     print(
-        f"{name:>10} c={concurrency}: p50 {off['p50_ms']:.2f} -> {on['p50_ms']:.2f} ms "
-        f"(added {row['added_p50_ms']:+.2f} ms), p99 {off['p99_ms']:.2f} -> {on['p99_ms']:.2f} ms, "
-        f"rps {off['rps']:.0f} -> {on['rps']:.0f}, errors {on['errors']}\n"
-        f"{'':>10} reserve+settle (3 budgets): alone p50 {pairs['alone_p50_ms']:.2f} ms "
-        f"({pairs['alone_cpu_ms']:.2f} ms CPU in this process); "
-        f"{concurrency} threads p50 {pairs['p50_ms']:.2f} ms, p99 {pairs['p99_ms']:.2f} ms, "
-        f"{pairs['pairs_per_s']:.0f} pairs/s",
+        f"{row['database']}: (a) reserve+settle, 3 budgets: alone p50"
+        f" {pairs['alone_p50_ms']:.3f} ms ({pairs['alone_cpu_ms']:.3f} ms CPU);"
+        f" {c} threads p50 {pairs['p50_ms']:.2f} ms,"
+        f" p99 {pairs['p99_ms']:.2f} ms, {pairs['pairs_per_s']:.0f} pairs/s",
         flush=True,
     )
-    return row
+    for label, phase in (("(b) vendor answers in "
+                          f"{row['vendor_ms']:.0f} ms", "unsaturated"),
+                         ("(c) vendor answers at once (saturated)", "saturated")):  # fmt: skip
+        fig = row[phase]
+        off, on = fig["without"], fig["with"]
+        print(
+            f"  {label}, c={c}: p50 {off['p50_ms']:.2f} -> {on['p50_ms']:.2f} ms"
+            f" (added {fig['added_p50_ms']:+.2f} ms), p99 {off['p99_ms']:.1f} -> {on['p99_ms']:.1f}"
+            f" ms, rps {off['rps']:.0f} -> {on['rps']:.0f}, CPU per request {off['cpu_ms']:.2f} ->"
+            f" {on['cpu_ms']:.2f} ms (added {fig['added_cpu_ms']:+.2f} ms),"
+            f" errors {on['errors']:.0f}",
+            flush=True,
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--vendor-ms", type=float, default=200)
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--backends", default="sqlite,postgres")
     args = parser.parse_args()
@@ -158,7 +218,7 @@ def main() -> None:
     for backend in args.backends.split(","):
         with ExitStack() as stack:
             url = stack.enter_context(temporary_postgres()) if backend == "postgres" else ""
-            results.append(run_backend(backend, url, args.seconds, args.concurrency))
+            results.append(run_backend(backend, url, args))
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "budgets.json").write_text(json.dumps(results, indent=2))

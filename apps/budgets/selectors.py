@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.db import connection
 from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -15,6 +17,7 @@ from apps.accounts.models import Membership
 
 from .models import Budget, Reservation
 from .periods import period_end, period_start
+from .sql import fetch_all
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,7 @@ APPLICABLE_WHERE = (
     " OR (scope = 'user' AND team_id = %s AND user_id = %s)"
     " OR (scope = 'key' AND api_key_id = %s)"
 )
-_APPLICABLE_SQL = f"SELECT * FROM {Budget._meta.db_table} WHERE {APPLICABLE_WHERE} ORDER BY id"
+_TABLE = Budget._meta.db_table
 
 
 def applicable_params(who: Who) -> list[int | None]:
@@ -56,13 +59,44 @@ def applicable_params(who: Who) -> list[int | None]:
 
 
 def budgets_applicable_list(who: Who) -> list[Budget]:
-    """budgets_applicable, for the request path: the same rows in primary-key
-    order (the lock order) without building an ORM query each time."""
-    return list(Budget.objects.raw(_APPLICABLE_SQL, applicable_params(who)))
+    """budgets_applicable in primary-key order (the lock order)."""
+    return list(budgets_applicable(who).order_by("pk"))
 
 
 def current_start(budget: Budget, now: datetime) -> datetime:
     return period_start(budget.period, now, org_tz())
+
+
+def db_moment(value: datetime | str) -> Any:
+    """A datetime as the database takes it. On SQLite this is what
+    adapt_datetimefield_value returns (naive UTC text) without its settings
+    look-ups; text is a value read back from SQLite and passed on as it is."""
+    if isinstance(value, str) or connection.vendor != "sqlite":
+        return value
+    return str(value.astimezone(UTC).replace(tzinfo=None))
+
+
+_starts: tuple[int, str, list[Any]] = (-1, "", [])
+
+
+def period_current_sql(now: datetime) -> tuple[str, list[Any]]:
+    """SQL that is true for a budget row still in the period containing
+    ``now`` (not due to roll over), with its params. The three period starts
+    are computed once a minute: every instant of one UTC minute falls on the
+    same local day (time zone offsets are whole minutes)."""
+    global _starts
+    minute, zone = int(now.timestamp()) // 60, settings.HYBRIDHUB_ORG_TIME_ZONE
+    if _starts[0] != minute or _starts[1] != zone:
+        tz = org_tz()
+        _starts = (minute, zone, [db_moment(period_start(p, now, tz)) for p in _PERIODS])
+    return _CURRENT, list(_starts[2])
+
+
+_PERIODS = ("day", "week", "month")
+_CURRENT = (
+    "period_start >= CASE period WHEN 'day' THEN %s WHEN 'week' THEN %s "
+    "WHEN 'month' THEN %s ELSE period_start END"
+)
 
 
 def totals(budget: Budget, now: datetime) -> tuple[int, int, int]:
@@ -77,20 +111,49 @@ def used_ratio(budget: Budget, now: datetime) -> float:
     return (spent + reserved) / allowance if allowance else 1.0
 
 
+@dataclass(frozen=True, slots=True)
+class Applicable:
+    """A budget a request falls under, as the request path reads it before
+    deciding: plain values, no model instance."""
+
+    budget_id: int
+    downgrade: bool
+    used: float  # (spent + reserved) / allowance, in the period containing now
+
+
+def budgets_applicable_now(who: Who, now: datetime) -> list[Applicable]:
+    """The budgets ``who`` falls under and how used up each is: one SELECT
+    on the request path (totals() in SQL, so no datetime is parsed)."""
+    current, params = period_current_sql(now)
+    sql = (
+        f"SELECT id, on_limit, spent_micros, reserved_micros, limit_micros, extra_micros, "
+        f"{current} FROM {_TABLE} WHERE {APPLICABLE_WHERE}"
+    )
+    return [_applicable(*row) for row in fetch_all(sql, [*params, *applicable_params(who)])]
+
+
+def _applicable(
+    budget_id: int, on_limit: str, spent: int, reserved: int, limit: int, extra: int, current: bool
+) -> Applicable:
+    if not current:  # the period has ended: what the next one starts from
+        spent, extra = 0, 0
+    allowance = limit + extra
+    used = (spent + reserved) / allowance if allowance else 1.0
+    return Applicable(budget_id, on_limit == Budget.OnLimit.DOWNGRADE, used)
+
+
 def budget_signal(
-    who: Who, now: datetime | None = None, *, applicable: list[Budget] | None = None
+    who: Who, now: datetime | None = None, *, applicable: list[Applicable] | None = None
 ) -> float:
     """How used up the tightest *downgrade* budget of the request is (0 … 1+).
 
     The routing policy reads this (Facts.budget_used) so 'over 80% → @local'
     is an ordinary rule. Block budgets refuse instead of steering routes.
-    ``applicable``: budgets_applicable_list(who), when the caller has it already.
+    ``applicable``: budgets_applicable_now(who, now), when the caller has it already.
     """
-    now = now or timezone.now()
     if applicable is None:
-        applicable = budgets_applicable_list(who)
-    budgets = [b for b in applicable if b.on_limit == Budget.OnLimit.DOWNGRADE]
-    return round(max((used_ratio(b, now) for b in budgets), default=0.0), 4)
+        applicable = budgets_applicable_now(who, now or timezone.now())
+    return round(max((a.used for a in applicable if a.downgrade), default=0.0), 4)
 
 
 @dataclass(frozen=True)

@@ -18,22 +18,22 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from apps.accounts.models import ApiKey, Team
 
 from .errors import BudgetExceeded
 from .models import Budget, BudgetEvent, Reservation
-from .periods import period_end, period_start
+from .periods import period_end
 from .ratelimit import rate_windows_prune
 from .selectors import (
     APPLICABLE_WHERE,
@@ -42,12 +42,15 @@ from .selectors import (
     budget_state,
     budgets_applicable_list,
     current_start,
+    db_moment,
     ledger_spent,
     org_tz,
+    period_current_sql,
     reservations_live,
     totals,
     used_ratio,
 )
+from .sql import fetch_all, write_transaction
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +68,9 @@ class Hold:
 
     code: uuid.UUID
     amount_micros: int
-    periods: dict[int, datetime]  # budget id → the period it was reserved in
+    # budget id → the period it was reserved in, as the database gave it
+    # (on SQLite the stored text, passed back as it is when settling)
+    periods: dict[int, datetime | str]
     warnings: list[str] = field(default_factory=list)
     settled: bool = False
 
@@ -75,6 +80,9 @@ class Hold:
 
 
 # --- reserve, re-check, settle ------------------------------------------------------
+#
+# The hot path (every request reserves and settles) is plain SQL on tuples:
+# one statement per step, no model instance built, no datetime parsed.
 
 
 def budget_reserve(
@@ -85,10 +93,13 @@ def budget_reserve(
     now = now or timezone.now()
     _sweep_maybe(now)
     hold = Hold(code=uuid.uuid4(), amount_micros=amount_micros, periods={})
-    taken = _reserve_fast(who, hold, local, now)
-    if taken is None:  # refused, or a period to roll over: the careful path
-        taken = _reserve_slow(who, hold, local, now)
-    hold.warnings = _warnings(taken, amount_micros, now) if taken else []
+    warn = _reserve_fast(who, hold, local, now)
+    if warn is None:  # refused, or a period to roll over: the careful path
+        budgets = _reserve_slow(who, hold, local, now)
+        hold.warnings = _warnings(budgets, now)
+    elif warn:  # at their warning threshold: {budget id: not yet logged this period}
+        budgets = list(_with_labels().filter(pk__in=warn))
+        hold.warnings = _warnings(budgets, now, unlogged={i for i, new in warn.items() if new})
     return hold
 
 
@@ -96,62 +107,91 @@ class _Undo(Exception):
     """Roll the fast path's transaction back."""
 
 
-def _reserve_fast(who: Who, hold: Hold, local: bool, now: datetime) -> list[Budget] | None:
-    """One conditional UPDATE … RETURNING over every applicable budget (no
-    SELECT first), the holds inserted with it. None, having changed nothing,
-    when a budget could not take the amount or its period has ended."""
+def _reserve_fast(who: Who, hold: Hold, local: bool, now: datetime) -> dict[int, bool] | None:
+    """Take the amount from every applicable budget, holds inserted, or
+    change nothing and return None (a budget could not take it, or its
+    period has ended). Returns the budgets at their warning threshold, each
+    with whether its warning is still to be logged this period."""
     if connection.vendor == "postgresql":
         return _reserve_one_statement(who, hold, local, now)
     try:
-        with transaction.atomic():
-            taken, applicable = _take_applicable(who, hold, local, now)
-            if len(taken) != applicable or any(
-                b.period_start < current_start(b, now) for b in taken
-            ):
-                raise _Undo
+        with write_transaction():
+            return _reserve_sqlite(who, hold, local, now)
     except _Undo:
+        hold.periods = {}
         return None
-    hold.periods = {b.pk: b.period_start for b in taken}
-    return taken
 
 
-def _reserve_one_statement(who: Who, hold: Hold, local: bool, now: datetime) -> list[Budget] | None:
+def _reserve_sqlite(who: Who, hold: Hold, local: bool, now: datetime) -> dict[int, bool]:
+    """SQLite, inside a transaction that holds the write lock from its first
+    statement: one UPDATE … RETURNING over every applicable budget (no
+    SELECT first) that says, from the row as updated, whether it had room;
+    if one had not, the caller's transaction is rolled back (_Undo)."""
+    fits, fits_params = _fits(hold.amount_micros, local, now, taken=True)
+    current, current_params = period_current_sql(now)
+    sql = (
+        f"UPDATE {_TABLE} SET reserved_micros = reserved_micros + %s WHERE {APPLICABLE_WHERE} "
+        f"RETURNING id, period_start || '', {fits} AND {current}, {_AT_WARNING}"
+    )
+    params = [hold.amount_micros, *applicable_params(who), *fits_params, *current_params]
+    rows = fetch_all(sql, params)
+    if not all(row[2] for row in rows):
+        raise _Undo
+    hold.periods = {row[0]: row[1] for row in rows}
+    if rows:
+        _reservations_insert(hold, now)
+    return {row[0]: row[3] == _WARN_NEW for row in rows if row[3]}
+
+
+def _reserve_one_statement(
+    who: Who, hold: Hold, local: bool, now: datetime
+) -> dict[int, bool] | None:
     """PostgreSQL: lock the applicable budgets in id order, check them all,
     and take the amount from all or none, holds included, in one statement
     (atomic by itself: one round trip, no BEGIN/COMMIT). FOR UPDATE reads
     each row's latest version once it holds the lock, so the check cannot
-    race another request's."""
-    fits, fits_params = _fits(hold.amount_micros, local)
-    if fits_params:
-        fits_params.append(now)
-    starts = [period_start(p, now, org_tz()) for p in ("day", "week", "month")]
-    current = (
-        "period_start >= CASE period WHEN 'day' THEN %s WHEN 'week' THEN %s "
-        "WHEN 'month' THEN %s ELSE period_start END"
-    )
-    code = Reservation._meta.get_field("hold").get_db_prep_value(hold.code, connection)
+    race another request's. Outside a transaction it commits without
+    waiting for the WAL flush (docs/decisions/0009-budget-hot-path.md)."""
+    fits, fits_params = _fits(hold.amount_micros, local, now, taken=False)
+    current, current_params = period_current_sql(now)
     expires = now + timedelta(seconds=settings.HYBRIDHUB_BUDGET_RESERVATION_TTL_SECONDS)
     sql = (
-        f"WITH locked AS (SELECT id, ({fits} AND {current}) AS ok FROM {_TABLE} "
+        f"WITH {_ASYNC_COMMIT if not connection.in_atomic_block else _SYNC_COMMIT}, "
+        f"locked AS (SELECT id, ({fits} AND {current}) AS ok FROM {_TABLE} "
         f"WHERE {APPLICABLE_WHERE} ORDER BY id FOR UPDATE), "
-        "verdict AS (SELECT COUNT(*) AS n, COALESCE(BOOL_AND(ok), TRUE) AS all_ok FROM locked), "
+        "verdict AS (SELECT COALESCE(BOOL_AND(ok), TRUE) AS all_ok FROM locked), "
         f"taken AS (UPDATE {_TABLE} SET reserved_micros = reserved_micros + %s FROM verdict "
-        f"WHERE verdict.all_ok AND {_TABLE}.id IN (SELECT id FROM locked) RETURNING {_TABLE}.*), "
+        f"WHERE verdict.all_ok AND {_TABLE}.id IN (SELECT id FROM locked) "
+        f"RETURNING {_TABLE}.id, {_TABLE}.period_start, {_AT_WARNING} AS warn), "
         f"held AS (INSERT INTO {_RESERVATIONS} (hold, budget_id, amount_micros, period_start, "
         "created_at, expires_at) SELECT %s, id, %s, period_start, %s, %s FROM taken) "
-        "SELECT verdict.n, verdict.all_ok, taken.* FROM verdict LEFT JOIN taken ON TRUE"
+        "SELECT verdict.all_ok, taken.id, taken.period_start, taken.warn "
+        "FROM commit_mode, verdict LEFT JOIN taken ON TRUE"
     )
-    params = [*fits_params, *starts, *applicable_params(who), hold.amount_micros, code,
-              hold.amount_micros, now, expires]  # fmt: skip
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        names = [column[0] for column in cursor.description][2:]
-        found = cursor.fetchall()
-    if not found[0][1]:
+    params = [*fits_params, *current_params, *applicable_params(who), hold.amount_micros,
+              hold.code, hold.amount_micros, now, expires]  # fmt: skip
+    found = fetch_all(sql, params)
+    if not found[0][0]:
         return None
-    taken = [_budget(names, row[2:]) for row in found if row[2] is not None]
-    hold.periods = {b.pk: b.period_start for b in taken}
-    return taken
+    taken = [row for row in found if row[1] is not None]
+    hold.periods = {row[1]: row[2] for row in taken}
+    return {row[1]: row[3] == _WARN_NEW for row in taken if row[3]}
+
+
+# PostgreSQL's commit modes for the one-statement transactions: a reservation
+# lost in a crash only gives back headroom; a settlement waits for its WAL
+# flush unless the ledger row's commit right after flushes it (decision 0009).
+_ASYNC_COMMIT = "commit_mode AS (SELECT set_config('synchronous_commit', 'off', true))"
+_SYNC_COMMIT = "commit_mode AS (SELECT 1)"
+
+# From the row as updated: 0 below its warning threshold (a budget with no
+# allowance is 100% used), 1 at it and already logged this period, 2 at it
+# for the first time this period.
+_AT_WARNING = (
+    "CASE WHEN (spent_micros + reserved_micros) * 100 < warn_percent * (limit_micros + "
+    "extra_micros) THEN 0 WHEN warned_period = period_start THEN 1 ELSE 2 END"
+)
+_WARN_NEW = 2
 
 
 def _reserve_slow(who: Who, hold: Hold, local: bool, now: datetime) -> list[Budget]:
@@ -166,7 +206,7 @@ def _reserve_slow(who: Who, hold: Hold, local: bool, now: datetime) -> list[Budg
         if not _take(budgets, amount_micros, local=local, now=now):
             hold.periods = {}
             raise _exceeded(_first_short(budgets, amount_micros, local, now), amount_micros, now)
-        _reservations_insert(hold, budgets, now)
+        _reservations_insert(hold, now)
     return budgets
 
 
@@ -188,48 +228,37 @@ def budget_rereserve(
     hold.amount_micros = amount_micros
 
 
-def budget_settle(*, hold: Hold, cost_micros: int) -> None:
+def budget_settle(*, hold: Hold, cost_micros: int, flushed_by_next: bool = False) -> None:
     """Charge the request's real cost and release the rest of its hold.
 
     Each budget is charged where its period is still the one reserved in,
     and released by what its reservation row still held (an expiry sweep may
-    have released some already; those are not released twice)."""
+    have released some already; those are not released twice).
+
+    ``flushed_by_next``: the caller commits a transaction of its own right
+    after this on the same connection (the ledger row), so on PostgreSQL the
+    settlement need not wait for its own WAL flush: the next commit's flush
+    makes it durable too (decision 0009)."""
     if hold.settled or hold.empty:
         hold.settled = True
         return
     hold.settled = True
-    code = Reservation._meta.get_field("hold").get_db_prep_value(hold.code, connection)
     ids = sorted(hold.periods)
-    moment = _moment
-    charge = " OR ".join(["(id = %s AND period_start = %s)"] * len(ids))
+    if connection.vendor == "postgresql":  # one round trip, atomic by itself
+        starts = [hold.periods[i] for i in ids]
+        fast = flushed_by_next and not connection.in_atomic_block
+        fetch_all(
+            _SETTLE_PG_ASYNC if fast else _SETTLE_PG, [hold.code, ids, starts, ids, cost_micros]
+        )
+        return
     charge_params: list[Any] = []
     for budget_id in ids:
-        charge_params += [budget_id, moment(hold.periods[budget_id])]
-    spent = f"spent_micros = spent_micros + CASE WHEN {charge} THEN %s ELSE 0 END"
-    where = f"WHERE id IN ({_ids(ids)})"
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":  # one round trip, atomic by itself
-            # The rows are locked in id order first, as a reservation locks
-            # them: the UPDATE only touches rows this statement already holds,
-            # so concurrent reserves and settles cannot deadlock.
-            cursor.execute(
-                f"WITH released AS ({_SETTLE_DELETE}), locked AS (SELECT id FROM {_TABLE} "
-                f"{where} ORDER BY id FOR UPDATE) UPDATE {_TABLE} SET reserved_micros = "
-                "reserved_micros - COALESCE((SELECT SUM(amount_micros) FROM released "
-                f"WHERE released.budget_id = {_TABLE}.id), 0), {spent} "
-                "WHERE id IN (SELECT id FROM locked)",
-                [code, *charge_params, cost_micros],
-            )
-            return
-        with transaction.atomic():
-            cursor.execute(_SETTLE_DELETE, [code])
-            held = dict(cursor.fetchall())
-            release = " ".join(f"WHEN {int(i)} THEN {int(held.get(i, 0))}" for i in ids)
-            cursor.execute(
-                f"UPDATE {_TABLE} SET reserved_micros = reserved_micros - "
-                f"CASE id {release} ELSE 0 END, {spent} {where}",
-                [*charge_params, cost_micros],
-            )
+        charge_params += [budget_id, db_moment(hold.periods[budget_id])]
+    code = Reservation._meta.get_field("hold").get_db_prep_value(hold.code, connection)
+    with write_transaction():
+        held = dict(fetch_all(_SETTLE_DELETE, [code]))
+        release = [value for i in ids for value in (i, held.get(i, 0))]
+        fetch_all(_settle_sqlite(len(ids)), [*release, *charge_params, cost_micros, *ids])
 
 
 def budget_release(*, hold: Hold) -> None:
@@ -237,97 +266,70 @@ def budget_release(*, hold: Hold) -> None:
     budget_settle(hold=hold, cost_micros=0)
 
 
-# The hot path (every request reserves and settles) is plain SQL: one
-# statement per step rather than one ORM query per budget.
 _TABLE = Budget._meta.db_table
 _RESERVATIONS = Reservation._meta.db_table
 _SETTLE_DELETE = f"DELETE FROM {_RESERVATIONS} WHERE hold = %s RETURNING budget_id, amount_micros"
+# PostgreSQL: the same in one statement whose text does not depend on the
+# budgets (arrays), so it is prepared once per connection. The rows are
+# locked in id order first, as a reservation locks them: the UPDATE only
+# touches rows this statement already holds, so concurrent reserves and
+# settles cannot deadlock.
+_SETTLE_PG = (
+    f"WITH {_SYNC_COMMIT}, released AS ({_SETTLE_DELETE}), "
+    "charged AS (SELECT * FROM unnest(%s::bigint[], %s::timestamptz[]) AS c(id, period_start)), "
+    f"locked AS (SELECT id FROM {_TABLE} WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE) "
+    f"UPDATE {_TABLE} SET reserved_micros = reserved_micros - COALESCE((SELECT "
+    f"SUM(amount_micros) FROM released WHERE released.budget_id = {_TABLE}.id), 0), "
+    "spent_micros = spent_micros + CASE WHEN EXISTS (SELECT 1 FROM charged WHERE "
+    f"charged.id = {_TABLE}.id AND charged.period_start = {_TABLE}.period_start) "
+    "THEN %s ELSE 0 END FROM commit_mode WHERE id IN (SELECT id FROM locked)"
+)
+_SETTLE_PG_ASYNC = _SETTLE_PG.replace(_SYNC_COMMIT, _ASYNC_COMMIT)
 
 
-def _reservations_insert(hold: Hold, budgets: list[Budget], now: datetime) -> None:
+@cache
+def _settle_sqlite(budgets: int) -> str:
+    """The settling UPDATE for this many budgets: its text depends on nothing
+    else, so sqlite3's statement cache keeps it compiled."""
+    release = " ".join(["WHEN %s THEN %s"] * budgets)
+    charge = " OR ".join(["(id = %s AND period_start = %s)"] * budgets)
+    return (
+        f"UPDATE {_TABLE} SET reserved_micros = reserved_micros - CASE id {release} ELSE 0 END, "
+        f"spent_micros = spent_micros + CASE WHEN {charge} THEN %s ELSE 0 END "
+        f"WHERE id IN ({', '.join(['%s'] * budgets)})"
+    )
+
+
+def _reservations_insert(hold: Hold, now: datetime) -> None:
+    """One row per budget held (SQLite, and the slow path everywhere)."""
     expires = now + timedelta(seconds=settings.HYBRIDHUB_BUDGET_RESERVATION_TTL_SECONDS)
     code = Reservation._meta.get_field("hold").get_db_prep_value(hold.code, connection)
-    moment = _moment
+    created, expiry = db_moment(now), db_moment(expires)
     params: list[Any] = []
-    for budget in budgets:
-        params += [code, budget.pk, hold.amount_micros, moment(budget.period_start),
-                   moment(now), moment(expires)]  # fmt: skip
-    rows = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(budgets))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {Reservation._meta.db_table} (hold, budget_id, amount_micros, "
-            f"period_start, created_at, expires_at) VALUES {rows}",
-            params,
-        )
+    for budget_id, start in hold.periods.items():
+        params += [code, budget_id, hold.amount_micros, db_moment(start), created, expiry]
+    rows = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(hold.periods))
+    fetch_all(
+        f"INSERT INTO {_RESERVATIONS} (hold, budget_id, amount_micros, "
+        f"period_start, created_at, expires_at) VALUES {rows}",
+        params,
+    )
 
 
-def _fits(amount: int, local: bool) -> tuple[str, list[Any]]:
-    """The SQL condition "this budget can take ``amount`` now", with its params."""
+def _fits(amount: int, local: bool, now: datetime, *, taken: bool) -> tuple[str, list[Any]]:
+    """The SQL condition "this budget can take ``amount`` now", with its
+    params; ``taken``: on the row as updated, the amount already added."""
     if amount <= 0:
         return "1 = 1", []
+    room = "spent_micros + reserved_micros" + ("" if taken else " + %s")
     return (
-        "(spent_micros + reserved_micros + %s <= limit_micros + extra_micros"
-        f" OR {'local_open' if local else '1 = 0'}"
+        f"({room} <= limit_micros + extra_micros OR {'local_open' if local else '1 = 0'}"
         " OR (override_until IS NOT NULL AND override_until > %s))"
-    ), [amount]
+    ), ([] if taken else [amount]) + [db_moment(now)]
 
 
-def _take_applicable(who: Who, hold: Hold, local: bool, now: datetime) -> tuple[list[Budget], int]:
-    """SQLite (the transaction holds the write lock): add the hold's amount
-    to every applicable budget that can take it; return those (after the
-    update) and how many budgets apply."""
-    fits, fits_params = _fits(hold.amount_micros, local)
-    moment = _moment
-    if fits_params:
-        fits_params.append(moment(now))
-    match, match_params = APPLICABLE_WHERE, applicable_params(who)
-    update = (
-        f"UPDATE {_TABLE} SET reserved_micros = reserved_micros + %s "
-        f"WHERE ({match}) AND {fits} RETURNING *"
-    )
-    params = [hold.amount_micros, *match_params, *fits_params]
-    count = f"SELECT COUNT(*) FROM {_TABLE} WHERE {match}"
-    with connection.cursor() as cursor:
-        cursor.execute(update, params)
-        names = [column[0] for column in cursor.description]
-        taken = [_budget(names, row) for row in cursor.fetchall()]
-        cursor.execute(count, match_params)
-        applicable = int(cursor.fetchone()[0])
-    if taken and len(taken) == applicable:
-        _reservations_insert(hold, taken, now)
-    return taken, applicable
-
-
-_DATETIMES = {
-    f.attname for f in Budget._meta.concrete_fields if f.get_internal_type() == "DateTimeField"
-}
-
-
-_FIELDS = [f.attname for f in Budget._meta.concrete_fields]
-
-
-def _moment(value: datetime) -> Any:
-    """A datetime as the database takes it. On SQLite this is what
-    adapt_datetimefield_value returns (naive UTC text) without its settings
-    look-ups, which were most of a reservation's CPU time."""
-    if connection.vendor != "sqlite":
-        return value
-    return str(value.astimezone(UTC).replace(tzinfo=None))
-
-
-def _budget(names: list[str], row: Any) -> Budget:
-    """A Budget from a RETURNING row: its columns come in the table's order,
-    which after migrations need not be the model's; SQLite hands datetimes
-    back naive UTC (the connection parses them)."""
-    by_name = dict(zip(names, row, strict=True))
-    if connection.vendor == "sqlite":
-        for name in _DATETIMES:
-            value = by_name[name]
-            if isinstance(value, str):
-                value = parse_datetime(value)
-            if value is not None and value.tzinfo is None:
-                by_name[name] = value.replace(tzinfo=UTC)
-    return Budget.from_db(connection.alias, _FIELDS, [by_name[name] for name in _FIELDS])
+def _with_labels() -> QuerySet[Budget]:
+    return Budget.objects.select_related("team", "user", "api_key")
 
 
 def _ids(ids: list[int]) -> str:
@@ -348,22 +350,15 @@ def _roll_over(budget: Budget, now: datetime) -> None:
 def _take(budgets: list[Budget], amount: int, *, local: bool, now: datetime) -> bool:
     """Add ``amount`` to every budget's reserved total in one conditional
     UPDATE; True only if every one had room (or is open to this request)."""
-    fits = (
-        "spent_micros + reserved_micros + %s <= limit_micros + extra_micros"
-        f" OR {'local_open' if local else '1 = 0'}"
-        " OR (override_until IS NOT NULL AND override_until > %s)"
-    )
+    fits, fits_params = _fits(amount, local, now, taken=False)
+    ids = _ids([b.pk for b in budgets])
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":  # the lock order of every other path
-            cursor.execute(
-                f"SELECT id FROM {_TABLE} WHERE id IN ({_ids([b.pk for b in budgets])}) "
-                "ORDER BY id FOR UPDATE"
-            )
+            cursor.execute(f"SELECT id FROM {_TABLE} WHERE id IN ({ids}) ORDER BY id FOR UPDATE")
         cursor.execute(
             f"UPDATE {_TABLE} SET reserved_micros = reserved_micros + %s "
-            f"WHERE id IN ({_ids([b.pk for b in budgets])})"
-            + (f" AND ({fits})" if amount > 0 else ""),
-            [amount, amount, _moment(now)] if amount > 0 else [amount],
+            f"WHERE id IN ({ids}) AND {fits}",
+            [amount, *fits_params],
         )
         taken = cursor.rowcount == len(budgets)
     if taken:
@@ -409,15 +404,18 @@ def _exceeded_message(budget: Budget, amount: int, now: datetime) -> str:
     )
 
 
-def _warnings(budgets: list[Budget], amount: int, now: datetime) -> list[str]:
+def _warnings(budgets: list[Budget], now: datetime, unlogged: set[int] | None = None) -> list[str]:
     """Budgets at or past their warning threshold; the first time in a period
-    each crosses it, an audit event is written."""
+    each crosses it, an audit event is written. ``unlogged``: the budgets the
+    reservation saw not yet logged this period (None: look at every one)."""
     out = []
     for budget in budgets:
         used = used_ratio(budget, now)
         if used * 100 < budget.warn_percent:
             continue
         out.append(f"{budget.label} {min(used, 9.99):.0%} used")
+        if unlogged is not None and budget.pk not in unlogged:
+            continue
         first = (
             Budget.objects.filter(pk=budget.pk)
             .exclude(warned_period=budget.period_start)

@@ -19,8 +19,7 @@ from django.utils import timezone
 from apps.budgets import ratelimit
 from apps.budgets import services as budgets
 from apps.budgets.errors import BudgetExceeded, RateLimited
-from apps.budgets.models import Budget
-from apps.budgets.selectors import Who, budget_signal, budgets_applicable_list
+from apps.budgets.selectors import Applicable, Who, budget_signal, budgets_applicable_now
 from apps.providers.catalog import ModelSpec
 
 from .errors import GatewayError
@@ -40,7 +39,7 @@ class Spend:
     hold: budgets.Hold | None = None
     held_model_id: int | None = None
     ticket: ratelimit.RateTicket | None = None
-    applicable: list[Budget] = field(default_factory=list)
+    applicable: list[Applicable] = field(default_factory=list)
 
     @property
     def warnings(self) -> list[str]:
@@ -69,7 +68,7 @@ def admit(*, who: Who, rpm: int | None, tpm: int | None, prompt_tokens: int, spe
                 exc.message, status=429, code="rate_limited", type="rate_limit_error",
                 headers={"Retry-After": str(exc.retry_after)},
             ) from exc  # fmt: skip
-    spend.applicable = budgets_applicable_list(who)
+    spend.applicable = budgets_applicable_now(who, now)
     return budget_signal(who, now, applicable=spend.applicable)
 
 
@@ -110,10 +109,16 @@ async def recheck(
     return None
 
 
-def settle(*, spend: Spend, cost_micros: int, completion_tokens: int) -> None:
-    """Charge the real cost, release the rest (sync: called beside the ledger write)."""
+def settle(
+    *, spend: Spend, cost_micros: int, completion_tokens: int, flushed_by_next: bool = False
+) -> None:
+    """Charge the real cost, release the rest (sync: called beside the ledger
+    write). ``flushed_by_next``: the ledger row's commit comes right after,
+    on this connection, and makes the settlement durable too (budget_settle)."""
     if spend.hold is not None:
-        budgets.budget_settle(hold=spend.hold, cost_micros=cost_micros)
+        budgets.budget_settle(
+            hold=spend.hold, cost_micros=cost_micros, flushed_by_next=flushed_by_next
+        )
     if spend.ticket is not None:
         ratelimit.rate_tokens_add(ticket=spend.ticket, tokens=completion_tokens)
         spend.ticket = None

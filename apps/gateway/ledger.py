@@ -16,8 +16,9 @@ What stays true:
 - A row is never half-written: rows and rollups commit together. If the
   batch fails, every row is retried in a transaction of its own, so one bad
   row does not take the others with it.
-- Settlement is ``budgeting.settle`` per row, after the rows committed,
-  exactly as before (the budget SQL stays in apps/budgets). A process that
+- Settlement is ``budgeting.settle`` per row, just before the rows'
+  commit, which also makes it durable (the budget SQL stays in
+  apps/budgets; decision 0009). A process that
   dies with rows queued loses them like any request in flight; their holds
   expire and are swept (``budget_sweep_maybe``).
 """
@@ -114,9 +115,22 @@ async def _batch_run(loop: asyncio.AbstractEventLoop, writer: _Writer, batch: li
 
 
 def ledger_batch_write(batch: list[tuple[UsageRecord, Spend]]) -> None:
-    """Synchronous: the rows and their rollups in one transaction, then each
-    row's settlement. A failed batch is retried row by row."""
+    """Synchronous: each row's settlement, then the rows and their rollups in
+    one transaction. A failed batch is retried row by row."""
     rows = [row for row, _ in batch]
+    # --- budgets first: settle each hold to its row's real cost and release
+    # the rest. The rows' commit right after on this connection makes the
+    # settlements durable too, so they need not wait for a flush of their own
+    # (decision 0009); a budget that charged a row the ledger then failed to
+    # write errs on the side of spend.
+    for row, spend in batch:
+        try:
+            budgeting.settle(
+                spend=spend, cost_micros=row.cost_micros, completion_tokens=row.completion_tokens,
+                flushed_by_next=True,
+            )  # fmt: skip
+        except Exception:
+            logger.exception("Could not settle the budget of a %s request", row.status)
     try:
         _rows_commit(rows)
     except Exception:
@@ -126,14 +140,6 @@ def ledger_batch_write(batch: list[tuple[UsageRecord, Spend]]) -> None:
             logger.warning("A batch of %d usage records failed; writing them one by one", len(rows))
             for row in rows:
                 ledger_batch_write_one(row)
-    # --- budgets: settle each hold to its row's real cost, release the rest
-    for row, spend in batch:
-        try:
-            budgeting.settle(
-                spend=spend, cost_micros=row.cost_micros, completion_tokens=row.completion_tokens
-            )
-        except Exception:
-            logger.exception("Could not settle the budget of a %s request", row.status)
 
 
 def ledger_batch_write_one(row: UsageRecord) -> None:

@@ -150,3 +150,50 @@ def test_concurrent_reserves_and_settles_do_not_deadlock(postgres_url):
         capture_output=True, text=True, timeout=240,
     )  # fmt: skip
     assert done.stdout.strip().splitlines()[-1] == f"[] [({8 * 60 * 40}, 0)] 0"
+
+
+# The reservation (and a settlement the ledger row's commit follows) commit
+# without waiting for the WAL flush: that must stay with their own one-statement
+# transactions, never reach the session (the ledger row's commit) nor a
+# transaction the caller opened.
+COMMIT_MODE = """
+import django
+django.setup()
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.db import connection, transaction
+from apps.accounts.models import Team
+from apps.budgets.models import Budget
+from apps.budgets.selectors import Who
+from apps.budgets.services import BudgetTarget, budget_reserve, budget_set, budget_settle
+call_command("migrate", verbosity=0)
+team, _ = Team.objects.get_or_create(slug="commit", defaults={"name": "commit"})
+user, _ = User.objects.get_or_create(username="commit")
+Budget.objects.all().delete()
+budget = budget_set(target=BudgetTarget("team", team=team), limit_micros=1000, period="month")
+def mode():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('synchronous_commit')")
+        return cursor.fetchone()[0]
+with connection.cursor() as cursor:
+    cursor.execute("SET synchronous_commit = on")  # the test server's default is off
+seen = []
+hold = budget_reserve(who=Who(team.pk, user.pk), amount_micros=300, local=False)
+seen.append(mode())
+budget_settle(hold=hold, cost_micros=100, flushed_by_next=True)
+seen.append(mode())
+with transaction.atomic():
+    budget_reserve(who=Who(team.pk, user.pk), amount_micros=200, local=False)
+    seen.append(mode())
+budget.refresh_from_db()
+print(seen, budget.spent_micros, budget.reserved_micros)
+"""
+
+
+@pytest.mark.timeout(120)
+def test_the_reservations_commit_mode_stays_in_its_own_statement(postgres_url):
+    done = subprocess.run(
+        [sys.executable, "-c", COMMIT_MODE], cwd=ROOT, env=_env(postgres_url), check=True,
+        capture_output=True, text=True, timeout=100,
+    )  # fmt: skip
+    assert done.stdout.strip().splitlines()[-1] == "['on', 'on', 'on'] 100 200"

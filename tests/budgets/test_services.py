@@ -152,6 +152,22 @@ def test_the_warning_is_logged_once_a_period(member, team_budget):
     assert BudgetEvent.objects.filter(kind="warning").count() == 1
 
 
+def test_a_warning_already_logged_this_period_costs_no_write(member, team_budget):
+    """Past the threshold every request carries the warning, but only the
+    first one in a period writes (the audit event and warned_period)."""
+    budget_reserve(who=who(member), amount_micros=850, local=False)
+    assert BudgetEvent.objects.filter(kind="warning").count() == 1
+    seen, hold = _statements(lambda: budget_reserve(who=who(member), amount_micros=10, local=False))
+    assert hold.warnings == ["team eng budget 86% used"]
+    if connection.vendor == "sqlite":
+        assert seen.count("UPDATE") == 1 and "INSERT" in seen  # the hold, no event
+    assert BudgetEvent.objects.filter(kind="warning").count() == 1
+    next_period = reload(team_budget).period_start - timedelta(days=40)
+    Budget.objects.filter(pk=team_budget.pk).update(warned_period=next_period)
+    budget_reserve(who=who(member), amount_micros=10, local=False)
+    assert BudgetEvent.objects.filter(kind="warning").count() == 2  # logged again: new period
+
+
 def test_top_ups_and_overrides_record_who_and_why(member, team_admin, team_budget):
     budget_settle(
         hold=budget_reserve(who=who(member), amount_micros=1000, local=False), cost_micros=1000
@@ -181,6 +197,29 @@ def test_the_routing_signal_reads_only_downgrade_budgets(member, team):
     set_budget("user", team=team, user=member.user, limit=2000, on_limit="downgrade")
     budget_reserve(who=who(member), amount_micros=900, local=False)
     assert budget_signal(who(member)) == 0.45  # the team budget (90% used) blocks instead
+
+
+def test_the_signal_of_a_budget_whose_period_ended_counts_only_its_holds(member, team):
+    budget = set_budget(team=team, limit=1000, on_limit="downgrade", period="day")
+    assert budget_signal(who(member)) == 0.0
+    Budget.objects.filter(pk=budget.pk).update(spent_micros=600, reserved_micros=150)
+    assert budget_signal(who(member)) == 0.75
+    yesterday = budget.period_start - timedelta(days=1)
+    Budget.objects.filter(pk=budget.pk).update(period_start=yesterday, extra_micros=500)
+    assert budget_signal(who(member)) == 0.15  # a new day: nothing spent, no top-up
+
+
+def test_a_fast_reservation_that_one_budget_refuses_changes_nothing(member, team):
+    """Every applicable budget is updated in one statement, then the
+    transaction is rolled back if one of them had no room."""
+    org = set_budget("org", limit=10_000)
+    user_b = set_budget("user", team=team, user=member.user, limit=10_000)
+    team_b = set_budget(team=team, limit=1_000)
+    budget_reserve(who=who(member), amount_micros=700, local=False)
+    with pytest.raises(BudgetExceeded, match="team eng budget"):
+        budget_reserve(who=who(member), amount_micros=400, local=False)
+    assert [reload(b).reserved_micros for b in (org, user_b, team_b)] == [700, 700, 700]
+    assert Reservation.objects.count() == 3
 
 
 def test_budget_set_refuses_nonsense(team, member, outsider):
@@ -244,23 +283,63 @@ def test_concurrent_reservations_never_overcommit(member, team):
     assert reload(budget).reserved_micros == 500
 
 
-def test_reserve_and_settle_are_a_few_statements_whatever_the_number_of_budgets(
-    member, team, django_assert_max_num_queries
-):
-    """The request path: one UPDATE … RETURNING for all budgets (with the
-    count of applicable ones and the holds), one settling statement or two;
-    the per-budget spend and holds still come out right."""
+def _statements(call):
+    """The first word of each statement SQLite ran during ``call()``, and its
+    result (on another database, no statements)."""
+    seen: list[str] = []
+    if connection.vendor != "sqlite":
+        return seen, call()
+    connection.ensure_connection()
+    raw = connection.connection
+    raw.set_trace_callback(lambda sql: seen.append(sql.split()[0].upper()))
+    try:
+        return seen, call()
+    finally:
+        raw.set_trace_callback(None)
+
+
+def test_reserve_and_settle_are_a_few_statements_whatever_the_number_of_budgets(member, team):
+    """The request path: one UPDATE … RETURNING for all budgets that says
+    whether each had room, and one INSERT of the holds; a DELETE and an
+    UPDATE to settle; the per-budget spend and holds still come out right.
+    (In a test the transaction is a savepoint inside the test's own.)"""
+    if connection.vendor != "sqlite":
+        pytest.skip("counts SQLite's statements")
     org = set_budget("org", limit=10_000, period=Budget.Period.MONTH)
     team_b = set_budget(team=team, limit=5_000, period=Budget.Period.WEEK)
     user_b = set_budget("user", team=team, user=member.user, limit=2_000, period="day")
     budget_reserve(who=who(member), amount_micros=1, local=False)  # warm the sweep timer
-    # in a test the transaction is a savepoint and its release: two more
-    with django_assert_max_num_queries(3 + 2):
-        hold = budget_reserve(who=who(member), amount_micros=900, local=False)
+    seen, hold = _statements(
+        lambda: budget_reserve(who=who(member), amount_micros=900, local=False)
+    )
+    assert seen == ["SAVEPOINT", "UPDATE", "INSERT", "RELEASE"]
     assert {b.reserved_micros for b in map(reload, (org, team_b, user_b))} == {901}
     assert Reservation.objects.filter(hold=hold.code).count() == 3
-    with django_assert_max_num_queries(2 + 2):
-        budget_settle(hold=hold, cost_micros=300)
+    seen, _ = _statements(lambda: budget_settle(hold=hold, cost_micros=300))
+    assert seen == ["SAVEPOINT", "DELETE", "UPDATE", "RELEASE"]
     assert [(b.spent_micros, b.reserved_micros) for b in map(reload, (org, team_b, user_b))] == [
         (300, 1)
     ] * 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_a_reservation_commits_or_rolls_back_whole(member, team):
+    """The gateway's case: no transaction open. SQLite runs BEGIN IMMEDIATE …
+    COMMIT itself; a refusal rolls everything back and leaves the
+    connection as Django expects it (autocommit, no transaction open)."""
+    org = set_budget("org", limit=10_000)
+    team_b = set_budget(team=team, limit=1_000)
+    seen, hold = _statements(
+        lambda: budget_reserve(who=who(member), amount_micros=700, local=False)
+    )
+    if connection.vendor == "sqlite":
+        assert seen == ["BEGIN", "UPDATE", "INSERT", "COMMIT"]
+    with pytest.raises(BudgetExceeded, match="team eng budget"):
+        budget_reserve(who=who(member), amount_micros=400, local=False)
+    assert [reload(b).reserved_micros for b in (org, team_b)] == [700, 700]
+    assert connection.get_autocommit() and not connection.in_atomic_block
+    budget_settle(hold=hold, cost_micros=300)
+    assert [(reload(b).spent_micros, reload(b).reserved_micros) for b in (org, team_b)] == [
+        (300, 0)
+    ] * 2
+    assert not Reservation.objects.exists()

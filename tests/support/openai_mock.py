@@ -38,6 +38,7 @@ class MockCloud:
     # max_tokens allows more (the chat always sets one); None: max_tokens decides.
     natural_length: int | None = None
     token_delay: float = 0.0  # seconds between streamed tokens
+    answer_delay: float = 0.0  # seconds before answering (a vendor's latency)
     include_usage: bool = True
     cut_stream_after: int | None = None  # close the connection after N tokens
     stall_stream_after: int | None = None  # go silent (for a minute) after N tokens
@@ -95,6 +96,8 @@ class MockCloud:
 
     async def _chat(self, request: dict[str, Any], send: Any) -> None:
         self.requests.append(request)
+        if self.answer_delay:
+            await asyncio.sleep(self.answer_delay)
         if self.failures:
             failure = self.failures.popleft()
             headers = (
@@ -299,10 +302,12 @@ def main() -> None:  # pragma: no cover - used by bench/
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=9100)
     parser.add_argument("--tokens", type=int, default=8)
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
     args = parser.parse_args()
     uvicorn.run(
-        MockCloud(reply_tokens=args.tokens), host="127.0.0.1", port=args.port, log_level="warning"
-    )
+        MockCloud(reply_tokens=args.tokens, answer_delay=args.delay),
+        host="127.0.0.1", port=args.port, log_level="warning",
+    )  # fmt: skip
 
 
 if __name__ == "__main__":
