@@ -44,7 +44,9 @@ class Command(BaseCommand):
         with transaction.atomic():
             for model in ROLLUPS:
                 model.objects.all().delete()
-            rows = UsageRecord.objects.order_by("pk").iterator(chunk_size=batch)
+            # In time order, as the request path records them (which request
+            # follows which matters to the "asked again" signal).
+            rows = UsageRecord.objects.order_by("created_at", "pk").iterator(chunk_size=batch)
             chunk: list[UsageRecord] = []
             for row in rows:
                 chunk.append(row)
