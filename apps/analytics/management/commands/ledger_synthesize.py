@@ -353,7 +353,7 @@ def _record(rng: random.Random, world: World, at: datetime, user_id: int, team_i
         floor_level=0,
         findings=_IBAN_FINDING if level >= 2 else "[]",
         complexity=complexity,
-        complexity_features=json.dumps({"length": round(min(1.0, prompt / 4000), 3)}),
+        complexity_features=f'{{"length": {round(min(1.0, prompt / 4000), 3)!r}}}',  # JSON
         estimated_tokens=prompt,
         stream=rng.random() < 0.7,
         status=status,
