@@ -16,6 +16,7 @@ from apps.analytics.reports import DASHBOARD_TABLES
 from apps.analytics.selectors import error_kind, usd
 from apps.chat.models import Conversation, Message
 from apps.providers.models import LanguageModel, Provider
+from tests.analytics.conftest import NOW
 from tests.analytics.test_pages import RANGE, logged_in
 
 
@@ -161,3 +162,15 @@ def test_csv_money_is_exact_dollars():
         "0.000000", "0.000001", "1.000000", "1.234567", "-0.000005",
     ]  # fmt: skip
     assert Decimal(usd(10**15 + 1)) == Decimal("1000000000.000001")
+
+
+def test_latency_percentiles_per_model_come_from_the_histograms(known):
+    """Today's two rows on the local model: 400 ms (350-500 bucket) and a
+    30 s failure (20-30 s bucket), one first token at 120 ms (100-200)."""
+    page = logged_in(known.staff).get("/analytics/", RANGE)
+    latency = {t.name: t for t in page.context["tables"]}["latency"]
+    today = [row for row in latency.rows if row[0] == NOW.date().isoformat()]
+    tiny = next(row for row in today if row[1] == "tiny")
+    # requests, p50, p95, p99, TTFT p50, p95, p99 (interpolated inside buckets)
+    assert tiny[2:] == [2, 500, 29000, 29800, 150, 195, 199]
+    assert latency.totals[2] == sum(1 for r in known.rows if r.model_name)
