@@ -16,7 +16,7 @@ from apps.analytics.reports import DASHBOARD_TABLES
 from apps.analytics.selectors import error_kind, usd
 from apps.chat.models import Conversation, Message
 from apps.providers.models import LanguageModel, Provider
-from tests.analytics.conftest import NOW
+from tests.analytics.conftest import NOW, cloud, record
 from tests.analytics.test_pages import RANGE, logged_in
 
 
@@ -174,3 +174,25 @@ def test_latency_percentiles_per_model_come_from_the_histograms(known):
     # requests, p50, p95, p99, TTFT p50, p95, p99 (interpolated inside buckets)
     assert tiny[2:] == [2, 500, 29000, 29800, 150, 195, 199]
     assert latency.totals[2] == sum(1 for r in known.rows if r.model_name)
+
+
+@pytest.mark.parametrize("name", ["stay_local", "changes", "rules", "spend_route"])
+def test_review_tables_export_the_totals_they_show(known, member, name):
+    # a request that could have stayed local, this week whatever the weekday
+    record(user=member.user, team_id=member.team.pk, level=0, level_name="public",
+           complexity=0.05, estimated_tokens=30, prompt_tokens=30, completion_tokens=20,
+           cost_micros=555, **cloud())  # fmt: skip
+    week = {"week": NOW.date().isoformat()}
+    client = logged_in(known.staff)
+    page = client.get("/analytics/review/", week)
+    table = {t.name: t for t in page.context["tables"]}[name]
+    assert table.rows
+    response = client.get("/analytics/review/", {**week, "format": "csv", "table": name})
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert len(rows) == len(table.rows) + 2  # header, rows, totals
+    assert rows[-1] == [
+        usd(cell) if i in table.money and isinstance(cell, int) else str(cell)
+        for i, cell in enumerate(table.totals)
+    ]
+    api = client.get(f"/api/v1/analytics/review/{name}", week).json()
+    assert api["totals"] == table.totals and api["rows"] == table.rows
