@@ -76,7 +76,7 @@ def _admin_scope(request: HttpRequest) -> Scope:
 @router.get("/me/{name}", response=TableOut)
 def me_table(request: HttpRequest, name: str) -> TableOut:
     """One of the tables of /analytics/me/: spend_route, spend_model, requests,
-    routing, latency. Query: start, end (YYYY-MM-DD), bucket, model, source."""
+    routing, models, latency. Query: start, end (YYYY-MM-DD), bucket, model, source."""
     f = FilterForm(request.GET, scope=Scope(team_ids=frozenset())).filters()
     return _out(reports.me_tables(s.scope_own(_user(request)), f), name)
 

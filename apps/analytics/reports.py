@@ -79,6 +79,7 @@ def me_tables(scope: Scope, f: Filters) -> dict[str, Table]:
         s.spend_by_model(c, f.bucket),
         s.requests_tokens(c, f.bucket),
         s.routing_mix(c),
+        s.requests_by_model(c),
         s.latency(c, f.bucket),
     )
 
@@ -89,6 +90,7 @@ def me_charts(t: dict[str, Table]) -> list[dict[str, Any]]:
         charts.series(t["spend_model"]),
         charts.columns(t["requests"], [1], kind="bar"),
         charts.doughnut(t["routing"], 1),
+        charts.columns(t["models"], [2], horizontal=True),
         charts.latency_lines(t["latency"], 3, "My latency p50/p95/p99 (ms) by model"),
         charts.latency_lines(t["latency"], 6, "My time to first token p50/p95/p99 (ms) by model"),
     ]

@@ -280,6 +280,26 @@ def routing_mix(c: Cube) -> Table:
     return table
 
 
+def requests_by_model(c: Cube) -> Table:
+    """Requests, tokens and spend per model (rejected requests, which reached
+    none, under "(none)"), so the requests total is everyone's."""
+    sums: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    for r in c:
+        into = sums[(r["model_name"] or "(none)", Route(r["route"]).label)]
+        into[0] += r["requests"]
+        into[1] += r["prompt_tokens"] + r["completion_tokens"]
+        into[2] += r["cost_micros"]
+    table = Table(
+        "models",
+        "Requests by model",
+        ["Model", "Route", "Requests", "Tokens", "Spend"],
+        summed=frozenset({2, 3, 4}),
+        money=frozenset({4}),
+    )
+    table.rows = [[*key, *values] for key, values in sorted(sums.items())]
+    return table
+
+
 def top_rules(scope: Scope, f: Filters, limit: int = 10) -> Table:
     rows = (
         breakdowns(scope, f, BreakdownRollup.Kind.RULE)

@@ -12,11 +12,19 @@ from django.contrib.auth.models import User
 from django.db import transaction
 
 from apps.analytics.management.commands.ledger_synthesize import own_timestamps
+from apps.analytics.metrics import CLOSED_DAYS
 from apps.analytics.services import rollups_add
 from apps.gateway.models import UsageRecord
 from apps.providers.models import LanguageModel, PrivacyZone, Provider
 
 NOW = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_metrics_cache() -> None:
+    """/metrics keeps the closed days' sums per process; each test's database
+    is rolled back, so no test may see another's sums."""
+    CLOSED_DAYS.clear()
 
 
 def record(**fields: Any) -> UsageRecord:

@@ -112,6 +112,13 @@ def test_members_see_only_their_own_numbers(known, member, outsider):
     own = known.total(user_id=member.user.pk)
     assert tables["requests"].totals[1] == own["requests"] == 2
     assert tables["spend_route"].totals[-1] == own["cost"]
+    # my requests by model (one local, one cloud), summing to all of mine
+    assert [row[:3] for row in tables["models"].rows] == [
+        ["cloud-mini", "Cloud", 1], ["tiny", "Local", 1],
+    ]  # fmt: skip
+    assert tables["models"].totals[2:] == [own["requests"], 450, own["cost"]]
+    models_chart = _chart(page, "chart-models")
+    assert models_chart["datasets"][0]["data"] == [1, 1]
     rows = _csv(client.get("/analytics/me/", {**RANGE, "format": "csv", "table": "requests"}))
     assert rows[-1][1] == str(own["requests"])
 

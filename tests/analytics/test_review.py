@@ -46,19 +46,27 @@ def test_signals_open_in_the_policy_without_text(known, team_admin, outsider):
     assert client.get(f"/analytics/review/{theirs.code}/").status_code == 404
 
 
-def test_local_answers_that_should_have_gone_to_the_cloud(known, member):
+def test_local_answers_that_should_have_gone_to_the_cloud(known, member, team_admin):
     first = record(user=member.user, team_id=member.team.pk, source="chat",
                    estimated_tokens=321, level_name="public", **local())  # fmt: skip
     record(user=member.user, team_id=member.team.pk, source="chat", estimated_tokens=321,
            created_at=NOW + timedelta(minutes=3), **cloud())  # fmt: skip
+    # regenerated: the same history sent again, answered locally again
+    again = record(user=team_admin.user, team_id=team_admin.team.pk, source="chat",
+                   estimated_tokens=55, **local())  # fmt: skip
+    record(user=team_admin.user, team_id=team_admin.team.pk, source="chat", estimated_tokens=55,
+           created_at=NOW + timedelta(minutes=1), **local())  # fmt: skip
+    # then a different question (another size) in the cloud: no signal
+    record(user=team_admin.user, team_id=team_admin.team.pk, source="chat", estimated_tokens=56,
+           created_at=NOW + timedelta(minutes=2), **cloud())  # fmt: skip
     conversation = Conversation.objects.create(user=member.user, team=member.team)
     Message.objects.create(conversation=conversation, role="assistant", feedback=-1,
                            route={"local": True, "model": "tiny", "level": "internal"})  # fmt: skip
     page = _client(known.staff).get("/analytics/review/", _week())  # the message is from now
     table = {t.name: t for t in page.context["tables"]}["go_cloud"]
     signals = [row[-1] for row in table.rows]
-    assert "asked again on cloud-mini" in signals and "thumbs down" in signals
-    assert str(first.code) in table.links
+    assert sorted(signals) == ["asked again on cloud-mini", "regenerated", "thumbs down"]
+    assert str(first.code) in table.links and str(again.code) in table.links
 
 
 def test_week_changes_and_rules(known):

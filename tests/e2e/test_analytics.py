@@ -65,7 +65,7 @@ def test_my_usage_draws_my_own_charts(page, hub):
     member.set_password("pw-member-123")
     member.save()
     page = _log_in(page, hub, member.username, "pw-member-123", "/analytics/me/")
-    assert _charts_drawn(page) == 6
+    assert _charts_drawn(page) == 7
     assert page.locator("#table-requests tfoot").count() == 1  # it has numbers
     assert "Teams" not in page.locator(".analytics-nav").inner_text()
     screenshot(page, "analytics-me")

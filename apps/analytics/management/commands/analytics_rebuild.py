@@ -9,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.db.models import Count, Sum
+from django.utils import timezone
 
 from apps.analytics.models import (
     AskedAgain,
@@ -43,7 +44,9 @@ class Command(BaseCommand):
         with transaction.atomic():
             for model in ROLLUPS:
                 model.objects.all().delete()
-            rows = UsageRecord.objects.order_by("pk").iterator(chunk_size=batch)
+            # In time order, as the request path records them (which request
+            # follows which matters to the "asked again" signal).
+            rows = UsageRecord.objects.order_by("created_at", "pk").iterator(chunk_size=batch)
             chunk: list[UsageRecord] = []
             for row in rows:
                 chunk.append(row)
@@ -51,6 +54,10 @@ class Command(BaseCommand):
                     rollups_add(records=chunk)
                     chunk = []
             rollups_add(records=chunk)
+            # One stamp at commit time: /metrics (ClosedDays) looks for closed
+            # days' rows written since its last scrape; rows stamped when this
+            # long transaction began would look older than that.
+            TeamRollup.objects.update(updated_at=timezone.now())
         self._check()
 
     def _check(self) -> None:

@@ -2,9 +2,13 @@
 analytics: several teams and users, local and cloud models, the four levels,
 errors and rejections, streaming, chat feedback and re-asked questions.
 
-Rows go in with plain bulk inserts and their rollups in the same batch
-transaction. The synthetic models are created disabled: they appear in the
-ledger and the analytics but the gateway never routes to them.
+Everything goes in one transaction: the ledger rows in large batches
+(PostgreSQL's COPY, SQLite's executemany), then their rollups, computed in
+SQL from the rows just written (apps/analytics/fold.py, one statement per
+rollup table) rather than upserted batch by batch. Run it while nothing else
+records requests: the fold takes every ledger row written meanwhile. The
+synthetic models are created disabled: they appear in the ledger and the
+analytics but the gateway never routes to them.
 """
 
 from __future__ import annotations
@@ -14,20 +18,25 @@ import math
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from bisect import bisect
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from itertools import accumulate
-from typing import TYPE_CHECKING, Any, cast
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import User
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, models, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from apps.accounts.models import Membership, Team
-from apps.analytics.services import rollups_add
+from apps.analytics.fold import rollups_fold
+from apps.analytics.models import TeamRollup
 from apps.chat.models import Conversation, Message
 from apps.gateway.models import UsageRecord
 from apps.policy.classification import LEVELS
@@ -63,6 +72,9 @@ FAILURES = (
 )
 
 
+_IBAN_FINDING = json.dumps([{"detector": "iban", "label": "IBAN", "count": 1}])
+
+
 @dataclass
 class World:
     users: list[tuple[int, int]]  # (user id, team id)
@@ -90,15 +102,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--rows", type=int, required=True)
         parser.add_argument("--days", type=int, default=90)
-        parser.add_argument("--batch", type=int, default=5000)
+        parser.add_argument("--batch", type=int, default=20_000)
         parser.add_argument("--seed", type=int, default=1)
 
     def handle(self, *args: Any, rows: int, days: int, batch: int, seed: int, **opts: Any) -> None:
         if rows < 1 or days < 1 or batch < 1:
-            self.stderr.write("--rows, --days and --batch must be positive.")
-            return
+            raise CommandError("--rows, --days and --batch must be positive.")
         rng = random.Random(seed)
-        world = _world()
         end = timezone.now()
         start = end - timedelta(days=days)
         began, written = time.perf_counter(), 0
@@ -106,19 +116,36 @@ class Command(BaseCommand):
             UsageRecord._meta.get_field("created_at"),
             Message._meta.get_field("created_at"),
         )
-        # Hour by hour, forward in time as real traffic is recorded (so a
-        # batch touches few rollup rows), busier on weekdays and working hours.
-        with own_timestamps(*stamps):  # type: ignore[arg-type]
+        with transaction.atomic(), own_timestamps(*stamps):  # type: ignore[arg-type]
+            world = _world()
+            first_id = UsageRecord.objects.aggregate(m=Max("id"))["m"] or 0
+            # Hour by hour, forward in time as real traffic is recorded,
+            # busier on weekdays and working hours; written ``batch`` at a time.
+            records: list[SynthRow] = []
+            answers: list[Message] = []
             for hour, size in _hours(start, end, rows):
-                while size > 0:
-                    chunk = min(batch, size)
-                    _write_batch(rng, world, hour, hour + timedelta(hours=1), chunk)
-                    size -= chunk
-                    written += chunk
-                    if written // (batch * 20) != (written - chunk) // (batch * 20):
-                        rate = written / (time.perf_counter() - began)
-                        self.stdout.write(f"{written} rows ({rate:,.0f}/s)")
-        self.stdout.write(self.style.SUCCESS(f"Wrote {written} ledger rows over {days} days."))
+                _generate(rng, world, hour, hour + timedelta(hours=1), size, records, answers)
+                if len(records) >= batch:
+                    written += _write(records, answers)
+                    rate = written / (time.perf_counter() - began)
+                    self.stdout.write(f"{written} rows ({rate:,.0f}/s)")
+            written += _write(records, answers)
+            folding = time.perf_counter()
+            last_id = UsageRecord.objects.aggregate(m=Max("id"))["m"] or 0
+            stamp = timezone.now()
+            rollups_fold(first_id=first_id, last_id=last_id, now=stamp)
+            # Stamped again as it commits: /metrics (metrics.ClosedDays) looks
+            # for closed days' rows written since its last scrape, and the
+            # fold of a million rows takes minutes.
+            TeamRollup.objects.filter(updated_at=stamp).update(updated_at=timezone.now())
+        done = time.perf_counter()
+        took, fold = done - began, done - folding
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Wrote {written} ledger rows over {days} days in {took:.0f} s "
+                f"({written / took:,.0f} rows/s; rollups and commit {fold:.0f} s)."
+            )
+        )
 
 
 def _world() -> World:
@@ -174,29 +201,43 @@ def _models() -> dict[str, tuple[LanguageModel, tuple[Any, ...]]]:
     return found
 
 
-def _write_batch(rng: random.Random, world: World, start: datetime, end: datetime, n: int) -> None:
+def _generate(
+    rng: random.Random,
+    world: World,
+    start: datetime,
+    end: datetime,
+    n: int,
+    records: list[SynthRow],
+    answers: list[Message],
+) -> None:
+    """Append ``n`` requests between start and end (and their chat feedback)."""
     span = (end - start).total_seconds()
-    records: list[SynthRow] = []
-    answers: list[Message] = []
-    while len(records) < n:
+    goal = len(records) + n
+    while len(records) < goal:
         at = start + timedelta(seconds=rng.random() * span)
-        user_id, team_id = rng.choices(world.users, cum_weights=world.weights)[0]
+        user_id, team_id = _pick(rng, world.users, world.weights)
         record = _record(rng, world, at, user_id, team_id)
         records.append(record)
         if record.source == "chat" and record.status == "ok":
             answers.extend(_feedback(rng, world, record))
-            if record.privacy_zone == "on_prem" and rng.random() < 0.02 and len(records) < n:
+            if record.privacy_zone == "on_prem" and rng.random() < 0.02 and len(records) < goal:
                 records.append(_asked_again(rng, world, record))
-    with transaction.atomic():
-        _insert(records)
-        Message.objects.bulk_create(answers, batch_size=1000)
-        rollups_add(records=cast(list[UsageRecord], records))  # read like ledger rows
+
+
+def _write(records: list[SynthRow], answers: list[Message]) -> int:
+    """Insert and empty both lists; returns how many ledger rows went in."""
+    n = len(records)
+    _insert(records)
+    Message.objects.bulk_create(answers, batch_size=2000)
+    records.clear()
+    answers.clear()
+    return n
 
 
 class SynthRow:
     """A ledger row's fields without a model instance: for a million rows,
     Model.__init__ and bulk_create's per-value preparation were most of the
-    time. Rollups read it like a UsageRecord (the same attribute names)."""
+    time. JSON fields hold their JSON text."""
 
     def __init__(self, **fields: Any) -> None:
         self.__dict__.update(_DEFAULTS)
@@ -211,31 +252,57 @@ class SynthRow:
 
 
 _FIELDS = [f for f in UsageRecord._meta.concrete_fields if not f.primary_key]
-_DEFAULTS = {f.attname: f.get_default() for f in _FIELDS}
+_DEFAULTS = {
+    f.attname: json.dumps(f.get_default()) if isinstance(f, models.JSONField) else f.get_default()
+    for f in _FIELDS
+}
 
 
-def _converter(field: models.Field[Any, Any]) -> Callable[[Any], Any]:
+def _converter(field: models.Field[Any, Any]) -> Callable[[Any], Any] | None:
+    """How a value is stored, where the driver does not take it as it is."""
     if isinstance(field, models.DateTimeField):
         return connection.ops.adapt_datetimefield_value
-    if isinstance(field, models.UUIDField):
-        return (lambda v: v) if connection.features.has_native_uuid_field else (lambda v: v.hex)
-    if isinstance(field, models.JSONField):
-        return json.dumps
-    return lambda v: v
+    if isinstance(field, models.UUIDField) and not connection.features.has_native_uuid_field:
+        return lambda v: v.hex
+    return None
+
+
+@cache
+def _json(value: Any) -> str:
+    """JSON text of a value made of tuples (hashable, so each is encoded once)."""
+    return json.dumps(value)
+
+
+def _pick(rng: random.Random, population: Sequence[Any], cum_weights: Sequence[float]) -> Any:
+    """rng.choices(population, cum_weights=...)[0] (the same draw, without
+    building a list each time)."""
+    return population[bisect(cum_weights, rng.random() * cum_weights[-1], 0, len(population) - 1)]
 
 
 def _insert(records: list[SynthRow]) -> None:
-    """A plain executemany of the rows, converted as Django would store them."""
+    """The rows, converted as Django would store them: COPY on PostgreSQL,
+    one executemany elsewhere."""
+    if not records:
+        return
     quote = connection.ops.quote_name
-    sql = (
-        f"INSERT INTO {quote(UsageRecord._meta.db_table)} "
-        f"({', '.join(quote(f.column or f.attname) for f in _FIELDS)}) "
-        f"VALUES ({', '.join(['%s'] * len(_FIELDS))})"
-    )
-    columns = [(f.attname, _converter(f)) for f in _FIELDS]
-    params = [tuple(convert(r.__dict__[name]) for name, convert in columns) for r in records]
+    table = quote(UsageRecord._meta.db_table)
+    names = ", ".join(quote(f.column or f.attname) for f in _FIELDS)
+    values = itemgetter(*(f.attname for f in _FIELDS))
+    converted = [(i, convert) for i, f in enumerate(_FIELDS) if (convert := _converter(f))]
+    params = []
+    for record in records:
+        row = list(values(record.__dict__))
+        for i, convert in converted:
+            row[i] = convert(row[i])
+        params.append(row)
     with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in params:
+                    copy.write_row(row)
+            return
+        placeholders = ", ".join(["%s"] * len(_FIELDS))
+        cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({placeholders})", params)
 
 
 def _activity(at: datetime) -> float:
@@ -262,11 +329,11 @@ def _route(rng: random.Random, level: int, complexity: float) -> tuple[str, str]
         return "complex", "synth-claude-zdr" if level == 1 else "synth-gpt-4o"
     if rng.random() < 0.12:  # the user picked a cloud model
         return "default", "synth-gpt-4o-mini" if level == 0 else "synth-claude-zdr"
-    return "default", rng.choices(("synth-smollm2", "synth-llama3-8b"), (3, 1))[0]
+    return "default", _pick(rng, ("synth-smollm2", "synth-llama3-8b"), (3, 4))
 
 
 def _record(rng: random.Random, world: World, at: datetime, user_id: int, team_id: int) -> SynthRow:
-    level = rng.choices(range(4), (50, 30, 15, 5))[0]
+    level = _pick(rng, range(4), (50, 80, 95, 100))
     complexity = round(min(1.0, rng.betavariate(1.6, 4.0)), 3)
     rule_id, model_name = _route(rng, level, complexity)
     status, error_type = "ok", ""
@@ -283,7 +350,7 @@ def _record(rng: random.Random, world: World, at: datetime, user_id: int, team_i
         user_id=user_id,
         team_id=team_id,
         requested_model="auto" if rng.random() < 0.85 else model_name,
-        route_reasons=[f"{LEVELS[level]} data", RULES[rule_id]],
+        route_reasons=_json((f"{LEVELS[level]} data", RULES[rule_id])),
         policy_version=1,
         rule_id=rule_id,
         rule_name=RULES[rule_id],
@@ -291,9 +358,9 @@ def _record(rng: random.Random, world: World, at: datetime, user_id: int, team_i
         level_name=LEVELS[level],
         found_level=level,
         floor_level=0,
-        findings=[{"detector": "iban", "label": "IBAN", "count": 1}] if level >= 2 else [],
+        findings=_IBAN_FINDING if level >= 2 else "[]",
         complexity=complexity,
-        complexity_features={"length": round(min(1.0, prompt / 4000), 3)},
+        complexity_features=f'{{"length": {round(min(1.0, prompt / 4000), 3)!r}}}',  # JSON
         estimated_tokens=prompt,
         stream=rng.random() < 0.7,
         status=status,
