@@ -21,9 +21,8 @@ import bisect
 import re
 Span = tuple[int, int]
 
-CONTEXT_BEFORE = 4  # words of context before a candidate
-CONTEXT_AFTER = 3  # and after it
-MAX_CONTEXT_CHARS = 48  # at most, either side: a CSV row or minified JSON has no blanks
+CONTEXT_WORDS = 10  # at most, either side of a candidate, within its sentence
+MAX_CONTEXT_CHARS = 80  # at most, either side: a CSV row or minified JSON has no blanks
 LOWERCASE_WHOLE = 2_000  # longest casual message (see _casual), read whole
 
 # Upper-case letters of the cased scripts the model was trained on (Latin)
@@ -166,8 +165,7 @@ def _windows(text: str, words: list[Span]) -> list[Span]:
     for start, end in words:
         while chunks[index][1] <= start:
             index += 1  # the chunk (run of non-blanks) holding the candidate
-        first = max(0, index - CONTEXT_BEFORE)
-        last = min(len(chunks) - 1, index + CONTEXT_AFTER)
+        first, last = _sentence(text, chunks, index)
         begin = _word_edge(text, max(chunks[first][0], start - MAX_CONTEXT_CHARS), -1)
         stop = _word_edge(text, min(chunks[last][1], end + MAX_CONTEXT_CHARS), +1)
         if merged and begin <= merged[-1][1] + 1:
@@ -175,6 +173,25 @@ def _windows(text: str, words: list[Span]) -> list[Span]:
         else:
             merged.append([begin, stop])
     return [(begin, stop) for begin, stop in merged]
+
+
+def _sentence(text: str, chunks: list[Span], index: int) -> tuple[int, int]:
+    """The chunks around chunk ``index`` that the model reads with it: its
+    sentence, or as much of it as ``CONTEXT_WORDS`` either side allows
+    (the model's reading of a name shifts with the words around it)."""
+    first = index
+    while first > 0 and index - first < CONTEXT_WORDS and not _ends(text, chunks[first - 1]):
+        first -= 1
+    last = index
+    while last < len(chunks) - 1 and last - index < CONTEXT_WORDS and not _ends(text, chunks[last]):
+        last += 1
+    return first, last
+
+
+def _ends(text: str, chunk: Span) -> bool:
+    """Whether a sentence or a line ends after this chunk."""
+    end = chunk[1]
+    return text[end - 1] in ".!?" or text.startswith("\n", end) or end == len(text)
 
 
 def _casual(text: str) -> bool:
