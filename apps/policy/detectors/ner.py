@@ -630,7 +630,9 @@ class _Model:
             ids = encoding.ids
             offsets = [(begin + a, begin + b) for a, b in encoding.offsets]
             for start, stop, own_from, own_to in _windows(len(ids)) if ids else ():
-                rows.append((ids[start:stop], offsets[start:stop], own_from - start, own_to - start))
+                rows.append(
+                    (ids[start:stop], offsets[start:stop], own_from - start, own_to - start)
+                )
         rows.sort(key=lambda row: len(row[0]))  # similar lengths share a batch: little padding
         tagged = []
         for at in range(0, len(rows), _BATCH):

@@ -1,6 +1,6 @@
 """Which parts of a text the NER model reads.
 
-The model costs about 0.2–0.3 ms of CPU per word piece, so reading a whole
+The model costs about 0.2 to 0.3 ms of CPU per word piece, so reading a whole
 4 KB prompt (about 900 pieces) takes a quarter of a second or more. Names in
 running text are nearly always capitalised, so the model only reads short
 windows around *candidate* words — a capital letter where a sentence does
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import bisect
 import re
+
 Span = tuple[int, int]
 
 CONTEXT_WORDS = 10  # at most, either side of a candidate, within its sentence
@@ -49,13 +50,14 @@ _NAME_PREFIX = re.compile(rf"(?:Mc|Mac|De|Di|Da|La|Le|Van|Von|Fitz)[{_CLASS}][^\
 _CODE_BEFORE = frozenset("._$@#/\\<{[=`~_+%&^*:")
 _UNIT_BEFORE = re.compile(r"[0-9][ \t]?$")
 _CODE_AFTER = frozenset("(_=[{<`")
-_CODE_PUNCTUATION = frozenset("{}[]<>=;_\"\\/|`$#")
+_CODE_PUNCTUATION = frozenset('{}[]<>=;_"\\/|`$#')
 # A YAML or config line's lower-case key before the word; keys that name a
 # person ("name:", "author:") are left to the rule tier and the model.
 _YAML_KEY = re.compile(
     r"(?:^|\n)[ \t]*(?:- )?(?![\w.-]*(?:name|author|owner|contact|user|by|to|from|assignee))"
     r"[a-z][\w.-]*:[ \t]*[\"']?$"
 )
+_CALL = re.compile(r"\w\(|\w\.\w+\(|\)\.\w")  # "print(", "user.name(", ").x"
 _SENTENCE_END = frozenset(".!?:;\n\r\"'\u201c\u2018*•-#>|})]")
 # What follows a word at a sentence start; group 1 when it reads on as a
 # sentence (a lower-case word, a number, a colon).
@@ -201,6 +203,7 @@ def _casual(text: str) -> bool:
         len(text) <= LOWERCASE_WHOLE
         and not any(ch.isupper() for ch in text)
         and not any(ch in _CODE_PUNCTUATION for ch in text)
+        and not _CALL.search(text)
         and any(ch.isalpha() for ch in text)
     )
 
@@ -230,8 +233,8 @@ def _is_candidate(text: str, start: int, end: int, word: str) -> bool:
     # word counts only if it is no common opener and stands like a name —
     # before a comma, "'s", another capitalised word or the end ("Marco,
     # please …", "Anne's"), not before a lower-case word or a number
-    # ("Upgraded numpy", "Revenue 4 594"); "Emre Yılmaz is" is found from
-    # "Yılmaz", whose window holds "Emre".
+    # ("Upgraded numpy", "Revenue 4 594"); "Emre Demir is" is found from
+    # either word.
     if word.lower() in _OPENERS:
         return False
     after = _FOLLOWING.match(text, end)
