@@ -226,3 +226,19 @@ def test_a_text_is_tagged_once_while_it_stays_in_the_cache(model_calls):
 )
 def test_number_heavy_and_config_text_gets_no_names_or_addresses(model_calls, text):
     assert not {label for label, _ in scan(text)} & {"PERSON", "ADDRESS"}
+
+
+@pytest.mark.parametrize(
+    "lengths",
+    [[], [5], [16, 17, 17, 20, 20, 33, 37], [10] * 40, [20, 128, 128], list(range(2, 130, 7))],
+)
+def test_batches_cover_every_row_once_in_order_and_never_exceed_the_limit(lengths):
+    cuts = ner._batches(lengths)
+    assert [i for start, stop in cuts for i in range(start, stop)] == list(range(len(lengths)))
+    assert all(0 < stop - start <= ner._BATCH for start, stop in cuts)
+
+
+def test_short_and_long_windows_are_not_padded_to_one_width():
+    # five short rows and two long ones: two calls read 5 x 20 + 2 x 37 pieces,
+    # where one call would read 7 x 37
+    assert ner._batches([18, 19, 19, 20, 20, 35, 37]) == [(0, 5), (5, 7)]

