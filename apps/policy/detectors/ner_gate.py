@@ -5,8 +5,9 @@ The model costs about 0.2 to 0.3 ms of CPU per word piece, so reading a whole
 running text are nearly always capitalised, so the model only reads short
 windows around *candidate* words — a capital letter where a sentence does
 not force one, or a word that is no common sentence opener where it does —
-with a few words of context either side, which the model needs to tell
-"Jordan" the person from Jordan the country. Words that look like code
+each with its sentence (up to ten words either side), which the model needs
+to tell "Jordan" the person from Jordan the country. A model finding counts
+only if it holds a candidate (``Gate.admits``). Words that look like code
 (``useState``, ``User.objects``, ``os.Path``), acronyms, words glued to digits
 and the words of URLs and e-mail addresses are no candidates, which also
 keeps the model away from the identifiers it used to read as names.
