@@ -157,10 +157,6 @@ class Gate:
         return at < len(self._starts) and self._starts[at] < span[1]
 
 
-def windows(text: str) -> list[Span]:
-    return Gate(text).windows
-
-
 def _windows(text: str, words: list[Span]) -> list[Span]:
     chunks = [m.span() for m in _CHUNK.finditer(text)]
     merged: list[list[int]] = []
