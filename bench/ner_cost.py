@@ -1,0 +1,182 @@
+"""What the NER model tier costs per decision, by kind of prompt.
+
+    .venv/bin/python bench/ner_cost.py            # needs the ner extra
+
+The model reads only windows around candidate words (apps/policy/detectors/
+ner_gate.py), so its cost depends on the prompt: nothing on prose and code
+without capitalised names, a sentence per name in chat, nearly everything in
+a table of people. For each kind this runs ``apps.policy.engine.decide`` with
+NER on over 4 KB prompts, the per-text cache emptied before every run (each
+prompt is new), and prints wall-clock and thread-CPU p50/p99, the candidate
+words and the word pieces the model read. Then a chat that re-sends its
+history: the cost of the eighth request with and without the cache.
+
+Wall-clock figures on a busy machine include waiting for a core; the thread
+CPU time is what the decision itself used. Target (issue #7): p99 < 25 ms.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from apps.policy.detectors import ner, ner_gate  # noqa: E402
+from apps.policy.document import default_document  # noqa: E402
+from apps.policy.engine import CompiledPolicy, Facts, decide  # noqa: E402
+from bench.policy_decision import CATALOG, prompt_of  # noqa: E402
+from bench.privacy_eval.common import read_records  # noqa: E402
+
+SIZE = 4096
+# Written for this bench; the names are not from the privacy set's generator.
+NAMES = ["Aisha Bello", "Wei Zhang", "Santiago Herrera", "Olga Ivanova", "Lars Eriksson",
+         "Arjun Patel", "Kwame Mensah", "Sophie Martin", "Giulia Romano", "Thandiwe Nkosi",
+         "Jonas Becker", "Fatemeh Hosseini", "Mateo Silva", "Hannah Kowalski",
+         "Nkechi Obi"]  # fmt: skip
+CHAT = [
+    "Can you tighten the wording of the release notes below and keep the tone neutral?",
+    "The nightly job still fails on the second retry, so the backlog keeps growing.",
+    "Please list the steps to rotate the staging certificates without downtime.",
+    "I think the dashboard double-counts refunds when an order is split in two.",
+    "What would be a sensible default timeout for the export endpoint?",
+    "Here is the stack trace from the worker; the queue was almost empty at the time.",
+    "We agreed to move the planning session to next week after the audit.",
+]
+NAMED = [
+    "{name} asked whether the export can include the audit columns as well.",
+    "I had a call with {name} this morning about the migration plan.",
+    "Could you draft a short reply to {name} thanking them for the review?",
+]
+
+
+def chat_prompt(seed: int, named_share: float = 0.2) -> str:
+    """Chat-like prose in which about one sentence in five names a person."""
+    rng = random.Random(seed)
+    parts, length = [], 0
+    while length < SIZE:
+        if rng.random() < named_share:
+            piece = rng.choice(NAMED).format(name=rng.choice(NAMES))
+        else:
+            piece = rng.choice(CHAT)
+        parts.append(piece)
+        length += len(piece) + 1
+    return " ".join(parts)[:SIZE]
+
+
+def records_prompts(count: int) -> list[str]:
+    """The privacy set's tune texts joined into 4 KB: tickets, CSV rows, logs
+    and forms full of names, addresses and identifiers (a worst case)."""
+    texts = [r.text for r in read_records() if r.split == "tune" and not r.negative]
+    random.Random(0).shuffle(texts)
+    prompts, current = [], ""
+    for text in texts:
+        current += text + "\n\n"
+        if len(current) >= SIZE:
+            prompts.append(current[:SIZE])
+            current = ""
+        if len(prompts) == count:
+            break
+    return prompts
+
+
+def facts(text: str) -> Facts:
+    return Facts(1, 1, 1, "api", "auto", len(text) // 4, None, datetime(2026, 12, 2, 12))
+
+
+def measure(policy: CompiledPolicy, prompts: Sequence[str], rounds: int) -> dict[str, float]:
+    wall, cpu = [], []
+    for _ in range(rounds):
+        for prompt in prompts:
+            ner._by_text.clear()  # every prompt new to the model
+            started, started_cpu = time.perf_counter(), time.thread_time()
+            decide(policy, CATALOG, [prompt], facts(prompt))
+            cpu.append(time.thread_time() - started_cpu)
+            wall.append(time.perf_counter() - started)
+    model = ner.load_model()
+    assert model is not None
+    windows = [ner_gate.Gate(p[: ner.MAX_MODEL_CHARS]).windows for p in prompts]
+    pieces = [
+        sum(len(model.tokenizer.encode(p[a:b], add_special_tokens=False).ids) for a, b in w)
+        for p, w in zip(prompts, windows, strict=True)
+    ]
+    return {
+        "prompts": len(prompts),
+        "runs": len(wall),
+        "wall_p50_ms": _pct(wall, 50),
+        "wall_p99_ms": _pct(wall, 99),
+        "cpu_p50_ms": _pct(cpu, 50),
+        "cpu_p99_ms": _pct(cpu, 99),
+        "candidates": statistics.mean(len(ner_gate.Gate(p).candidates) for p in prompts),
+        "pieces_read": statistics.mean(pieces),
+    }
+
+
+def history(policy: CompiledPolicy, turns: int = 8) -> dict[str, float]:
+    """CPU of the last request of a chat whose every request re-sends the
+    earlier turns (one named person per turn), with and without the cache."""
+    messages = [chat_prompt(100 + turn)[:600] for turn in range(turns)]
+
+    def last_request(clear: Callable[[], None]) -> float:
+        ner._by_text.clear()
+        for turn in range(1, turns):
+            decide(policy, CATALOG, messages[:turn], facts(""))
+        clear()
+        started = time.thread_time()
+        decide(policy, CATALOG, messages, facts(""))
+        return time.thread_time() - started
+
+    cached = statistics.median(last_request(lambda: None) for _ in range(5))
+    uncached = statistics.median(last_request(ner._by_text.clear) for _ in range(5))
+    return {"turns": turns, "cached_cpu_ms": cached * 1000, "uncached_cpu_ms": uncached * 1000}
+
+
+def _pct(samples: Sequence[float], percent: int) -> float:
+    return statistics.quantiles(samples, n=100)[percent - 1] * 1000
+
+
+def main() -> None:
+    if not ner.installed():
+        sys.exit("the ner extra is not installed: pip install -e '.[ner]'")
+    ner.configure(enabled=True)
+    policy = CompiledPolicy(1, default_document())
+    decide(policy, CATALOG, [chat_prompt(0)], facts(""))  # load the model
+    kinds = {
+        "prose and code, no names (bench/policy_decision.py's prompt)": (
+            [prompt_of(SIZE, seed) for seed in range(1, 21)],
+            5,
+        ),
+        "chat, one sentence in five names someone": ([chat_prompt(s) for s in range(40)], 2),
+        "privacy-set records: tables, logs, forms full of names": (records_prompts(40), 1),
+    }
+    result: dict[str, object] = {"load_average": os.getloadavg()[0]}
+    for name, (prompts, rounds) in kinds.items():
+        row = measure(policy, prompts, rounds)
+        result[name] = row
+        print(
+            f"{name}: wall p50 {row['wall_p50_ms']:.1f} ms, p99 {row['wall_p99_ms']:.1f} ms; "
+            f"CPU p50 {row['cpu_p50_ms']:.1f} ms, p99 {row['cpu_p99_ms']:.1f} ms; "
+            f"{row['candidates']:.1f} candidate words, {row['pieces_read']:.0f} word pieces read"
+        )
+    chat = history(policy)
+    result["chat history"] = chat
+    print(
+        f"chat of {chat['turns']} turns, last request: CPU {chat['cached_cpu_ms']:.1f} ms with the "
+        f"cache, {chat['uncached_cpu_ms']:.1f} ms without"
+    )
+    print(f"(load average {result['load_average']:.1f} on {os.cpu_count()} cores)")
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "ner_cost.json").write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
