@@ -78,7 +78,7 @@ def fit_texts(
     min_count: int = 2,
     max_ngrams: int = 1500,
     l2_dense: float = 0.003,
-    l2_ngrams: float = 0.01,
+    l2_ngrams: float = 0.03,
 ) -> dict[str, Any]:
     """Dense features plus an n-gram vocabulary from the training texts."""
     counts: dict[str, int] = {}
