@@ -57,7 +57,6 @@ FEATURE_DESCRIPTIONS: dict[str, str] = {
     "code_spec": "Conditions, cases and examples in a request for code (saturating at 6)",
     "message_length": "Length of the latest message (log scale, 30 to 3,000 characters)",
     "code_length": "Length of the latest message when it asks for code",
-    "plain_length": "Length of the latest message when it has no numbers, options or code",
     "elementary": "A request for code that names only an elementary operation (sum, square, even…)",
     "lexical": "Words and word pairs the model learned (see the terms)",
 }
@@ -276,7 +275,6 @@ def features_of(
         ),
         "message_length": length,
         "code_length": length if asks_code else 0.0,
-        "plain_length": length if not (asks_code or numbers or options or code_lines) else 0.0,
         "lexical": round(lexical, 4),
     }
     return features, terms
