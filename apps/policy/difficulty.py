@@ -55,6 +55,9 @@ FEATURE_DESCRIPTIONS: dict[str, str] = {
     "rare_names": "The rarest name asked about, as rare as the small model's vocabulary finds it",
     "algorithms": "Named algorithms and data structures (saturating at 2)",
     "code_spec": "Conditions, cases and examples in a request for code (saturating at 6)",
+    "message_length": "Length of the latest message (log scale, 30 to 3,000 characters)",
+    "code_length": "Length of the latest message when it asks for code",
+    "elementary": "A request for code that names only an elementary operation (sum, square, even…)",
     "lexical": "Words and word pairs the model learned (see the terms)",
 }
 FEATURES = tuple(FEATURE_DESCRIPTIONS)
@@ -114,6 +117,15 @@ _SPEC_WORDS = frozenset(
     "nested arbitrarily ties tie distinct non-negative non-empty empty negative "
     "duplicates duplicate case order both either each given raise raises error "
     "invalid edge cases tests test".split()
+)
+# Beginner exercises: one elementary operation (general knowledge, like the
+# algorithm list above; what a request for code names when it is trivial).
+_ELEMENTARY_WORDS = frozenset(
+    "add adds addition sum subtract subtracts subtraction multiply multiplies multiplication "
+    "divide divides division square squares squared cube cubed double doubles triple half "
+    "even odd absolute negate reverse reverses reversed uppercase lowercase upper lower "
+    "capitalize capitalise concatenate concatenates greet greeting hello maximum minimum "
+    "larger smaller bigger celsius fahrenheit area perimeter vowels".split()
 )
 _EXAMPLE = re.compile(r"==|->|=>|e\.g\.|for example|becomes")
 _NAME = re.compile(r"[A-Z][a-z]{2,}")  # no look-behind: four times faster
@@ -238,13 +250,17 @@ def features_of(
     found = [(w, g) for w, g in zip(map(get, grams), grams, strict=True) if w is not None]
     lexical = sum(weight for weight, _ in found)
     terms = tuple(g for _, g in sorted(found, key=lambda x: -abs(x[0]))[:3])
+    length = _message_length(len(raw))
+    asks_code = bool(word_set & _CODE_ASK_WORDS)
+    numbers = len(_NUMBER.findall(excerpt))
+    options = len(_OPTION.findall(excerpt))
     features = {
         "log_tokens": min(1.0, math.log1p(max(estimated_tokens, 0)) / 9.0),
         "turns": _saturate(len(texts), 12),
         "has_code": max(_saturate(fences // 2, 1), _saturate(code_lines, 8)),
-        "numbers": _saturate(len(_NUMBER.findall(excerpt)), 8),
+        "numbers": _saturate(numbers, 8),
         "operations": _saturate(len(word_set & _OPERATION_WORDS) + last.count("%"), 3),
-        "options": _saturate(len(_OPTION.findall(excerpt)), 4),
+        "options": _saturate(options, 4),
         "asks": _saturate(len(word_set & _ASK_WORDS), 4),
         "analysis_words": _saturate(len(word_set & _REASONING_WORDS), 3),
         "requirements": _saturate(constraints, 6),
@@ -254,9 +270,23 @@ def features_of(
         "rare_names": rare_names(excerpt),
         "algorithms": _saturate(len(word_set & _ALGORITHM_WORDS), 2),
         "code_spec": _code_spec(last, word_set),
+        "elementary": float(
+            asks_code and bool(word_set & _ELEMENTARY_WORDS) and not word_set & _ALGORITHM_WORDS
+        ),
+        "message_length": length,
+        "code_length": length if asks_code else 0.0,
         "lexical": round(lexical, 4),
     }
     return features, terms
+
+
+_SHORT, _LONG = math.log(30), math.log(3000)
+
+
+def _message_length(chars: int) -> float:
+    """0 at 30 characters or fewer, 1 at 3,000 or more, log scale between:
+    spread over the lengths prompts of one kind differ by."""
+    return round(min(1.0, max(0.0, (math.log(chars + 1) - _SHORT) / (_LONG - _SHORT))), 4)
 
 
 def _code_spec(last: str, word_set: set[str]) -> float:

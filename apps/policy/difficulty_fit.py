@@ -17,6 +17,9 @@ import numpy as np
 from .difficulty import FEATURES, WEIGHTS_FILE, features_of, ngrams_of
 
 DENSE = tuple(f for f in FEATURES if f != "lexical")
+# Length terms are monotone: a longer request never scores easier through
+# them, so the estimator cannot lose what length alone knows.
+MONOTONE = frozenset({"log_tokens", "message_length", "code_length"})
 # Function words are left out of the vocabulary as unigrams: on a small set
 # they pick up the prompt templates' style, and "words 'and', 'the'" explains
 # nothing. (Inside bigrams they stay: "how many", "edge cases".)
@@ -32,9 +35,11 @@ def _fit(
     l2: np.ndarray[Any, Any],
     steps: int = 3000,
     start: tuple[float, np.ndarray[Any, Any]] | None = None,
+    nonnegative: np.ndarray[Any, Any] | None = None,
 ) -> tuple[float, np.ndarray[Any, Any]]:
     """Logistic regression by gradient descent with Nesterov momentum; returns
-    (bias, w). With ``start``, the L2 pull is toward it instead of zero."""
+    (bias, w). With ``start``, the L2 pull is toward it instead of zero; the
+    weights where ``nonnegative`` is true are kept ≥ 0 (projected steps)."""
     n, d = x.shape
     w0 = start[1] if start else np.zeros(d)
     w = w0.copy()
@@ -49,6 +54,8 @@ def _fit(
         vw = 0.9 * vw - rate * grad_w
         vb = 0.9 * vb - rate * grad_b
         w, b = w + vw, b + vb
+        if nonnegative is not None:
+            w = np.where(nonnegative & (w < 0), 0.0, w)
     return b, w
 
 
@@ -78,7 +85,7 @@ def fit_texts(
     min_count: int = 2,
     max_ngrams: int = 1500,
     l2_dense: float = 0.003,
-    l2_ngrams: float = 0.01,
+    l2_ngrams: float = 0.03,
 ) -> dict[str, Any]:
     """Dense features plus an n-gram vocabulary from the training texts."""
     counts: dict[str, int] = {}
@@ -104,7 +111,8 @@ def fit_texts(
                 x_grams[row, index[g]] = 1.0
     x = np.hstack([x_dense, x_grams])
     l2 = np.concatenate([np.full(len(DENSE), l2_dense), np.full(len(vocabulary), l2_ngrams)])
-    bias, w = _fit(x, np.array(labels, dtype=float), l2)
+    monotone = np.array([f in MONOTONE for f in DENSE] + [False] * len(vocabulary))
+    bias, w = _fit(x, np.array(labels, dtype=float), l2, nonnegative=monotone)
     gram_weights = {g: float(w[len(DENSE) + i]) for g, i in index.items()}
     kept = sorted(gram_weights.items(), key=lambda kv: -abs(kv[1]))[:max_ngrams]
     return {
