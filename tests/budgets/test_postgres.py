@@ -52,12 +52,17 @@ def _env(database_url: str) -> dict[str, str]:
     }
 
 
-def _scenario(env: dict[str, str], *args: str) -> str:
+def _last_line(command: list[str], env: dict[str, str], timeout: int = 120) -> str:
+    """Run ``command`` (a fresh process on the database) and return the last
+    line it printed."""
     done = subprocess.run(
-        [sys.executable, "-m", "tests.support.budget_scenario", *args],
-        cwd=ROOT, env=env, check=True, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        command, cwd=ROOT, env=env, check=True, capture_output=True, text=True, timeout=timeout
+    )
     return done.stdout.strip().splitlines()[-1]
+
+
+def _scenario(env: dict[str, str], *args: str) -> str:
+    return _last_line([sys.executable, "-m", "tests.support.budget_scenario", *args], env)
 
 
 def _wait_for(url: str) -> None:
@@ -145,11 +150,8 @@ print(errors[:1], totals, Reservation.objects.count())
 
 @pytest.mark.timeout(300)
 def test_concurrent_reserves_and_settles_do_not_deadlock(postgres_url):
-    done = subprocess.run(
-        [sys.executable, "-c", PAIRS], cwd=ROOT, env=_env(postgres_url), check=True,
-        capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
-    assert done.stdout.strip().splitlines()[-1] == f"[] [({8 * 60 * 40}, 0)] 0"
+    last = _last_line([sys.executable, "-c", PAIRS], _env(postgres_url), timeout=240)
+    assert last == f"[] [({8 * 60 * 40}, 0)] 0"
 
 
 # The reservation (and a settlement the ledger row's commit follows) commit
@@ -192,8 +194,5 @@ print(seen, budget.spent_micros, budget.reserved_micros)
 
 @pytest.mark.timeout(120)
 def test_the_reservations_commit_mode_stays_in_its_own_statement(postgres_url):
-    done = subprocess.run(
-        [sys.executable, "-c", COMMIT_MODE], cwd=ROOT, env=_env(postgres_url), check=True,
-        capture_output=True, text=True, timeout=100,
-    )  # fmt: skip
-    assert done.stdout.strip().splitlines()[-1] == "['on', 'on', 'on'] 100 200"
+    last = _last_line([sys.executable, "-c", COMMIT_MODE], _env(postgres_url), timeout=100)
+    assert last == "['on', 'on', 'on'] 100 200"

@@ -7,21 +7,9 @@ from apps.policy.complexity import Complexity
 from apps.policy.document import default_document
 from apps.policy.engine import CompiledPolicy, Facts, Signals, route
 from apps.policy.escalation import escalated
-from apps.providers.specs import Catalog, ModelSpec, ProviderSpec
+from apps.providers.specs import Catalog
+from tests.policy.test_capability import CLOUD, FRONTIER, MID, SMALL, spec
 
-LOCAL = ProviderSpec(1, "local", "local_llama_cpp", "on_prem", "", "", 60, 0, "v")
-CLOUD = ProviderSpec(2, "vendor", "openai_compatible", "vendor", "http://v", "", 60, 2, "v")
-
-
-def spec(id, name, provider, price=0, tier=0):
-    return ModelSpec(
-        id, name, provider, name, 32000, price, price, frozenset(), (), None, "v", tier=tier
-    )
-
-
-SMALL = spec(1, "smollm2-135m", LOCAL)
-MID = spec(2, "qwen2.5-7b", LOCAL, price=1)
-FRONTIER = spec(3, "gpt", CLOUD, price=300)
 CHEAP_FRONTIER = spec(4, "gpt-mini", CLOUD, price=20)
 POLICY = CompiledPolicy(1, default_document())
 
