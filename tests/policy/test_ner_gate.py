@@ -34,7 +34,9 @@ def windows(text):
         ("Emre Y\u0131lmaz is on leave until the 14th.", ["Emre", "Y\u0131lmaz"]),
         ("Tell Giulia Romano that the venue is booked.", ["Giulia", "Romano"]),
         ("Marco, please send the slides.", ["Marco"]),  # a name alone before a comma
-        ("Sharon said the invoice is late.", []),  # a word alone at a sentence start: no
+        ("Sharon said the invoice is late.", ["Sharon"]),  # a subject before a person's verb
+        ("Tomasz replied: fine.", ["Tomasz"]),
+        ("Sharon reviewed the invoice.", []),  # alone at a sentence start, any other verb: no
         ("Mark Johnson said so.", ["Mark", "Johnson"]),
         ("Is this Anne's laptop?", ["Anne's"]),
         ("We met Siobhán Ní Bhriain and Seán O'Neil in Łódź.", ["Siobhán", "Ní", "Bhriain",

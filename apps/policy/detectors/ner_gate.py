@@ -119,6 +119,20 @@ _OPENERS = frozenset(
     kan kunt vandaag morgen gisteren in op met zonder voor van naar bij
     """.split()
 )
+# Verbs that a person does: a word at a sentence start right before one of
+# them stands like a subject ("Sharon said …", "Tomasz replied …"), so it
+# is a candidate even alone (the model still decides whether it is a name).
+_PERSON_VERBS = frozenset(
+    """
+    said says asked asks told tells wrote writes replied replies answered mentioned
+    mentions emailed emails texted phoned called calls thinks thought believes
+    wants wanted agreed agrees suggested suggests confirmed confirms explained
+    promised noted reported joined signed approved declined prefers preferred
+    sagte fragte schrieb meinte antwortete dit demande dijo preguntó
+    escribió disse chiese scrisse zei vroeg schreef
+    """.split()
+)
+_NEXT_WORD = re.compile(r"[ \t]+(\w+)")
 # Capitalised mid-sentence without being a name.
 _NEVER = frozenset(
     "I I'm I've I'll I'd Monday Tuesday Wednesday Thursday Friday Saturday Sunday "
@@ -229,13 +243,16 @@ def _is_candidate(text: str, start: int, end: int, word: str) -> bool:
     # A sentence opens with a capital whatever its first word is: there a
     # word counts only if it is no common opener and stands like a name —
     # before a comma, "'s", another capitalised word or the end ("Marco,
-    # please …", "Anne's"), not before a lower-case word or a number
-    # ("Upgraded numpy", "Revenue 4 594"); "Emre Demir is" is found from
-    # either word.
+    # please …", "Anne's") or a verb a person does ("Sharon said"), not
+    # before another lower-case word or a number ("Upgraded numpy", "Revenue
+    # 4 594"); "Emre Demir is" is found from either word.
     if word.lower() in _OPENERS:
         return False
     after = _FOLLOWING.match(text, end)
-    return after is None or not after.group(1) or _capitalised(after.group(1))
+    if after is None or not after.group(1) or _capitalised(after.group(1)):
+        return True
+    verb = _NEXT_WORD.match(text, end)
+    return verb is not None and verb.group(1) in _PERSON_VERBS
 
 
 def _looks_like_code(text: str, start: int, end: int, word: str) -> bool:
