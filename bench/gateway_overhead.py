@@ -123,9 +123,12 @@ def load(port: int, body: dict, auth: str | None, concurrency: int, seconds: flo
     )  # fmt: skip
 
 
-SETUP = """
+# A bench database: one team and member, a vendor provider on the mock and one
+# model; the script prints the API key. ``{base_url}`` is filled in by the caller.
+_SETUP = """
+import hashlib
 from django.contrib.auth.models import User
-from apps.accounts.models import Team, Membership
+from apps.accounts.models import ApiKey, Team, Membership
 from apps.accounts.services import api_key_create
 from apps.providers.models import Provider, LanguageModel
 team = Team.objects.create(name="Bench", slug="bench")
@@ -133,10 +136,25 @@ user = User.objects.create_user("bench")
 Membership.objects.create(user=user, team=team)
 vendor = Provider.objects.create(name="mock", kind="openai_compatible", privacy_zone="vendor",
     base_url="{base_url}", api_key_env="HYBRIDHUB_PROVIDER_KEY_BENCH", max_retries=0)
-LanguageModel.objects.create(provider=vendor, name="cloud", upstream_id="mock-1",
+LanguageModel.objects.create(provider=vendor, name="%(model)s", upstream_id="%(upstream)s",
     input_price_per_mtok=150000, output_price_per_mtok=600000)
-print(api_key_create(user=user, team=team, name="bench").secret)
+secret = "%(secret)s"
+if secret:  # a key fixed in advance (a harness that takes it on its command line)
+    ApiKey.objects.create(user=user, team=team, name="bench", prefix=secret.split("_")[1],
+        secret_hash=hashlib.sha256(secret.encode()).hexdigest())
+else:
+    secret = api_key_create(user=user, team=team, name="bench").secret
+print(secret)
 """
+
+
+def setup_script(model: str = "cloud", upstream: str = "mock-1", secret: str = "") -> str:
+    """The bench database's setup (``_SETUP``) for ``model``; with ``secret``,
+    that key instead of a new one."""
+    return _SETUP % {"model": model, "upstream": upstream, "secret": secret}
+
+
+SETUP = setup_script()
 
 
 def main() -> None:

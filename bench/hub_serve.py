@@ -20,27 +20,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.gateway_overhead import PY, bench_env, prepare_database  # noqa: E402
+from bench.gateway_overhead import PY, bench_env, prepare_database, setup_script  # noqa: E402
 
 BENCH_KEY = "hh_benchkey_side-by-side-harness-only-0123456789"
 
-SETUP = """
-import hashlib
-from django.contrib.auth.models import User
-from apps.accounts.models import ApiKey, Membership, Team
-from apps.providers.models import LanguageModel, Provider
-team = Team.objects.create(name="Bench", slug="bench")
-user = User.objects.create_user("bench")
-Membership.objects.create(user=user, team=team)
-vendor = Provider.objects.create(name="mock", kind="openai_compatible", privacy_zone="vendor",
-    base_url="{base_url}", api_key_env="HYBRIDHUB_PROVIDER_KEY_BENCH", max_retries=0)
-LanguageModel.objects.create(provider=vendor, name="mock-gpt", upstream_id="mock-gpt",
-    input_price_per_mtok=150000, output_price_per_mtok=600000)
-secret = "{key}"
-ApiKey.objects.create(user=user, team=team, name="bench", prefix=secret.split("_")[1],
-    secret_hash=hashlib.sha256(secret.encode()).hexdigest())
-print(secret)
-"""
+SETUP = setup_script(model="mock-gpt", upstream="mock-gpt", secret=BENCH_KEY)
 
 
 def main() -> None:
@@ -56,7 +40,7 @@ def main() -> None:
         HYBRIDHUB_PROVIDER_ALLOW_LOOPBACK="true",
         HYBRIDHUB_PRELOAD_LOCAL_MODELS="false",
     )
-    print(prepare_database(env, SETUP.replace("{base_url}", base_url).replace("{key}", BENCH_KEY)))
+    print(prepare_database(env, SETUP.replace("{base_url}", base_url)))
     command = [PY, "-m", "uvicorn", "hybridhub.asgi:application", "--port", str(args.port)]
     command += ["--log-level", "warning", "--workers", "1"]
     command += [] if args.access_log else ["--no-access-log"]
