@@ -68,6 +68,19 @@ def test_tool_call_round_trip_non_streamed(client, models, cloud):
     ]
 
 
+def tool_calls_joined(chunks) -> dict[int, dict[str, str]]:
+    """The streamed ``tool_calls`` deltas of ``chunks`` joined per call index,
+    as a client rebuilds them."""
+    calls: dict[int, dict[str, str]] = {}
+    for chunk in chunks:
+        for piece in chunk.choices[0].delta.tool_calls or ():
+            call = calls.setdefault(piece.index, {"id": "", "name": "", "arguments": ""})
+            call["id"] += piece.id or ""
+            call["name"] += (piece.function.name or "") if piece.function else ""
+            call["arguments"] += (piece.function.arguments or "") if piece.function else ""
+    return calls
+
+
 def test_tool_calls_stream_as_deltas(client, models, cloud):
     second = {**WEATHER, "function": {**WEATHER["function"], "name": "get_time"}}
     stream = client.chat.completions.create(
@@ -75,13 +88,7 @@ def test_tool_calls_stream_as_deltas(client, models, cloud):
         stream=True,
     )  # fmt: skip
     chunks = [c for c in stream if c.choices]
-    calls: dict[int, dict[str, str]] = {}
-    for chunk in chunks:
-        for piece in chunk.choices[0].delta.tool_calls or ():
-            call = calls.setdefault(piece.index, {"id": "", "name": "", "arguments": ""})
-            call["id"] += piece.id or ""
-            call["name"] += piece.function.name or ""
-            call["arguments"] += piece.function.arguments or ""
+    calls = tool_calls_joined(chunks)
     assert calls == {
         0: {"id": "call_mock1", "name": "get_weather", "arguments": '{"text": "weather in Paris"}'},
         1: {"id": "call_mock2", "name": "get_time", "arguments": "{}"},

@@ -9,6 +9,7 @@ import pytest
 
 from apps.core.chat_types import GenerationParams, TextDelta, Tool, ToolCallDelta, Usage
 from apps.providers.local_tools import tool_call_pieces, tool_mode
+from tests.api.test_tools import tool_calls_joined
 
 pytestmark = pytest.mark.llamacpp
 pytest.importorskip("llama_cpp", reason="the optional llama-cpp-python runtime is not installed")
@@ -78,13 +79,7 @@ def test_local_model_streams_a_tool_call_as_deltas(smollm2):
         max_tokens=60, temperature=0, stream=True,
     )  # fmt: skip
     chunks = [c for c in stream if c.choices]
-    calls: dict[int, dict[str, str]] = {}
-    for chunk in chunks:
-        for piece in chunk.choices[0].delta.tool_calls or ():
-            call = calls.setdefault(piece.index, {"id": "", "name": "", "arguments": ""})
-            call["id"] += piece.id or ""
-            call["name"] += (piece.function.name or "") if piece.function else ""
-            call["arguments"] += (piece.function.arguments or "") if piece.function else ""
+    calls = tool_calls_joined(chunks)
     assert list(calls) == [0] and calls[0]["name"] == "get_weather"
     assert calls[0]["id"].startswith("call_")
     _valid_weather_arguments(calls[0]["arguments"])

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import httpx
 
+from .processes import process_stop
+
 ROOT = Path(__file__).resolve().parents[2]
 CSRF = "scaletests0123456789abcdefghijkl"  # any 32 characters: cookie and header agree
 
@@ -84,13 +86,7 @@ def hub_process(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[byt
                 time.sleep(0.1)
         yield url, process
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        process_stop(process, timeout=20)
 
 
 def browser(url: str, session: str) -> httpx.Client:

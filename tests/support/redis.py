@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .processes import process_stop
+
 
 def redis_server_bin() -> str | None:
     """Debian puts it in /usr/bin; PATH may not have it (a service account)."""
@@ -46,12 +48,7 @@ def temporary_redis() -> Iterator[str]:
         _wait(port, process)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        process_stop(process)
         shutil.rmtree(root, ignore_errors=True)
 
 
