@@ -32,6 +32,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, partial
 
+import re2
+
 from .custom_detectors import (
     MAX_PATTERN_LENGTH,
     SQUASH_MAP,
@@ -42,6 +44,7 @@ from .custom_detectors import (
 from .detectors import contact, credentials, national, ner, numbers
 from .detectors.numbers import DEFAULT_PHONE_REGIONS as DEFAULT_PHONE_REGIONS
 from .normalize import Shadow, skeleton
+from .text_cache import TextCache, text_key
 
 LEVELS: tuple[str, ...] = ("public", "internal", "confidential", "restricted")
 PUBLIC, INTERNAL, CONFIDENTIAL, RESTRICTED = range(4)
@@ -125,6 +128,14 @@ _CUSTOM_SPECIFICITY = 10  # an admin's own rule is the most specific of all
 
 Span = tuple[int, int]
 
+SCANS_REMEMBERED = 4096  # texts per classifier (findings only, keyed by digest)
+
+
+def _detectors_state() -> bytes:
+    """What a scan depends on beyond the classifier's own settings: whether
+    the NER model is on, and which secret rules are loaded."""
+    return b"%d:%d" % (ner.active(), credentials.rules_generation())
+
 
 # --- what detectors share -----------------------------------------------------
 
@@ -160,9 +171,35 @@ class _Scan:
         return self.skeleton.translate(SQUASH_MAP)
 
     @cached_property
+    def cue_words(self) -> frozenset[str]:
+        """Which of the rule tier's cue words (ner.CUE_WORDS) occur in
+        ``lower``: one linear RE2 pass for all of them."""
+        return _CUE_WORDS.present(self.lower)
+
+    @cached_property
     def numbers(self) -> list[numbers.Run]:
         """Runs of digit groups (cards, SSNs, phones, IPv4 …), in one pass."""
         return numbers.runs(self.text)
+
+
+class _WordSet:
+    """Which of some words occur in a text, in one RE2 pass (linear)."""
+
+    def __init__(self, words: Sequence[str]) -> None:
+        self.words = sorted(set(words))
+        options = re2.Options()
+        options.never_capture = True
+        self._set = re2.Set.SearchSet(options)
+        for word in self.words:
+            self._set.Add(re2.escape(word))
+        self._set.Compile()
+
+    def present(self, text: str) -> frozenset[str]:
+        found = self._set.Match(text.encode("utf-8", "replace"))
+        return frozenset(self.words[i] for i in found) if found else frozenset()
+
+
+_CUE_WORDS = _WordSet(ner.CUE_WORDS)
 
 
 Finder = Callable[[_Scan], Iterator[Span]]
@@ -230,13 +267,33 @@ class Classifier:
         for detector in custom:
             _check_level(detector.level, f"custom detector {detector.name!r}")
         self._custom = [CustomMatcher(d, _custom_label(d)) for d in custom]
+        self._remembered: TextCache[tuple[Finding, ...]] = TextCache(size=SCANS_REMEMBERED)
 
     def scan(self, text: str, deadline: Deadline | None = None) -> list[Finding]:
         """Findings sorted by start, in ``text``'s offsets; overlapping ones
         merged into one (see _resolve). ``deadline`` is the request's budget
-        for custom detectors, shared by all its texts."""
+        for custom detectors, shared by all its texts.
+
+        Remembered per text (a chat re-sends its history, an application its
+        system prompt): a scan that ran past the deadline, whose custom
+        detectors failed closed, is not."""
         if not text:
             return []
+        key = text_key(text, _detectors_state())
+        remembered = self._remembered.get(key)
+        if remembered is not None:
+            return list(remembered)
+        deadline = deadline or Deadline()
+        found = self._scan(text, deadline)
+        if not deadline.passed():
+            self._remembered.put(key, tuple(found))
+        return found
+
+    def forget(self) -> None:
+        """Drop the remembered scans (benchmarks measure cold ones)."""
+        self._remembered.clear()
+
+    def _scan(self, text: str, deadline: Deadline) -> list[Finding]:
         shadow = Shadow.of(text)
         scan = _Scan(shadow.text)
         found = [
@@ -244,7 +301,6 @@ class Classifier:
             for name, finder, level in self._builtins
             for start, end in finder(scan)
         ]
-        deadline = deadline or Deadline()
         for matcher in self._custom:
             found += [
                 Finding(matcher.detector, matcher.label, matcher.level, start, end)

@@ -44,10 +44,9 @@ LEGACY_FEATURE_DESCRIPTIONS: dict[str, str] = {
     "output_length": "A long answer asked for (max_tokens or wording)",
 }
 
-# The legacy scorer reads code and list items with the estimator's patterns
+# The legacy scorer reads code and list items as the estimator does
 # (linear: "[ \t]*" indentation, never "\s*" under MULTILINE).
-_CODE_FENCE, _CODE_LINE = difficulty.CODE_FENCE, difficulty.CODE_LINE
-_LIST_ITEM = difficulty.LIST_ITEM
+_CODE_FENCE = difficulty.CODE_FENCE
 _COMPARISON = re.compile(r"[=<>≤≥] ?-?\d")
 _INLINE_MATH = re.compile(r"\$[^$\n]{1,80}\$")
 _WORD = re.compile(r"[a-z][a-z-]*")
@@ -125,7 +124,7 @@ def legacy_features_of(
     last = (texts[-1] if texts else "").lower()
     words = _WORD.findall(last)
     fences = len(_CODE_FENCE.findall(everything)) // 2
-    code_lines = len(_CODE_LINE.findall(everything))
+    code_lines = difficulty.code_lines(everything)
     math = _vocabulary_hits(words, last, _MATH_WORDS, _MATH_PHRASES)
     math += len(_COMPARISON.findall(last)) + (len(_INLINE_MATH.findall(last)) if "$" in last else 0)
     constraints = _vocabulary_hits(words, last, _CONSTRAINT_WORDS, _CONSTRAINT_PHRASES)
@@ -139,7 +138,7 @@ def legacy_features_of(
         "reasoning": _saturate(
             _vocabulary_hits(words, last, _REASONING_WORDS, _REASONING_PHRASES), 3
         ),
-        "constraints": _saturate(constraints + len(_LIST_ITEM.findall(last)), 6),
+        "constraints": _saturate(constraints + difficulty.list_items(last), 6),
         "depth": _saturate(len(texts), 12),
         "output_length": output,
     }

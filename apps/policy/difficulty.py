@@ -25,7 +25,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 WEIGHTS_FILE = Path(__file__).resolve().parent / "data" / "difficulty.json"
@@ -63,19 +63,28 @@ FEATURE_DESCRIPTIONS: dict[str, str] = {
 FEATURES = tuple(FEATURE_DESCRIPTIONS)
 
 CODE_FENCE = re.compile(r"```|~~~")
-# Indentation is "[ \t]*", never "\s*": with MULTILINE, "^\s*" would start at
-# every line of a run of blank lines and read the whole run each time
-# (quadratic: 12 KB of newlines froze the server for seconds).
+# Line-start patterns begin with "\n" and read "\n" + text: CPython's ``re``
+# then jumps from newline to newline in C, where "^" under MULTILINE made it
+# try every character. Indentation is "[ \t]*", never "\s*", which would
+# start at every line of a run of blank lines and read the whole run each
+# time (quadratic: 12 KB of newlines froze the server for seconds).
 CODE_LINE = re.compile(
-    r"^[ \t]*(def |class |import |from \S+ import |function |const |let |var |public |"
+    r"\n[ \t]*(def |class |import |from \S+ import |function |const |let |var |public |"
     r"#include|SELECT |INSERT |UPDATE |CREATE |for \(|if \(|return |\}|\{$|</?\w+>)",
-    re.MULTILINE,
+    re.MULTILINE,  # for "\{$" only
 )
-LIST_ITEM = re.compile(r"^[ \t]*(?:[-*•]|\d+[.)])[ \t]+", re.MULTILINE)
-_OPTION = re.compile(r"^[ \t]*\(?[A-Da-d][).][ \t]", re.MULTILINE)
-_NUMBER = re.compile(r"[0-9]+")  # findall consumes a run of digits whole
-_WORD = re.compile(r"[a-z][a-z'-]*")
-_PROPER = re.compile(r"[a-z,] [A-Z][a-z]")
+LIST_ITEM = re.compile(r"\n[ \t]*(?:[-*•]|\d+[.)])[ \t]+")
+_OPTION = re.compile(r"\n[ \t]*\(?[A-Da-d][).][ \t]")
+# Digits stay, everything else becomes a space: the runs of digits are then
+# what ``split`` returns (C speed; ``re.findall(r"[0-9]+")`` cost ten times more).
+_DIGITS_BYTES = bytes(c if 48 <= c <= 57 else 32 for c in range(256))
+# The words of a lower-cased text, as ``[a-z][a-z'-]*`` would find them:
+# every other character becomes a space (bytes.translate, C speed), the rest
+# is split, and a word's leading "'" or "-" dropped.
+_WORD_BYTES = bytes(c if chr(c) in "abcdefghijklmnopqrstuvwxyz'-" else 32 for c in range(256))
+# A capital after a lower-case letter or comma and a space: starts with the
+# space (a fast scan) and looks back at what came before it.
+_PROPER = re.compile(r" (?<=[a-z,] )[A-Z][a-z]")
 _WORD_COUNT = re.compile(r"(?<![0-9])[0-9]{3,} words")
 
 _OPERATION_WORDS = frozenset(
@@ -134,6 +143,27 @@ _CONSTRAINT_PHRASES = ("at least", "at most", "no more than", "make sure", "only
 _LONG_WORDS = frozenset("detailed comprehensive thorough in-depth essay report memo".split())
 
 
+def words_of(lower: str) -> list[str]:
+    """The words of a lower-cased text: runs of a-z, "'" and "-" that start
+    with a letter (what ``re.findall(r"[a-z][a-z'-]*", lower)`` returns)."""
+    spaced = lower.encode("ascii", "replace").translate(_WORD_BYTES).decode("ascii")
+    words = spaced.split()
+    if not (spaced[:1] in ("'", "-") or " '" in spaced or " -" in spaced):
+        return words  # no word starts with "'" or "-" ("trade-offs" is one word)
+    trimmed = (w if w[0] > "-" else w.lstrip("'-") for w in words)  # "'" < "-" < "a"
+    return [w for w in trimmed if w]
+
+
+def code_lines(text: str) -> int:
+    """Lines that look like code (CODE_LINE), in any text."""
+    return len(CODE_LINE.findall("\n" + text)) if text else 0
+
+
+def list_items(text: str) -> int:
+    """Lines that start a list item: "- ", "* ", "1. ", "2) "."""
+    return len(LIST_ITEM.findall("\n" + text)) if text else 0
+
+
 @dataclass(frozen=True)
 class Complexity:
     """The estimate: ``score`` in [0, 1] is the chance the small model fails."""
@@ -162,6 +192,10 @@ class Weights:
     ngrams: dict[str, float]
     threshold: float  # the shipped operating point
     tier_cutoffs: tuple[float, float]  # scores from which tier 2, tier 3 are needed
+
+    @cached_property
+    def pairs(self) -> dict[str, dict[str, float]]:
+        return pairs_of(self.ngrams)
 
 
 def load(path: Path = WEIGHTS_FILE) -> Weights:
@@ -212,6 +246,31 @@ def ngrams_of(words: Sequence[str]) -> list[str]:
     return [*head, *map(" ".join, itertools.pairwise(head))]
 
 
+def pairs_of(vocabulary: Mapping[str, float]) -> dict[str, dict[str, float]]:
+    """The vocabulary's word pairs as {first word: {second word: weight}}."""
+    pairs: dict[str, dict[str, float]] = {}
+    for gram, weight in vocabulary.items():
+        first, space, second = gram.partition(" ")
+        if space:
+            pairs.setdefault(first, {})[second] = weight
+    return pairs
+
+
+def lexical_found(
+    words: Sequence[str], vocabulary: Mapping[str, float], pairs: Mapping[str, Mapping[str, float]]
+) -> list[tuple[float, str]]:
+    """(weight, n-gram) for each of ``ngrams_of(words)`` in the vocabulary, in
+    that order, without joining every pair of words into a string."""
+    head = words[:NGRAM_WORDS]
+    found = [(vocabulary[w], w) for w in head if w in vocabulary]
+    get = pairs.get
+    for first, second in itertools.pairwise(head):
+        seconds = get(first)
+        if seconds is not None and second in seconds:
+            found.append((seconds[second], f"{first} {second}"))
+    return found
+
+
 def _saturate(count: float, full: float) -> float:
     return min(1.0, count / full)
 
@@ -227,37 +286,36 @@ def features_of(
 
     Code looks at the whole conversation; the rest at the latest message,
     which is what the model is being asked to do now."""
-    vocabulary = shipped().ngrams if ngrams is None else ngrams
+    vocabulary: Mapping[str, float] = shipped().ngrams if ngrams is None else ngrams
+    pairs = shipped().pairs if ngrams is None else pairs_of(ngrams)
     raw = texts[-1] if texts else ""
     excerpt = raw if len(raw) <= HEAD + TAIL else f"{raw[:HEAD]}\n{raw[-TAIL:]}"
     last = excerpt.lower()
-    words = _WORD.findall(last)
+    words = words_of(last)
     n_words = len(words) or 1
-    code_lines = 0
+    code = 0
     fences = 0
     for text in texts:
         if "```" in text or "~~~" in text:
             fences += len(CODE_FENCE.findall(text))
-        code_lines += len(CODE_LINE.findall(text))
+        code += code_lines(text)
     word_set = set(words)
     constraints = len(word_set & _CONSTRAINT_WORDS) + sum(p in last for p in _CONSTRAINT_PHRASES)
-    constraints += len(LIST_ITEM.findall(excerpt))
+    constraints += list_items(excerpt)
     output = _saturate(max_tokens or 0, 4000)
     if word_set & _LONG_WORDS or ("words" in word_set and _WORD_COUNT.search(last)):
         output = max(output, 0.7)
-    get = vocabulary.get
-    grams = ngrams_of(words)
-    found = [(w, g) for w, g in zip(map(get, grams), grams, strict=True) if w is not None]
+    found = lexical_found(words, vocabulary, pairs)
     lexical = sum(weight for weight, _ in found)
     terms = tuple(g for _, g in sorted(found, key=lambda x: -abs(x[0]))[:3])
     length = _message_length(len(raw))
     asks_code = bool(word_set & _CODE_ASK_WORDS)
-    numbers = len(_NUMBER.findall(excerpt))
-    options = len(_OPTION.findall(excerpt))
+    numbers = len(excerpt.encode("ascii", "replace").translate(_DIGITS_BYTES).split())
+    options = len(_OPTION.findall("\n" + excerpt))
     features = {
         "log_tokens": min(1.0, math.log1p(max(estimated_tokens, 0)) / 9.0),
         "turns": _saturate(len(texts), 12),
-        "has_code": max(_saturate(fences // 2, 1), _saturate(code_lines, 8)),
+        "has_code": max(_saturate(fences // 2, 1), _saturate(code, 8)),
         "numbers": _saturate(numbers, 8),
         "operations": _saturate(len(word_set & _OPERATION_WORDS) + last.count("%"), 3),
         "options": _saturate(options, 4),
@@ -265,7 +323,7 @@ def features_of(
         "analysis_words": _saturate(len(word_set & _REASONING_WORDS), 3),
         "requirements": _saturate(constraints, 6),
         "proper_nouns": _saturate(len(_PROPER.findall(excerpt)), 4),
-        "long_words": min(1.0, 4 * sum(len(w) >= 9 for w in words) / n_words),
+        "long_words": min(1.0, 4 * len([w for w in words if len(w) >= 9]) / n_words),
         "long_answer": output,
         "rare_names": rare_names(excerpt),
         "algorithms": _saturate(len(word_set & _ALGORITHM_WORDS), 2),

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .difficulty import FEATURES, WEIGHTS_FILE, features_of, ngrams_of
+from .difficulty import FEATURES, WEIGHTS_FILE, features_of, ngrams_of, words_of
 
 DENSE = tuple(f for f in FEATURES if f != "lexical")
 # Length terms are monotone: a longer request never scores easier through
@@ -126,9 +126,7 @@ def fit_texts(
 
 
 def _words(text: str) -> list[str]:
-    from .difficulty import _WORD
-
-    return _WORD.findall(text.lower())
+    return words_of(text.lower())
 
 
 def _tokens(turns: Sequence[str]) -> int:

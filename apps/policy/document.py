@@ -83,6 +83,9 @@ class TeamPolicy(Strict):
         return _weights_valid(weights)
 
 
+_NO_TEAM_POLICY = TeamPolicy()  # frozen: one for every team without its own
+
+
 class Conditions(Strict):
     """All given conditions must hold; an empty list or None means 'any'."""
 
@@ -198,7 +201,11 @@ class PolicyDocument(Strict):
         return self.levels[level].name
 
     def team(self, team_id: int | None) -> TeamPolicy:
-        return self.teams.get(str(team_id), TeamPolicy()) if team_id is not None else TeamPolicy()
+        return (
+            self.teams.get(str(team_id), _NO_TEAM_POLICY)
+            if team_id is not None
+            else _NO_TEAM_POLICY
+        )
 
 
 def default_document() -> PolicyDocument:

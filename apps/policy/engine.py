@@ -324,32 +324,43 @@ def _first_match(
 
 
 def _mismatch(when: Conditions, signals: Signals) -> str | None:
-    """Why the conditions do not hold, or None if they all do."""
+    """Why the conditions do not hold, or None if they all do: the first
+    condition that fails, checked in order (the message is built only for it)."""
     facts = signals.facts
     score_ = signals.complexity.score
-    hour = facts.now.hour
-    checks = (
-        (when.teams and facts.team_id not in when.teams, "another team"),
-        (when.users and facts.user_id not in when.users, "another user"),
-        (when.api_keys and facts.api_key_id not in when.api_keys, "another application key"),
-        (when.sources and facts.source not in when.sources, f"not from {'/'.join(when.sources)}"),
-        (when.min_level is not None and signals.level < when.min_level, "level below its minimum"),
-        (when.max_level is not None and signals.level > when.max_level, "level above its maximum"),
-        (when.min_complexity is not None and score_ < when.min_complexity,
-         f"complexity {score_:.2f} < {when.min_complexity}"),
-        (when.max_complexity is not None and score_ > when.max_complexity,
-         f"complexity {score_:.2f} > {when.max_complexity}"),
-        (when.min_tokens is not None and facts.estimated_tokens < when.min_tokens, "fewer tokens"),
-        (when.max_tokens is not None and facts.estimated_tokens > when.max_tokens, "more tokens"),
-        (when.requested_models and facts.requested_model not in when.requested_models,
-         "another model requested"),
-        (when.days and facts.now.weekday() not in when.days, "another day"),
-        (when.start_hour is not None and when.end_hour is not None
-         and not _in_hours(hour, when.start_hour, when.end_hour), "outside its hours"),
-        (when.min_budget_used is not None and facts.budget_used < when.min_budget_used,
-         f"budget {facts.budget_used:.0%} used < {_percent(when.min_budget_used)}"),
-    )  # fmt: skip
-    return next((why for failed, why in checks if failed), None)
+    if when.teams and facts.team_id not in when.teams:
+        return "another team"
+    if when.users and facts.user_id not in when.users:
+        return "another user"
+    if when.api_keys and facts.api_key_id not in when.api_keys:
+        return "another application key"
+    if when.sources and facts.source not in when.sources:
+        return f"not from {'/'.join(when.sources)}"
+    if when.min_level is not None and signals.level < when.min_level:
+        return "level below its minimum"
+    if when.max_level is not None and signals.level > when.max_level:
+        return "level above its maximum"
+    if when.min_complexity is not None and score_ < when.min_complexity:
+        return f"complexity {score_:.2f} < {when.min_complexity}"
+    if when.max_complexity is not None and score_ > when.max_complexity:
+        return f"complexity {score_:.2f} > {when.max_complexity}"
+    if when.min_tokens is not None and facts.estimated_tokens < when.min_tokens:
+        return "fewer tokens"
+    if when.max_tokens is not None and facts.estimated_tokens > when.max_tokens:
+        return "more tokens"
+    if when.requested_models and facts.requested_model not in when.requested_models:
+        return "another model requested"
+    if when.days and facts.now.weekday() not in when.days:
+        return "another day"
+    if (
+        when.start_hour is not None
+        and when.end_hour is not None
+        and not _in_hours(facts.now.hour, when.start_hour, when.end_hour)
+    ):
+        return "outside its hours"
+    if when.min_budget_used is not None and facts.budget_used < when.min_budget_used:
+        return f"budget {facts.budget_used:.0%} used < {_percent(when.min_budget_used)}"
+    return None
 
 
 def _percent(share: float | None) -> str:

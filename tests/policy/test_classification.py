@@ -24,6 +24,7 @@ from apps.policy.classification import (
     redact,
     restore,
 )
+from apps.policy.detectors import credentials, ner
 
 DEFAULT = Classifier()
 
@@ -392,3 +393,56 @@ def test_pathological_input_scans_in_linear_time(unit):
     start = time.thread_time()
     DEFAULT.scan(text)
     assert time.thread_time() - start < 2.0  # CPU time; a quadratic scan takes minutes here
+
+
+# --- remembered scans ----------------------------------------------------------------
+
+
+@pytest.fixture
+def email_scans(monkeypatch):
+    """A classifier whose email detector counts the texts it reads."""
+    read = []
+    real = classification._FINDERS["email"]
+
+    def counting(scan):
+        read.append(scan.text)
+        return real(scan)
+
+    monkeypatch.setitem(classification._FINDERS, "email", counting)
+    return Classifier(), read
+
+
+def test_a_text_is_scanned_once_while_it_is_remembered(email_scans):
+    classifier, read = email_scans
+    system = "You are a helpful assistant. Escalate to ops@example.com."
+    first = classifier.scan(system)
+    assert [f.label for f in first] == ["EMAIL"]
+    first.clear()  # callers get their own list
+    assert classifier.scan(system) == classifier.scan(system) != []
+    assert read == [system]
+    classifier.forget()
+    classifier.scan(system)
+    assert read == [system, system]
+
+
+def test_a_scan_past_the_deadline_is_not_remembered(email_scans):
+    tickets = CustomDetector("tickets", "regex", (r"PRJ-\d{4}",), 3)
+    classifier = Classifier(custom=[tickets])
+    text = "nothing here"
+    failed_closed = classifier.scan(text, Deadline(seconds=-1))
+    assert [f.detector for f in failed_closed] == ["custom:tickets"]
+    assert classifier.scan(text) == []  # read again with time to spare
+
+
+def test_reloaded_secret_rules_and_the_ner_switch_are_not_answered_from_memory(
+    email_scans, monkeypatch
+):
+    classifier, read = email_scans
+    text = "write to ops@example.com"
+    classifier.scan(text)
+    credentials.reload_rules()
+    classifier.scan(text)
+    monkeypatch.setattr(ner, "active", lambda: True)
+    monkeypatch.setattr(ner, "_model_entities", lambda scan: {})
+    classifier.scan(text)
+    assert read == [text, text, text]

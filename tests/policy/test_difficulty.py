@@ -1,7 +1,11 @@
 """The learned difficulty estimator: explanations, replay from stored
 features, policy overrides, and the legacy scorer for old ledger rows."""
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from apps.policy import difficulty
 from apps.policy.complexity import complexity_of, legacy_features_of, score
@@ -134,3 +138,36 @@ def test_the_issues_multi_step_coding_request_is_explained_by_its_asks():
     result = est(TASK)
     assert result.features["algorithms"] > 0 and result.features["code_spec"] > 0
     assert set(result.top(3)) & {"asks", "algorithms", "code_spec", "analysis_words"}
+
+
+# --- the fast readers say what their regular expressions say ------------------------
+
+_TEXT = st.text(
+    alphabet=st.sampled_from(list("aZq09 \n\t\r-'\u2019.,()*•=>{}#%<>/é١２\u200b(A)B)c.D)1.2)")),
+    max_size=300,
+) | st.text(max_size=200)
+_CODE_LINE_MULTILINE = re.compile("^" + difficulty.CODE_LINE.pattern[2:], re.MULTILINE)
+_LIST_ITEM_MULTILINE = re.compile("^" + difficulty.LIST_ITEM.pattern[2:], re.MULTILINE)
+
+
+@given(_TEXT)
+@settings(max_examples=400, deadline=None)
+def test_words_are_what_the_word_pattern_finds(text):
+    lower = text.lower()
+    assert difficulty.words_of(lower) == re.findall(r"[a-z][a-z'-]*", lower)
+
+
+@given(_TEXT)
+@settings(max_examples=400, deadline=None)
+def test_line_starts_are_found_as_with_multiline_anchors(text):
+    assert difficulty.code_lines(text) == len(_CODE_LINE_MULTILINE.findall(text))
+    assert difficulty.list_items(text) == len(_LIST_ITEM_MULTILINE.findall(text))
+
+
+@given(_TEXT)
+@settings(max_examples=200, deadline=None)
+def test_lexical_pairs_are_the_joined_word_pairs_in_the_vocabulary(text):
+    vocabulary = {"edge cases": 2.0, "a b": 1.0, "b": -1.0, "z-q": 0.5, "q a": 0.25}
+    words = difficulty.words_of(text.lower())
+    expected = [(vocabulary[g], g) for g in difficulty.ngrams_of(words) if g in vocabulary]
+    assert difficulty.lexical_found(words, vocabulary, difficulty.pairs_of(vocabulary)) == expected

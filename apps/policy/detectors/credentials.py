@@ -400,10 +400,21 @@ def rule_set() -> RuleSet:
     return _engine().rules
 
 
+_generation = 0
+
+
 def reload_rules() -> None:
     """Forget the loaded rules; the next scan reads them again (tests,
     or after ``HYBRIDHUB_SECRET_RULES`` changed)."""
+    global _generation
     _engine.cache_clear()
+    _generation += 1
+
+
+def rules_generation() -> int:
+    """How many times the rules were reloaded: remembered scans made with
+    other rules are not reused (classification.Classifier)."""
+    return _generation
 
 
 # --- one pass for every keyword -------------------------------------------------
