@@ -348,6 +348,8 @@ def rollups_refresh() -> None:
     last = UsageRecord.objects.filter(folded=False).order_by("-id").values_list("id", flat=True)
     through = last.first()
     # Rows written after this call began may wait for the next reader; the
-    # bound keeps a busy ledger from holding a reader here.
-    while through is not None and ledger_fold(wait=True, through=through):
+    # bound keeps a busy ledger from holding a reader here. A fold that took
+    # fewer than it could found no more (it waited for any another folder
+    # held, and those were folded by then).
+    while through is not None and ledger_fold(wait=True, through=through) == FOLD_MAX:
         pass

@@ -80,7 +80,7 @@ class _Writer:
     task: asyncio.Task[None] | None = None
     unfolded: int = 0  # rows written since the last fold began
     fold_timer: asyncio.TimerHandle | None = None
-    fold: asyncio.Future[None] | None = None
+    fold: asyncio.Task[None] | None = None
 
 
 class _PerThread(threading.local):
@@ -149,13 +149,19 @@ def _fold_start(loop: asyncio.AbstractEventLoop, writer: _Writer) -> None:
         writer.fold_timer.cancel()
         writer.fold_timer = None
     writer.unfolded = 0
-    writer.fold = loop.run_in_executor(_FOLDER, ledger_fold_pending)
-    writer.fold.add_done_callback(lambda _: _fold_done(loop, writer))
+    writer.fold = loop.create_task(_fold_run(loop))
+    writer.fold.add_done_callback(lambda task: _fold_done(loop, writer, task))
 
 
-def _fold_done(loop: asyncio.AbstractEventLoop, writer: _Writer) -> None:
+async def _fold_run(loop: asyncio.AbstractEventLoop) -> None:
+    # A task, so a loop shutting down cancels the wait (the thread finishes
+    # the fold) instead of the thread reporting to a closed loop.
+    await loop.run_in_executor(_FOLDER, ledger_fold_pending)
+
+
+def _fold_done(loop: asyncio.AbstractEventLoop, writer: _Writer, task: asyncio.Task[None]) -> None:
     writer.fold = None
-    if not loop.is_closed():
+    if not task.cancelled():
         _fold_maybe(loop, writer)
 
 
