@@ -349,7 +349,7 @@ def rollups_refresh() -> None:
     through = last.first()
     # Rows written after this call began may wait for the next reader; the
     # bound keeps a busy ledger from holding a reader here. A fold that took
-    # fewer than it could found no more (it waited for any another folder
-    # held, and those were folded by then).
+    # fewer than it could has found no more: it waited for the rows another
+    # folder held, and skipped them once that fold had committed them.
     while through is not None and ledger_fold(wait=True, through=through) == FOLD_MAX:
         pass
