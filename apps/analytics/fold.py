@@ -1,27 +1,35 @@
-"""Rollups computed in SQL from a range of ledger rows, for bulk writers
-(``ledger_synthesize``): what ``services.rollups_add`` would have written for
-those rows, one statement per rollup table instead of a Python loop and an
-upsert per key.
+"""Rollups computed in SQL from ledger rows: how every ledger row reaches
+the analytics rollups (docs/decisions/0010).
+
+The request path writes only its ledger row, unfolded (``folded`` false).
+``ledger_fold`` takes a batch of unfolded rows, adds them to every rollup
+and marks them folded, in one transaction: the gateway's ledger writer runs
+it in the background after a batch of requests (apps/gateway/ledger.py), and
+every reader of the rollups runs ``rollups_refresh`` first, so no page,
+export, scrape or job reads totals that miss a recorded request.
+``rollups_fold`` does the same for a range of ids, for bulk writers
+(``ledger_synthesize``).
 
 The ledger rows are read twice: once summed per user rollup key into a
 temporary table (from which the team and model rollups are summed too), once
 for the rule and error breakdowns; then the review's candidates and re-asked
 questions (the chat requests with the one before each, in a third temporary
-table). The request path keeps ``rollups_add``; the two must agree, which
-tests/analytics/test_synthesize.py checks by rebuilding the rollups of a
-synthetic ledger with ``rollups_add`` and comparing every row. Each rule
-below mirrors a function of services.py: keep them in step.
+table). ``services.rollups_add`` is the same in Python, row by row (kept for
+``analytics_rebuild`` and as the reference): tests/analytics/test_synthesize.py
+rebuilds the rollups of a synthetic ledger with it and compares every row.
+Each rule below mirrors a function of services.py: keep them in step.
 
-The statements are additive upserts like the request path's, so rows folded
-here add to what the rollups already hold. The rows are taken in time order
-(created_at, then id), as the request path records them.
+The statements are additive upserts, so rows folded here add to what the
+rollups already hold. The rows are taken in time order (created_at, then
+id), as the request path records them.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import connection
+from django.db import connection, transaction
+from django.utils import timezone
 
 from apps.gateway.models import UsageRecord
 
@@ -85,7 +93,7 @@ def _bucket(column: str) -> str:
     return f"CASE WHEN {column} IS NULL THEN NULL {steps} ELSE {len(LATENCY_BOUNDS_MS)} END"
 
 
-def _rows(first_id: int, last_id: int) -> str:
+def _rows(where: str) -> str:
     """One row per ledger row with its rollup key (services._key) and what it counts."""
     return (
         f"SELECT {_day()} AS day, COALESCE(u.team_id, 0) AS team_id, "
@@ -93,7 +101,7 @@ def _rows(first_id: int, last_id: int) -> str:
         f"{ROUTE} AS route, SUBSTR(u.level_name, 1, 30) AS level_name, u.source, "
         "u.status, u.prompt_tokens, u.completion_tokens, u.cost_micros, u.latency_ms, "
         f"u.ttft_ms, {_bucket('u.latency_ms')} AS lat_b, {_bucket('u.ttft_ms')} AS ttft_b "
-        f"FROM {LEDGER} u WHERE u.id > {int(first_id)} AND u.id <= {int(last_id)}"
+        f"FROM {LEDGER} u WHERE {where}"
     )
 
 
@@ -142,14 +150,13 @@ def _upsert(
         cursor.execute(sql, [now])
 
 
-def _breakdown_rows(first_id: int, last_id: int) -> str:
+def _breakdown_rows(where: str) -> str:
     """services._breakdowns: the deciding rule, and the error of failures."""
     dims = (
         f"{_day()} AS day, COALESCE(u.team_id, 0) AS team_id, "
         "COALESCE(u.user_id, 0) AS user_id, u.model_name, u.provider_name, "
         f"{ROUTE} AS route, SUBSTR(u.level_name, 1, 30) AS level_name, u.source"
     )
-    where = f"u.id > {int(first_id)} AND u.id <= {int(last_id)}"
     return (
         f"SELECT {dims}, 'rule' AS kind, SUBSTR(u.rule_name, 1, 80) AS name, u.cost_micros "
         f"FROM {LEDGER} u WHERE {where} AND u.rule_name <> '' "
@@ -159,7 +166,7 @@ def _breakdown_rows(first_id: int, last_id: int) -> str:
     )
 
 
-def _candidates(first_id: int, last_id: int) -> str:
+def _candidates(where: str) -> str:
     """services.could_stay_local."""
     columns = (
         "created_at", "code", "team_id", "model_name", "level_name", "complexity",
@@ -170,7 +177,7 @@ def _candidates(first_id: int, last_id: int) -> str:
         f"INSERT INTO {_table(StayLocalCandidate)} ({', '.join(_q(c) for c in columns)}) "
         "SELECT u.created_at, u.code, COALESCE(u.team_id, 0), u.model_name, u.level_name, "
         "u.complexity, u.prompt_tokens, u.completion_tokens, u.cost_micros "
-        f"FROM {LEDGER} u WHERE u.id > {int(first_id)} AND u.id <= {int(last_id)} "
+        f"FROM {LEDGER} u WHERE {where} "
         "AND u.model_name <> '' AND u.privacy_zone <> 'on_prem' AND u.status = 'ok' "
         f"AND u.level IN ({levels}) AND u.complexity IS NOT NULL "
         f"AND u.complexity < {float(LOW_COMPLEXITY)!r} "
@@ -183,7 +190,7 @@ _PREVIOUS = ("created_at", "code", "team_id", "model_name", "level_name", "estim
              "answered_locally")  # fmt: skip
 
 
-def _chats(first_id: int, last_id: int) -> str:
+def _chats(where: str) -> str:
     """The range's chat requests per user in time order, each with the one
     before it and whether one follows (services._asked_again_note)."""
     lags = ", ".join(f"LAG({c}) OVER w AS p_{c}" for c in _PREVIOUS)
@@ -195,7 +202,7 @@ def _chats(first_id: int, last_id: int) -> str:
         "u.model_name, u.level_name, u.estimated_tokens, "
         "(u.privacy_zone = 'on_prem') AS is_local, "
         "(u.privacy_zone = 'on_prem' AND u.status = 'ok') AS answered_locally "
-        f"FROM {LEDGER} u WHERE u.id > {int(first_id)} AND u.id <= {int(last_id)} "
+        f"FROM {LEDGER} u WHERE {where} "
         "AND u.source = 'chat' AND u.user_id IS NOT NULL AND u.user_id <> 0 "
         "AND u.model_name <> '') c "
         "WINDOW w AS (PARTITION BY user_id ORDER BY created_at, id)"
@@ -256,9 +263,15 @@ def _summed(counts: dict[str, str]) -> dict[str, str]:
 
 
 def rollups_fold(*, first_id: int, last_id: int, now: datetime) -> None:
-    """Add the ledger rows with ``first_id < id <= last_id`` to every rollup.
-    Run it in the transaction that wrote them, while nothing else records."""
-    usage = _staged("analytics_fold_usage", DIMENSIONS, _rows(first_id, last_id), COUNTS)
+    """Add the ledger rows with ``first_id < id <= last_id`` to every rollup
+    (``ledger_synthesize``, whose rows are written already folded). Run it in
+    the transaction that wrote them, while nothing else records."""
+    _fold(f"u.id > {int(first_id)} AND u.id <= {int(last_id)}", now)
+
+
+def _fold(where: str, now: datetime) -> None:
+    """Add the ledger rows ``u`` matching ``where`` to every rollup."""
+    usage = _staged("analytics_fold_usage", DIMENSIONS, _rows(where), COUNTS)
     for model, keys in (
         (UsageRollup, DIMENSIONS),
         (TeamRollup, TEAM_DIMENSIONS),
@@ -267,13 +280,76 @@ def rollups_fold(*, first_id: int, last_id: int, now: datetime) -> None:
         _upsert(model, keys, usage, _summed(COUNTS), now)
     sums = {"requests": "COUNT(*)", "cost_micros": "SUM(r.cost_micros)"}
     keys = (*DIMENSIONS, "kind", "name")
-    breakdowns = _staged("analytics_fold_breakdown", keys, _breakdown_rows(first_id, last_id), sums)
+    breakdowns = _staged("analytics_fold_breakdown", keys, _breakdown_rows(where), sums)
     _upsert(BreakdownRollup, keys, breakdowns, _summed(sums), now)
     _upsert(TeamBreakdownRollup, (*TEAM_DIMENSIONS, "kind", "name"), breakdowns, _summed(sums), now)
-    chats = _temporary("analytics_fold_chats", _chats(first_id, last_id))
+    chats = _temporary("analytics_fold_chats", _chats(where))
     with connection.cursor() as cursor:
-        cursor.execute(_candidates(first_id, last_id))
+        cursor.execute(_candidates(where))
         for sql in _asked_again(chats):
             cursor.execute(sql)
         for name in ("analytics_fold_usage", "analytics_fold_breakdown", "analytics_fold_chats"):
             cursor.execute(f"DROP TABLE {_q(name)}")
+
+
+# --- the ledger's unfolded rows ------------------------------------------------
+
+# Rows one fold takes at most: bounds the transaction and, on SQLite, how long
+# it holds the write lock. A reader folds again until none are left.
+FOLD_MAX = 5000
+_TAKEN = "analytics_fold_ids"  # a temporary table: the ids this fold took
+
+
+def ledger_fold(*, limit: int = FOLD_MAX, wait: bool = False, through: int | None = None) -> int:
+    """Fold up to ``limit`` unfolded ledger rows (with ids up to ``through``)
+    into the rollups and mark them folded, in one transaction, so a row is
+    counted exactly once whoever folds it, and a fold that fails leaves its
+    rows for the next. Folders never take a row another holds: on PostgreSQL
+    the rows are locked first and another folder skips them (``wait``
+    false: the background) or waits for them to be folded (``wait`` true: a
+    reader, which must see them counted); on SQLite the write lock, taken
+    when the transaction begins, admits one folder at a time. Not a maximum
+    id: PostgreSQL's ids commit out of order. Returns how many it folded."""
+    with transaction.atomic():
+        taken = _take(limit, wait, through)
+        if taken:
+            _fold(f"u.id IN (SELECT id FROM {_q(_TAKEN)})", timezone.now())
+            _mark_folded()
+    return taken
+
+
+def _take(limit: int, wait: bool, through: int | None) -> int:
+    """The oldest unfolded rows, locked, into the temporary table of taken ids."""
+    pending = UsageRecord.objects.filter(folded=False)
+    if through is not None:
+        pending = pending.filter(id__lte=through)
+    if connection.features.has_select_for_update:
+        pending = pending.select_for_update(skip_locked=not wait)
+    sql, params = pending.order_by("id").values("id")[:limit].query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {_q(_TAKEN)} (id BIGINT PRIMARY KEY)")
+        cursor.execute(f"DELETE FROM {_q(_TAKEN)}")
+        cursor.execute(f"INSERT INTO {_q(_TAKEN)} (id) {sql}", params)
+        return int(cursor.rowcount)
+
+
+def _mark_folded() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {LEDGER} SET {_q('folded')} = %s WHERE id IN (SELECT id FROM {_q(_TAKEN)})",
+            [True],
+        )
+
+
+def rollups_refresh() -> None:
+    """Fold every row recorded before this call: what each reader of the
+    rollups runs first. One indexed query when nothing is pending (the
+    usual case, with the ledger writer folding in the background)."""
+    last = UsageRecord.objects.filter(folded=False).order_by("-id").values_list("id", flat=True)
+    through = last.first()
+    # Rows written after this call began may wait for the next reader; the
+    # bound keeps a busy ledger from holding a reader here. A fold that took
+    # fewer than it could has found no more: it waited for the rows another
+    # folder held, and skipped them once that fold had committed them.
+    while through is not None and ledger_fold(wait=True, through=through) == FOLD_MAX:
+        pass

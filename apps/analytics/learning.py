@@ -60,10 +60,12 @@ class Proposal:
 
 def collect(days: int = 30) -> list[Example]:
     """Examples from the last ``days`` of the ledger, chat feedback and re-asks."""
+    from apps.analytics.fold import rollups_refresh
     from apps.analytics.models import AskedAgain
     from apps.chat.models import Message
     from apps.gateway.models import UsageRecord
 
+    rollups_refresh()  # every re-ask recorded so far
     since = timezone.now() - timedelta(days=days)
     rows = UsageRecord.objects.filter(created_at__gte=since, status="ok").exclude(
         complexity_features={}

@@ -37,6 +37,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from apps.providers.adapters import local_load
 from apps.providers.replicas import replica_load
 
+from .fold import rollups_refresh
 from .models import LATENCY_BOUNDS_MS, LATENCY_FIELDS, TTFT_FIELDS, TeamBreakdownRollup, TeamRollup
 from .selectors import error_kind
 
@@ -160,6 +161,7 @@ class RollupCollector(Collector):
         self.closed, self.now = closed, now
 
     def collect(self) -> Iterator[Metric]:
+        rollups_refresh()  # the requests recorded so far, all counted
         now = self.now()
         cutoff = now.date() - timedelta(days=LIVE_DAYS - 1)
         # Closed days first: a write landing between the two reads is then

@@ -1,7 +1,8 @@
 """Rollups: the usage ledger pre-aggregated per day and per dimension.
 
-They are written in the same transaction as each ledger row, with additive
-``INSERT … ON CONFLICT DO UPDATE`` statements (services.py), so pages read a
+They are folded from the ledger in batches, off the request path and before
+every read (fold.py), with additive
+``INSERT … ON CONFLICT DO UPDATE`` statements, so pages read a
 few thousand rows instead of scanning millions, and concurrent writers in
 several processes never lose an increment. Ids are plain integers (0 for
 none) rather than foreign keys: a NULL would defeat the unique key the

@@ -23,6 +23,7 @@ from apps.providers.models import LanguageModel
 
 from . import charts
 from . import selectors as s
+from .fold import rollups_refresh
 from .models import LATENCY_FIELDS, AskedAgain, StayLocalCandidate
 from .selectors import Filters, Scope, Table
 from .services import LOW_COMPLEXITY, REASK_WINDOW, SHORT_PROMPT_TOKENS
@@ -60,6 +61,7 @@ def stay_local(scope: Scope, week: date) -> Table:
     """Cloud requests that could have stayed local (recorded as candidates
     when they were written; criteria in services.could_stay_local), the
     costliest first, the rest summed in one row."""
+    rollups_refresh()
     since = datetime.combine(week, time.min, tzinfo=UTC)
     found = StayLocalCandidate.objects.filter(
         created_at__gte=since, created_at__lt=since + timedelta(days=7)
@@ -141,6 +143,7 @@ def _thumbs_down(scope: Scope, week: date) -> list[tuple[Any, ...]]:
 
 
 def _asked_again(scope: Scope, week: date) -> list[tuple[Any, ...]]:
+    rollups_refresh()
     since = datetime.combine(week, time.min, tzinfo=UTC)
     found = AskedAgain.objects.filter(
         created_at__gte=since, created_at__lt=since + timedelta(days=7)

@@ -3,7 +3,9 @@ from one ``Table`` built here, so their totals cannot disagree.
 
 Charts and tables read the rollups (a few rows per day and dimension), never
 the ledger, except the weekly review's lists of individual requests, which
-read one week of the ledger through its ``created_at`` index.
+read one week of the ledger through its ``created_at`` index. Every read of
+the rollups first folds the ledger rows not yet in them (``rollups_refresh``,
+one indexed query when there are none), so no table misses a request.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from apps.chat.models import Message
 from apps.gateway.models import UsageRecord
 from apps.providers.models import LanguageModel
 
+from .fold import rollups_refresh
 from .models import (
     COUNT_FIELDS,
     LATENCY_BOUNDS_MS,
@@ -103,6 +106,7 @@ def _per_user(scope: Scope, f: Filters) -> bool:
 
 
 def _rollups(model: type[Any], scope: Scope, f: Filters) -> QuerySet[Any]:
+    rollups_refresh()
     qs = model.objects.filter(day__gte=f.start, day__lte=f.end)
     if scope.team_ids is not None:
         qs = qs.filter(team_id__in=scope.team_ids)
@@ -581,6 +585,7 @@ def feedback(scope: Scope, f: Filters) -> Table:
 
 def freshness() -> datetime | None:
     """When the rollups last took a ledger row in."""
+    rollups_refresh()
     value: datetime | None = TeamRollup.objects.aggregate(at=Max("updated_at"))["at"]
     return value
 

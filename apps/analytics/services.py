@@ -1,8 +1,10 @@
-"""Rollup writes: fold ledger rows into the per-day rollups.
+"""Rollup writes in Python: ledger rows added to the per-day rollups, row by row.
 
-``rollups_add`` runs inside the ledger insert's transaction (one call from
-apps/gateway/ledger.py, for a batch of rows) and in batches from
-``ledger_synthesize`` and ``analytics_rebuild``. Every write is an additive upsert
+The request path no longer calls this: its rows are folded in SQL, in
+batches, off the request path (fold.py, docs/decisions/0010). ``rollups_add``
+is what ``analytics_rebuild`` replays the ledger through, and the reference
+the SQL fold is tested against (each of its rules is mirrored there). Every
+write is an additive upsert
 (``INSERT … ON CONFLICT (key) DO UPDATE SET n = n + excluded.n``), the same
 statement on SQLite and PostgreSQL: two processes recording at once both
 land, whichever inserts the row first.
@@ -186,10 +188,11 @@ def _candidate(record: UsageRecord) -> StayLocalCandidate:
 
 
 def rollups_add(*, records: Iterable[UsageRecord]) -> None:
-    """Add ledger rows to the rollups; call inside the ledger insert's transaction."""
+    """Add ledger rows to the rollups; the caller marks them folded in the same
+    transaction (``analytics_rebuild``), or the fold would count them again."""
     deltas = rollup_deltas(records)
-    # No savepoint: inside the ledger's transaction a failure here must undo
-    # the rows too (and a SAVEPOINT/RELEASE pair was two more statements).
+    # No savepoint: inside the caller's transaction a failure here must undo
+    # its other writes too.
     with transaction.atomic(savepoint=False):
         _upsert(UsageRollup, DIMENSIONS, deltas.usage)
         _upsert(TeamRollup, TEAM_DIMENSIONS, deltas.team)

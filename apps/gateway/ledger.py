@@ -1,21 +1,25 @@
 """Ledger rows written by group commit: one writer per event loop.
 
-Every request ends with its ledger row, the analytics rollups it feeds and
-its budget settlement (docs/decisions/0006: the second database hop). Each
-request used to pay for that alone: one transaction with an insert and five
-upserts, every time. Here a request queues its row and waits; one batch at a
-time goes to the database, and the rows that queued meanwhile go together
-in the next: one transaction, one multi-row insert and one upsert per
-rollup key however many rows share it (``rollups_add`` sums them first).
-Alone, a request writes at once, as before; under load the cost per row
-falls with the batch.
+Every request ends with its ledger row and its budget settlement
+(docs/decisions/0006: the second database hop). Here a request queues its
+row and waits; one batch at a time goes to the database, and the rows that
+queued meanwhile go together in the next: one transaction, one multi-row
+insert. Alone, a request writes at once; under load the cost per row falls
+with the batch.
+
+The analytics rollups are not on this path (docs/decisions/0010): rows are
+written unfolded, and the writer folds them into the rollups in the
+background, on a thread of its own, once ``FOLD_ROWS`` rows are waiting or
+``FOLD_DELAY`` seconds after the first (``apps.analytics.fold.ledger_fold``,
+which folds every unfolded row, whoever wrote it). Readers of the rollups
+fold what is still pending first, so they never see stale totals, and rows
+left unfolded by a process that died are folded by the next fold anywhere.
 
 What stays true:
 - A request's ``ledger_append`` returns only after its row committed (or
   failed and was logged), so a caller that got its answer finds its row.
-- A row is never half-written: rows and rollups commit together. If the
-  batch fails, every row is retried in a transaction of its own, so one bad
-  row does not take the others with it.
+- A row is never half-written. If the batch fails, every row is retried in
+  a transaction of its own, so one bad row does not take the others with it.
 - Settlement is ``budgeting.settle`` per row, just before the rows'
   commit, which also makes it durable (the budget SQL stays in
   apps/budgets; decision 0009). A process that
@@ -29,15 +33,16 @@ import asyncio
 import contextvars
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import connection, transaction
+from django.db import close_old_connections, connection, transaction
 from django.db.models import Field
 
-from apps.analytics.services import rollups_add
+from apps.analytics.fold import FOLD_MAX, ledger_fold
 
 from . import budgeting
 from .budgeting import Spend
@@ -48,6 +53,14 @@ logger = logging.getLogger(__name__)
 # Rows per transaction; more wait for the next one. Bounds the statement's
 # parameters (SQLite allows 32,766) and the time one batch holds the thread.
 BATCH_MAX = 100
+# Fold into the analytics rollups once this many rows written here wait for
+# it, or this many seconds after the first: the fold's fixed cost (a dozen
+# statements) is shared by the rows, and readers fold the rest themselves.
+FOLD_ROWS = 1000
+FOLD_DELAY = 1.0
+# One folding thread per process (its own database connection): a fold never
+# holds the shared sync thread that the requests' hops use.
+_FOLDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollup-fold")
 
 
 @dataclass
@@ -65,6 +78,9 @@ class _Writer:
     queue: list[_Entry] = field(default_factory=list)
     # The batch being written (held here: the loop keeps only weak references).
     task: asyncio.Task[None] | None = None
+    unfolded: int = 0  # rows written since the last fold began
+    fold_timer: asyncio.TimerHandle | None = None
+    fold: asyncio.Task[None] | None = None
 
 
 class _PerThread(threading.local):
@@ -110,8 +126,54 @@ async def _batch_run(loop: asyncio.AbstractEventLoop, writer: _Writer, batch: li
             if not entry.done.done():
                 entry.done.set_result(None)
         writer.task = None
-        if writer.queue and not cancelled:
-            _batch_start(loop, writer)
+        if not cancelled:
+            writer.unfolded += len(batch)
+            _fold_maybe(loop, writer)
+            if writer.queue:
+                _batch_start(loop, writer)
+
+
+def _fold_maybe(loop: asyncio.AbstractEventLoop, writer: _Writer) -> None:
+    """Start a fold now if enough rows wait, else in FOLD_DELAY seconds; one
+    at a time (the rows written meanwhile are counted for the next)."""
+    if writer.fold is not None or not writer.unfolded:
+        return
+    if writer.unfolded >= FOLD_ROWS:
+        _fold_start(loop, writer)
+    elif writer.fold_timer is None:
+        writer.fold_timer = loop.call_later(FOLD_DELAY, _fold_start, loop, writer)
+
+
+def _fold_start(loop: asyncio.AbstractEventLoop, writer: _Writer) -> None:
+    if writer.fold_timer is not None:
+        writer.fold_timer.cancel()
+        writer.fold_timer = None
+    writer.unfolded = 0
+    writer.fold = loop.create_task(_fold_run(loop))
+    writer.fold.add_done_callback(lambda task: _fold_done(loop, writer, task))
+
+
+async def _fold_run(loop: asyncio.AbstractEventLoop) -> None:
+    # A task, so a loop shutting down cancels the wait (the thread finishes
+    # the fold) instead of the thread reporting to a closed loop.
+    await loop.run_in_executor(_FOLDER, ledger_fold_pending)
+
+
+def _fold_done(loop: asyncio.AbstractEventLoop, writer: _Writer, task: asyncio.Task[None]) -> None:
+    writer.fold = None
+    if not task.cancelled():
+        _fold_maybe(loop, writer)
+
+
+def ledger_fold_pending() -> None:
+    """Synchronous, on the folding thread: fold the unfolded rows into the
+    rollups. A failure is logged; the rows stay for the next fold or reader."""
+    close_old_connections()  # this thread's connection, past its age or broken
+    try:
+        while ledger_fold() == FOLD_MAX:
+            pass
+    except Exception:
+        logger.exception("Could not fold ledger rows into the rollups; the next fold will")
 
 
 def ledger_batch_write(batch: list[tuple[UsageRecord, Spend]]) -> None:
@@ -150,11 +212,10 @@ def ledger_batch_write_one(row: UsageRecord) -> None:
 
 
 def _rows_commit(rows: list[UsageRecord]) -> None:
-    """The ledger rows and the analytics rollups they feed, in one
-    transaction, so the rollups never miss or double-count a request."""
+    """The ledger rows, unfolded (the analytics rollups count them later),
+    in one transaction whose commit also makes the settlements durable."""
     with transaction.atomic():
         _rows_insert(rows)
-        rollups_add(records=rows)  # analytics: the one call site (apps/analytics/services.py)
 
 
 @cache

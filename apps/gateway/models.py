@@ -2,6 +2,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 from apps.accounts.models import ApiKey, Team
 from apps.providers.models import LanguageModel, Provider
@@ -77,10 +78,18 @@ class UsageRecord(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices)
     error_type = models.CharField(max_length=64, blank=True)
     finish_reason = models.CharField(max_length=16, blank=True)
+    # Whether the analytics rollups count this row yet: rows are written
+    # unfolded and folded in batches off the request path, or by the next
+    # reader of the rollups (apps/analytics/fold.py, docs/decisions/0010).
+    folded = models.BooleanField(default=False, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["team", "created_at"])]
+        indexes = [
+            models.Index(fields=["team", "created_at"]),
+            # The fold's queue: only the rows not yet folded, so it stays tiny.
+            models.Index(fields=["id"], condition=Q(folded=False), name="usage_unfolded"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.model_name or self.requested_model}"

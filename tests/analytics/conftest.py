@@ -1,5 +1,7 @@
 """A known ledger: a handful of rows across two teams, written the way the
-gateway writes them (ledger row and rollups in one transaction)."""
+gateway writes them: ledger rows only, not yet folded into the rollups, so
+every page, export and scrape in these tests folds them first, as a reader
+right after a request does."""
 
 from __future__ import annotations
 
@@ -9,11 +11,9 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import transaction
 
 from apps.analytics.management.commands.ledger_synthesize import own_timestamps
 from apps.analytics.metrics import CLOSED_DAYS
-from apps.analytics.services import rollups_add
 from apps.gateway.models import UsageRecord
 from apps.providers.models import LanguageModel, PrivacyZone, Provider
 
@@ -28,14 +28,12 @@ def _fresh_metrics_cache() -> None:
 
 
 def record(**fields: Any) -> UsageRecord:
-    """Write one ledger row and its rollups, at ``created_at`` (default: today)."""
+    """Write one ledger row, unfolded, at ``created_at`` (default: today)."""
     at = fields.pop("created_at", NOW)
     fields.setdefault("requested_model", "auto")
     fields.setdefault("status", UsageRecord.Status.OK)
-    with own_timestamps(UsageRecord._meta.get_field("created_at")), transaction.atomic():
-        row = UsageRecord.objects.create(created_at=at, **fields)
-        rollups_add(records=[row])
-    return row
+    with own_timestamps(UsageRecord._meta.get_field("created_at")):
+        return UsageRecord.objects.create(created_at=at, **fields)
 
 
 def local(**fields: Any) -> dict[str, Any]:

@@ -20,7 +20,10 @@ EASY_FEATURES = {f: 0.0 for f in difficulty.FEATURES} | {"log_tokens": 0.3}
 
 
 def record(member, features, *, zone="on_prem", requested="auto", when=None):
+    # Folded: the re-asks among these rows are the ones traffic() records
+    # by hand, not what the fold would find in rows ten minutes apart.
     row = UsageRecord.objects.create(
+        folded=True,
         source="chat",
         user=member.user,
         team=member.team,

@@ -1,5 +1,6 @@
-"""Rollups: written with each ledger row, additive under concurrent writers,
-and the histogram percentiles read back from them."""
+"""Rollups: folded from the ledger (in the background and before every
+read), additive under concurrent folders, and the histogram percentiles
+read back from them."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, transaction
 from django.db.models import Count, Sum
+from django.test import Client
 
+from apps.analytics.fold import ledger_fold, rollups_refresh
 from apps.analytics.models import COUNT_FIELDS, BreakdownRollup, ModelRollup, UsageRollup
 from apps.analytics.selectors import Filters, Scope, cube, percentile
 from apps.analytics.services import bucket_index, rollups_add
@@ -47,6 +50,7 @@ def _ledger_totals():
 
 
 def _rollup_totals():
+    rollups_refresh()
     return UsageRollup.objects.aggregate(
         n=Sum("requests"), cost=Sum("cost_micros"), p=Sum("prompt_tokens"),
         c=Sum("completion_tokens"),
@@ -54,7 +58,10 @@ def _rollup_totals():
 
 
 def test_rollups_match_the_ledger_per_dimension(known):
-    assert _rollup_totals() == _ledger_totals()
+    assert UsageRecord.objects.filter(folded=False).count() == len(known.rows)
+    assert not UsageRollup.objects.exists()  # recorded, not folded yet
+    assert _rollup_totals() == _ledger_totals()  # a reader folds them first
+    assert not UsageRecord.objects.filter(folded=False).exists()
     rejected = UsageRollup.objects.get(route="none")
     assert (rejected.requests, rejected.rejected, rejected.level_name) == (1, 1, "restricted")
     errors = BreakdownRollup.objects.filter(kind="error").order_by("name")
@@ -64,6 +71,7 @@ def test_rollups_match_the_ledger_per_dimension(known):
 
 
 def test_rollups_are_additive(known):
+    rollups_refresh()
     before = UsageRollup.objects.count()
     rows = list(UsageRecord.objects.all())
     rollups_add(records=rows)  # the same rows again: every counter doubles
@@ -73,9 +81,9 @@ def test_rollups_are_additive(known):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_writers_lose_no_increment(member):
-    """Several threads, each with its own database connection, record into the
-    same rollup row at once; the upsert keeps every increment."""
+def test_concurrent_folders_lose_no_increment(member):
+    """Several threads, each with its own database connection, record and
+    fold into the same rollup row at once: every row counted exactly once."""
     per_thread, threads = 25, 4
     errors: list[BaseException] = []
 
@@ -83,6 +91,7 @@ def test_concurrent_writers_lose_no_increment(member):
         try:
             for _ in range(per_thread):
                 record(user=member.user, team_id=member.team.pk, cost_micros=7, **cloud())
+                ledger_fold()
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
         finally:
@@ -94,18 +103,24 @@ def test_concurrent_writers_lose_no_increment(member):
     for worker in workers:
         worker.join()
     assert errors == []
+    assert not UsageRecord.objects.filter(folded=False).exists()
     row = UsageRollup.objects.get()
     assert row.requests == per_thread * threads == UsageRecord.objects.count()
     assert row.cost_micros == 7 * per_thread * threads
 
 
 def test_rebuild_recomputes_the_same_rollups(known):
+    rollups_refresh()
     before = sorted(UsageRollup.objects.values_list("day", "team_id", "requests", "cost_micros"))
     with transaction.atomic():
         UsageRollup.objects.all().delete()
     call_command("analytics_rebuild")
     after = sorted(UsageRollup.objects.values_list("day", "team_id", "requests", "cost_micros"))
     assert after == before
+    rollups_refresh()  # the rebuild marked every row it counted: nothing is counted twice
+    assert sorted(UsageRollup.objects.values_list("day", "team_id", "requests", "cost_micros")) == (
+        before
+    )
 
 
 def test_synthesize_writes_rows_and_matching_rollups(db):
@@ -119,16 +134,20 @@ def test_synthesize_writes_rows_and_matching_rollups(db):
     call_command("analytics_rebuild", check=True)  # raises if they disagree
 
 
-def test_a_request_through_the_gateway_lands_in_ledger_and_rollups(hub, cloud, member):
+def test_a_request_through_the_gateway_is_folded_into_the_rollups_in_the_background(
+    hub, cloud, member
+):
     make_cloud_model(cloud.url, name="cloud-mini")
     client = openai.OpenAI(base_url=hub.api, api_key=member.key, max_retries=0, timeout=30)
     client.chat.completions.create(
         model="cloud-mini", messages=[{"role": "user", "content": "What is 2 + 2?"}]
     )
+    # no reader here: the ledger writer's own fold, a second or so later
     deadline = time.monotonic() + 10
-    while not UsageRecord.objects.exists() and time.monotonic() < deadline:
+    while not UsageRecord.objects.filter(folded=True).exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     row = UsageRecord.objects.get()
+    assert row.folded
     rollup = UsageRollup.objects.get()
     assert (rollup.route, rollup.model_name, rollup.team_id) == ("cloud", "cloud-mini", row.team_id)
     assert (rollup.requests, rollup.ok, rollup.cost_micros) == (1, 1, row.cost_micros)
@@ -150,6 +169,7 @@ def _by_model_from_ledger():
 
 
 def test_model_rollup_matches_the_ledger_per_day_team_model_and_route(known):
+    rollups_refresh()
     got = {
         (r.day, r.team_id, r.model_name, r.route): [r.requests, r.cost_micros, r.completion_tokens]
         for r in ModelRollup.objects.all()
@@ -177,6 +197,7 @@ def test_the_cube_reads_the_same_from_model_and_team_rollups(known):
 
 
 def test_rebuild_recomputes_the_model_rollup_too(known):
+    rollups_refresh()
     before = sorted(ModelRollup.objects.values_list("day", "team_id", "model_name", "requests"))
     with transaction.atomic():
         ModelRollup.objects.all().delete()
@@ -185,3 +206,21 @@ def test_rebuild_recomputes_the_model_rollup_too(known):
     call_command("analytics_rebuild")
     after = sorted(ModelRollup.objects.values_list("day", "team_id", "model_name", "requests"))
     assert after == before
+
+
+def test_a_reader_right_after_a_request_sees_it_counted(hub, cloud, member, settings):
+    """Before the background fold has run: /metrics, the dashboard's CSV and
+    the API's table fold the row first, so the request is in their totals."""
+    settings.HYBRIDHUB_METRICS_TOKEN = "t"
+    make_cloud_model(cloud.url, name="cloud-mini")
+    client = openai.OpenAI(base_url=hub.api, api_key=member.key, max_retries=0, timeout=30)
+    for _ in range(2):
+        client.chat.completions.create(
+            model="cloud-mini", messages=[{"role": "user", "content": "What is 2 + 2?"}]
+        )
+    assert UsageRecord.objects.filter(folded=False).count() == 2  # the writer waits a second
+    scrape = Client(HTTP_AUTHORIZATION="Bearer t").get("/metrics").content.decode()
+    ok = [line for line in scrape.splitlines() if line.startswith("hybridhub_requests_total{")]
+    assert sum(float(line.rsplit(" ", 1)[1]) for line in ok) == 2, ok
+    assert not UsageRecord.objects.filter(folded=False).exists()
+    assert UsageRollup.objects.get().requests == 2

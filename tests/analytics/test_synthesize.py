@@ -1,7 +1,9 @@
-"""ledger_synthesize computes the rollups in SQL from the rows it wrote; they
-must be exactly what the request path (rollups_add, as analytics_rebuild
-replays the ledger through it) would have written, on SQLite and on
-PostgreSQL."""
+"""The rollups are computed in SQL from ledger rows (apps/analytics/fold.py):
+by ledger_synthesize from the rows it wrote, and by the background fold and
+every reader from the rows the gateway recorded. They must be exactly what
+the old request path (rollups_add, as analytics_rebuild replays the ledger
+through it) would have written, on SQLite and on PostgreSQL, and every row
+must be counted exactly once whoever folds it."""
 
 from __future__ import annotations
 
@@ -58,11 +60,10 @@ def test_synthesize_adds_to_existing_history(member, outsider):
     assert set(found) <= {"AskedAgain"}, found
 
 
-def test_the_fold_matches_the_request_path_on_edge_rows(member):
+def _edge_rows(member, *, folded: bool) -> list[UsageRecord]:
     """Rows the synthetic history does not produce: no team, no model, odd
     statuses, latencies on bucket bounds, a re-ask exactly at the window's
     end and just past it, microsecond timestamps."""
-    from apps.analytics.fold import rollups_fold
     from apps.analytics.management.commands.ledger_synthesize import own_timestamps
 
     base = NOW.replace(microsecond=250_000) - timedelta(days=1)
@@ -86,10 +87,18 @@ def test_the_fold_matches_the_request_path_on_edge_rows(member):
              source="chat", estimated_tokens=5, **local()),
     ]  # fmt: skip
     with own_timestamps(UsageRecord._meta.get_field("created_at")):
-        written = [
-            UsageRecord.objects.create(requested_model="auto", status=r.pop("status", "ok"), **r)
+        return [
+            UsageRecord.objects.create(
+                requested_model="auto", status=r.pop("status", "ok"), folded=folded, **r
+            )
             for r in rows
         ]
+
+
+def test_the_fold_matches_the_request_path_on_edge_rows(member):
+    from apps.analytics.fold import rollups_fold
+
+    written = _edge_rows(member, folded=True)  # as ledger_synthesize writes them
     # in two folds, the second starting with the re-ask: its question is
     # then found in LastChatRequest, as the request path finds it
     split = written[6].pk
@@ -98,6 +107,37 @@ def test_the_fold_matches_the_request_path_on_edge_rows(member):
     folded = rollup_state()
     assert len(folded["AskedAgain"]) == 1  # the re-ask at exactly ten minutes
     assert differences(folded, _rebuilt()) == {}
+
+
+def test_folding_unfolded_rows_matches_the_request_path_on_edge_rows(member):
+    """The gateway's rows, folded by the background fold in two batches, the
+    second starting with the re-ask; then nothing is left to fold, and a
+    reader adds nothing."""
+    from apps.analytics.fold import ledger_fold
+
+    written = _edge_rows(member, folded=False)
+    assert ledger_fold(limit=7) == 7
+    assert ledger_fold() == len(written) - 7
+    assert ledger_fold() == 0 and not UsageRecord.objects.filter(folded=False).exists()
+    folded = rollup_state()
+    assert len(folded["AskedAgain"]) == 1
+    assert differences(folded, _rebuilt()) == {}
+
+
+def test_folding_synthetic_history_in_batches_matches_the_request_path(db):
+    """Four thousand rows of every kind, recorded unfolded and folded a few
+    hundred at a time: the same rollups, row for row, as rollups_add."""
+    from apps.analytics.fold import ledger_fold
+    from apps.analytics.management.commands.analytics_rebuild import ROLLUPS
+
+    call_command("ledger_synthesize", rows=4000, days=6, batch=900, seed=5)
+    expected = _rebuilt()  # rollups_add's, row by row in time order
+    for model in ROLLUPS:
+        model.objects.all().delete()
+    UsageRecord.objects.update(folded=False)  # as the gateway records them
+    while ledger_fold(limit=700):
+        pass
+    assert differences(rollup_state(), expected) == {}
 
 
 def test_synthesize_refuses_nonsense(db):
@@ -135,9 +175,9 @@ def test_synthesized_rollups_equal_the_request_paths_on_postgresql(postgres_url)
 @pytest.mark.timeout(300)
 def test_writer_processes_on_postgresql_lose_no_increment(postgres_url):
     """Four processes record into the same rollup rows at the same moment,
-    each request in its own transaction as the gateway does: no increment is
-    lost and no transaction deadlocks."""
-    before = _script(postgres_url, "totals")
+    as the gateway does (a row per transaction, folding every few rows): no
+    increment is lost or counted twice and no transaction deadlocks."""
+    before = _script(postgres_url, "totals", "refresh")
     env = {**os.environ, "DATABASE_URL": postgres_url, "LOG_LEVEL": "WARNING",
            "DJANGO_SETTINGS_MODULE": "hybridhub.settings"}  # fmt: skip
     start_at = str(time.time() + 4)  # once every process has started Django
@@ -147,9 +187,37 @@ def test_writer_processes_on_postgresql_lose_no_increment(postgres_url):
     for writer in writers:
         _, err = writer.communicate(timeout=240)
         assert writer.returncode == 0, err[-3000:]
-    after = _script(postgres_url, "totals")
-    assert after["ledger"]["n"] - before["ledger"]["n"] == 160
+    after = _script(postgres_url, "totals", "refresh")
+    assert after["ledger"]["n"] - before["ledger"]["n"] == 160 and after["pending"] == 0
     for name, sums in after["rollups"].items():
         old = before["rollups"][name]
         assert (sums["n"] or 0) - (old["n"] or 0) == 160, name
         assert (sums["cost"] or 0) - (old["cost"] or 0) == 160 * 7, name
+
+
+@pytest.mark.timeout(300)
+def test_concurrent_folders_on_postgresql_fold_each_row_exactly_once(postgres_url):
+    """Two processes fold the same 3,000 unfolded rows at the same moment, 40
+    at a time: each row is taken by one of them (SKIP LOCKED), so the
+    rollups count every row once, with no reader's help, and none is left."""
+    before = _script(postgres_url, "totals", "refresh")
+    _script(postgres_url, "pending", "3000")
+    env = {**os.environ, "DATABASE_URL": postgres_url, "LOG_LEVEL": "WARNING",
+           "DJANGO_SETTINGS_MODULE": "hybridhub.settings"}  # fmt: skip
+    start_at = str(time.time() + 4)
+    command = [sys.executable, "-m", "tests.analytics.rollup_state", "fold", start_at, "40"]
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    folders = [subprocess.Popen(command, cwd=ROOT, env=env, **pipes) for _ in range(2)]
+    folded = []
+    for folder in folders:
+        out, err = folder.communicate(timeout=240)
+        assert folder.returncode == 0, err[-3000:]
+        folded.append(json.loads(out.strip().splitlines()[-1])["folded"])
+    assert sum(folded) == 3000, folded
+    after = _script(postgres_url, "totals")  # no refresh: what the folders wrote
+    assert after["pending"] == 0
+    assert after["ledger"]["n"] - before["ledger"]["n"] == 3000
+    for name, sums in after["rollups"].items():
+        old = before["rollups"][name]
+        assert (sums["n"] or 0) - (old["n"] or 0) == 3000, name
+        assert (sums["cost"] or 0) - (old["cost"] or 0) == 3000 * 7, name

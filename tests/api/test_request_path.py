@@ -79,7 +79,8 @@ def test_a_wrong_secret_with_a_cached_prefix_is_refused(client, member, hub, mod
 @pytest.mark.django_db(transaction=True)
 def test_a_completion_reaches_the_database_in_two_thread_hops(member, cloud_model, monkeypatch):
     """One hop before dispatch (key, limits, budget signal, decision,
-    reservation) and one after (ledger row, rollups, settlement)."""
+    reservation) and one after (ledger row, settlement); the rollups are
+    folded later, on the ledger writer's own thread (decision 0010)."""
     hops = []
     real = services.sync_to_async
 

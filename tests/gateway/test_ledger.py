@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 
+from apps.analytics.fold import rollups_refresh
 from apps.analytics.models import TeamRollup
 from apps.budgets.models import Budget
 from apps.budgets.services import budget_reserve
@@ -50,6 +51,7 @@ def test_concurrent_rows_share_batches_and_each_lands_once_with_its_rollups(memb
     assert UsageRecord.objects.count() == 30
     assert sum(hops) == 30
     assert hops[0] == 1 and len(hops) < 30  # the first alone, the rest queued behind it
+    rollups_refresh()
     rollup = TeamRollup.objects.get()
     assert (rollup.requests, rollup.ok, rollup.cost_micros) == (30, 30, 30 * 7)
     assert rollup.prompt_tokens == 300 and rollup.completion_tokens == 150
@@ -81,6 +83,7 @@ def test_a_bad_row_does_not_take_the_rest_of_its_batch_with_it(member, hops, cap
 
     assert hops == [1, 3]
     assert sorted(UsageRecord.objects.values_list("end_user", flat=True)) == ["", "a", "b"]
+    rollups_refresh()
     assert TeamRollup.objects.get().requests == 3  # the failed batch left nothing behind
     assert "one by one" in caplog.text
 
@@ -118,3 +121,42 @@ def test_a_caller_cancelled_while_waiting_still_gets_its_row(member):
 
     asyncio.run(run())
     assert UsageRecord.objects.count() == 2
+
+
+def _folded_rows():
+    return list(UsageRecord.objects.filter(folded=True).values_list("end_user", flat=True))
+
+
+def test_rows_are_folded_into_the_rollups_in_the_background_not_on_the_way(member, monkeypatch):
+    """A request returns with its row written but not folded; the writer
+    folds it FOLD_DELAY later on its own thread, with no reader involved."""
+    monkeypatch.setattr(ledger, "FOLD_DELAY", 0.2)
+
+    async def run():
+        await asyncio.gather(*(ledger.ledger_append(_row(member), Spend()) for _ in range(3)))
+        returned = await asyncio.to_thread(_folded_rows)
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if len(await asyncio.to_thread(_folded_rows)) == 3:
+                break
+        return returned
+
+    assert asyncio.run(run()) == []  # not folded when the requests returned
+    assert len(_folded_rows()) == 3
+    assert TeamRollup.objects.get().requests == 3  # read as it is, no reader's fold
+
+
+def test_enough_waiting_rows_are_folded_at_once(member, monkeypatch):
+    monkeypatch.setattr(ledger, "FOLD_ROWS", 5)
+    monkeypatch.setattr(ledger, "FOLD_DELAY", 60.0)  # never, in this test
+
+    async def run():
+        await asyncio.gather(*(ledger.ledger_append(_row(member), Spend()) for _ in range(30)))
+        for _ in range(100):
+            if len(await asyncio.to_thread(_folded_rows)) == 30:
+                return
+            await asyncio.sleep(0.05)
+
+    asyncio.run(run())
+    assert len(_folded_rows()) == 30
+    assert TeamRollup.objects.get().requests == 30

@@ -1,6 +1,8 @@
 """Rebuild the rollups from the ledger: once after installing the analytics
 app on an existing ledger, or to check them (``--check`` compares without
-writing). Run it while no requests are being recorded."""
+writing). Run it while no requests are being recorded. Every row it counts
+is marked folded (by id, in the same transaction), so the background fold
+(apps/analytics/fold.py) does not count it again."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
+from apps.analytics.fold import rollups_refresh
 from apps.analytics.models import (
     AskedAgain,
     BreakdownRollup,
@@ -51,9 +54,9 @@ class Command(BaseCommand):
             for row in rows:
                 chunk.append(row)
                 if len(chunk) == batch:
-                    rollups_add(records=chunk)
+                    _add(chunk)
                     chunk = []
-            rollups_add(records=chunk)
+            _add(chunk)
             # One stamp at commit time: /metrics (ClosedDays) looks for closed
             # days' rows written since its last scrape; rows stamped when this
             # long transaction began would look older than that.
@@ -61,6 +64,7 @@ class Command(BaseCommand):
         self._check()
 
     def _check(self) -> None:
+        rollups_refresh()
         ledger = UsageRecord.objects.aggregate(n=Count("pk"), cost=Sum("cost_micros"))
         want = (ledger["n"] or 0, ledger["cost"] or 0)
         line = f"ledger {want[0]} requests, {want[1]} µ$"
@@ -71,3 +75,8 @@ class Command(BaseCommand):
             if got != want:
                 raise CommandError("Rollups disagree with the ledger: " + line)
         self.stdout.write(self.style.SUCCESS("Rollups agree with the ledger: " + line))
+
+
+def _add(rows: list[UsageRecord]) -> None:
+    rollups_add(records=rows)
+    UsageRecord.objects.filter(pk__in=[row.pk for row in rows]).update(folded=True)

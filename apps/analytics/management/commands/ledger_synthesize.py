@@ -255,7 +255,7 @@ _FIELDS = [f for f in UsageRecord._meta.concrete_fields if not f.primary_key]
 _DEFAULTS = {
     f.attname: json.dumps(f.get_default()) if isinstance(f, models.JSONField) else f.get_default()
     for f in _FIELDS
-}
+} | {"folded": True}  # rollups_fold counts them, in the transaction that writes them
 
 
 def _converter(field: models.Field[Any, Any]) -> Callable[[Any], Any] | None:
