@@ -1,7 +1,7 @@
 """The request body's validation, errors included, is ninja's: the request
 schemas skip ninja's ORM getter for JSON objects only (apps/api/schemas.py,
 ``WireIn``), so bodies that are not objects where one is expected are still
-read as ninja reads them."""
+read as ninja reads them; and the bearer header is read as ninja reads it."""
 
 import httpx
 import pytest
@@ -58,3 +58,20 @@ def test_a_json_object_is_validated_without_ninjas_getter(monkeypatch):
     assert body.messages[0].text() == "hi" and body.stream_options.include_usage
     with pytest.raises(GetterUsed):  # anything else: ninja's path
         ChatCompletionIn.model_validate({"model": "m", "messages": ["hi"]})
+
+
+@pytest.mark.parametrize(
+    ("authorization", "status"),
+    [("bearer {key}", 200), ("Bearer {key}", 200), ("Basic {key}", 401), ("Bearer", 401),
+     ("{key}", 401), ("Bearer  {key}", 401)],
+)  # fmt: skip
+def test_the_bearer_header_is_read_as_ninja_reads_it(hub, member, models, authorization, status):
+    response = httpx.post(
+        hub.api + "/chat/completions",
+        json={"model": "cloud-mini", "messages": HI, "max_tokens": 2},
+        headers={"Authorization": authorization.format(key=member.key)},
+        timeout=30,
+    )
+    assert response.status_code == status, response.text
+    if status == 401:
+        assert response.json()["error"]["code"] == "invalid_api_key"
