@@ -136,13 +136,14 @@ def _params(body: ChatCompletionIn) -> GenerationParams:
 def _chat_request(body: ChatCompletionIn, request: HttpRequest, caller: Caller) -> ChatRequest:
     """The request in the gateway's terms. Strict model: the header here, the
     key's option in the gateway (the header can turn it on, never off)."""
-    strict = request.headers.get("X-HybridHub-Strict-Model", "").strip().lower()
+    # META, not request.headers: that dictionary of every header costs more than the two reads
+    strict = request.META.get("HTTP_X_HYBRIDHUB_STRICT_MODEL", "").strip().lower()
     return ChatRequest(
         model=body.model,
         messages=tuple(_message(m) for m in body.messages),
         params=_params(body),
         end_user=body.user or "",
-        sensitivity=body.sensitivity or request.headers.get("X-HybridHub-Sensitivity", ""),
+        sensitivity=body.sensitivity or request.META.get("HTTP_X_HYBRIDHUB_SENSITIVITY", ""),
         # the key's own option joins in the gateway, once the key is re-checked
         strict_model=strict in ("true", "1", "yes"),
     )

@@ -9,10 +9,12 @@ from ninja import Schema
 from pydantic import (
     AfterValidator,
     Field,
+    ModelWrapValidatorHandler,
     StrictBool,
     StrictFloat,
     StrictInt,
     StrictStr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -47,6 +49,29 @@ def _valid_json_strings(value: Any) -> Any:
     return value
 
 
+class WireIn(Schema):
+    """A request body's part, validated from the parsed JSON object itself.
+
+    ninja's ``Schema`` wraps whatever it validates in a ``DjangoGetter``, so
+    that ORM objects validate too: each field is then read through a Python
+    ``__getattr__``, and each field the caller left out raises and catches an
+    AttributeError: a completion's body took about 100 µs to validate, on
+    every request. A JSON object (a plain dict) needs none of it and goes
+    straight to pydantic (18 µs); anything else still takes ninja's path, so
+    every answer, error or not, stays what it was
+    (tests/api/test_request_bodies.py, docs/decisions/0008).
+    """
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _run_root_validator(
+        cls, values: Any, handler: ModelWrapValidatorHandler[Any], info: ValidationInfo
+    ) -> Any:
+        if type(values) is dict:
+            return handler(values)
+        return Schema._run_root_validator.__func__(cls, values, handler, info)  # type: ignore[attr-defined]
+
+
 # Strict types: "yes" is not a boolean, "10" not an integer (OpenAI refuses both).
 Text = Annotated[StrictStr, AfterValidator(_valid_unicode)]
 Name = Annotated[StrictStr, AfterValidator(_valid_unicode), AfterValidator(_no_nul)]
@@ -60,23 +85,23 @@ def _number(low: float, high: float) -> Any:
     return Field(default=None, ge=low, le=high, allow_inf_nan=False)
 
 
-class ContentPart(Schema):
+class ContentPart(WireIn):
     type: StrictStr
     text: Text | None = None
 
 
-class FunctionCallIn(Schema):
+class FunctionCallIn(WireIn):
     name: FunctionName
     arguments: Text = Field(description="The arguments as JSON text, as the model wrote them.")
 
 
-class ToolCallIn(Schema):
+class ToolCallIn(WireIn):
     id: Annotated[Name, Field(min_length=1, max_length=200)]
     type: Literal["function"] = "function"
     function: FunctionCallIn
 
 
-class MessageIn(Schema):
+class MessageIn(WireIn):
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: Text | list[ContentPart] | None = None
     name: Annotated[Name, Field(max_length=200)] | None = None
@@ -104,39 +129,39 @@ class MessageIn(Schema):
         return self.content or ""
 
 
-class StreamOptions(Schema):
+class StreamOptions(WireIn):
     include_usage: StrictBool = False
 
 
-class FunctionDefIn(Schema):
+class FunctionDefIn(WireIn):
     name: FunctionName
     description: Text | None = Field(default=None, max_length=100_000)
     parameters: JsonObject | None = Field(default=None, description="A JSON Schema object.")
     strict: StrictBool | None = None
 
 
-class ToolIn(Schema):
+class ToolIn(WireIn):
     type: Literal["function"]
     function: FunctionDefIn
 
 
-class NamedFunction(Schema):
+class NamedFunction(WireIn):
     name: FunctionName
 
 
-class ToolChoiceNamed(Schema):
+class ToolChoiceNamed(WireIn):
     type: Literal["function"]
     function: NamedFunction
 
 
-class JsonSchemaFormat(Schema):
+class JsonSchemaFormat(WireIn):
     name: FunctionName
     description: Text | None = None
     schema_: JsonObject | None = Field(default=None, alias="schema")
     strict: StrictBool | None = None
 
 
-class ResponseFormatIn(Schema):
+class ResponseFormatIn(WireIn):
     type: Literal["text", "json_object", "json_schema"]
     json_schema_: JsonSchemaFormat | None = Field(default=None, alias="json_schema")
 
@@ -153,7 +178,7 @@ class ResponseFormatIn(Schema):
         return json.dumps(self.model_dump(by_alias=True, exclude_none=True))
 
 
-class ChatCompletionIn(Schema):
+class ChatCompletionIn(WireIn):
     model: Annotated[Name, Field(min_length=1, max_length=100)]
     messages: list[MessageIn] = Field(min_length=1)
     stream: StrictBool = False
@@ -216,7 +241,7 @@ class ChatCompletionIn(Schema):
         return (self.stop,) if isinstance(self.stop, str) else tuple(self.stop)
 
 
-class EmbeddingIn(Schema):
+class EmbeddingIn(WireIn):
     model: Annotated[Name, Field(min_length=1, max_length=100)]
     input: Annotated[Text, Field(min_length=1)] | list[Annotated[Text, Field(min_length=1)]] = (
         Field(description="A text, or up to 2048 texts (token arrays are not accepted).")

@@ -26,7 +26,7 @@ from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.test.utils import override_settings
-from django.urls import set_script_prefix
+from django.urls import ResolverMatch, get_resolver, set_script_prefix
 
 logger = logging.getLogger(__name__)
 
@@ -128,8 +128,37 @@ content_security_policy.sync_capable = True  # type: ignore[attr-defined]
 API_SIGNALS_EVERY_SECONDS = 1.0
 
 
+# How many fixed API paths (no path parameters) APIHandler remembers resolved.
+_RESOLVED_MAX = 64
+
+
 class APIHandler(BoundedASGIHandler):
     _signals_sent_at = float("-inf")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._resolved: dict[tuple[str, str], ResolverMatch] = {}
+
+    def resolve_request(self, request: HttpRequest) -> ResolverMatch:
+        """Django's URL resolution, remembered for paths without parameters.
+
+        Resolving ``/v1/chat/completions`` walks the project's URL patterns
+        and ninja's (about 30 µs, every request); the answer for a fixed path
+        never changes while the URLconf does not, so it is kept, keyed by the
+        URLconf (tests swap it), for the few such paths the API has. Paths
+        with parameters, and paths that do not resolve (404), are resolved
+        every time, so nobody can fill the table with made-up paths.
+        """
+        if hasattr(request, "urlconf"):  # a middleware chose another URLconf
+            return super().resolve_request(request)
+        key = (settings.ROOT_URLCONF, request.path_info)
+        match = self._resolved.get(key)
+        if match is None:
+            match = get_resolver().resolve(request.path_info)
+            if not match.args and not match.kwargs and len(self._resolved) < _RESOLVED_MAX:
+                self._resolved[key] = match
+        request.resolver_match = match
+        return match
 
     def load_middleware(self, is_async: bool = False) -> None:
         # Runs once, at construction, before any request is served.
