@@ -132,7 +132,7 @@ SIMPLE_MATH = [
 ]
 
 
-SIMPLE_MATH_COUNT = 160
+SIMPLE_MATH_COUNT = 240
 
 
 def _simple_math_items(rng: random.Random, count: int) -> list[Item]:
