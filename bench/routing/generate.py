@@ -102,6 +102,59 @@ def _math_items(rng: random.Random, count: int) -> list[Item]:
     return items
 
 
+# One-step arithmetic in plain words with numbers under 20: what a 135M
+# model can plausibly get right, so math has easy items as well as hard ones.
+# Generated from their own seed (``generate``): the original items and their
+# cached answers stay as they were.
+SIMPLE_MATH = [
+    ("What is {a} + {b}?", lambda a, b: a + b),
+    ("What is {a} plus {b}?", lambda a, b: a + b),
+    ("Add {a} and {b}.", lambda a, b: a + b),
+    ("What is {big} - {b}?", lambda a, b: a),
+    ("What is {a} times {b}?", lambda a, b: a * b),
+    (
+        "{name} has {a} {thing}. {name} gets {b} more. How many {thing} does {name} have?",
+        lambda a, b: a + b,
+    ),
+    (
+        "There are {a} birds on a tree and {b} more land on it. How many birds are on the tree?",
+        lambda a, b: a + b,
+    ),
+    (
+        "{name} had {big} {thing} and lost {b}. How many {thing} does {name} have now?",
+        lambda a, b: a,
+    ),
+    (
+        "A bag has {a} red balls and {b} blue balls. How many balls are in the bag?",
+        lambda a, b: a + b,
+    ),
+    ("What is double {a}?", lambda a, b: 2 * a),
+]
+
+
+SIMPLE_MATH_COUNT = 240
+
+
+def _simple_math_items(rng: random.Random, count: int) -> list[Item]:
+    items = []
+    for i in range(count):
+        form, answer_of = SIMPLE_MATH[i % len(SIMPLE_MATH)]
+        a, b = rng.randint(1, 9), rng.randint(1, 9)
+        name = rng.choice(["Tom", "Ana", "Li", "Sam", "Mia", "Ben"])
+        thing = rng.choice(["apples", "pens", "cards", "shells"])
+        question = form.format(a=a, b=b, big=a + b, name=name, thing=thing)
+        ask = rng.choice(["", " Answer with the number."])
+        items.append(
+            {
+                "id": f"math-simple-{i}",
+                "kind": "math",
+                "turns": [question + ask],
+                "check": {"type": "number", "answer": answer_of(a, b)},
+            }
+        )
+    return items
+
+
 def _options(rng: random.Random, right: str, wrong: list[str]) -> tuple[str, str]:
     choices = [right, *wrong[:3]]
     rng.shuffle(choices)
@@ -391,6 +444,91 @@ def _chat_items(rng: random.Random) -> list[Item]:
     return out
 
 
+# Formal constraints (metre, rhyme, letters, counts, palindromes…) that a
+# 135M model does not meet: hard by construction, like CHAT_HARD, each form
+# on a few everyday topics. Short and long ones alike: what makes them hard
+# is the constraint, not the length.
+CHAT_CONSTRAINED = [
+    "Write a haiku about {t} with exactly 5, 7 and 5 syllables, every line starting with B.",
+    "Describe {t} in exactly nine words.",
+    "Write an acrostic poem about {t} whose first letters spell OCEAN.",
+    "Tell me about {t} without using the letter e.",
+    "Write a sentence about {t} that is a palindrome.",
+    "Write a limerick about {t}.",
+    "Give me three rhyming couplets about {t}, each line exactly eight syllables.",
+    "Describe {t} using only words of one syllable, in exactly four sentences.",
+    "Write a villanelle about {t}.",
+    "Write a tweet about {t} of exactly 140 characters, counting spaces.",
+    "Describe {t} alphabetically: the first word starts with A, the second with B, and so on to Z.",
+    "Write a six-word story about {t} where each word is longer than the one before.",
+    "Write a pangram about {t}: one sentence that uses every letter of the alphabet.",
+    "Two lines about {t}, please, where every word rhymes with 'cat'.",
+    "Reply about {t} in capital letters only, five lines of exactly three words each.",
+    "Write a tautogram about {t}: every word must begin with the letter T.",
+    "A poem about {t}: the first line one word, each next line one word more, up to seven.",
+    "Describe {t} in a sentence whose word lengths follow the digits of pi: 3, 1, 4, 1, 5, 9.",
+    "Write a clerihew about {t}, then translate it into Spanish keeping the rhyme.",
+    "Give me a cryptic crossword clue for {t}, with the answer and its letter count.",
+    "Write a double dactyl about {t}.",
+    "Write a sentence about {t} in which the letters of every word are in alphabetical order.",
+    "Say something nice about {t} as a lipogram without the letters a and o.",
+    "Write a ghazal about {t}, with the same closing word on every couplet.",
+]
+CHAT_TOPICS = [
+    "my cat",
+    "the rain",
+    "Monday mornings",
+    "coffee",
+    "the sea",
+    "my birthday",
+    "the moon",
+]
+# Small talk of a few sentences: chit-chat is not always one line.
+CHAT_LONG = [
+    "I just got back from a really long walk by the river and the sun was out the whole time. Feeling good!",
+    "My sister is visiting this weekend and we're planning to bake cookies together. Do you have a favourite kind?",
+    "Ugh, today was so long. Work was busy and the bus was late twice. How was your day?",
+    "We finally finished painting the living room yesterday, it's a light green now and I love it.",
+    "Just wanted to say thanks for chatting with me earlier, it really cheered me up after a rough morning.",
+    "I'm sitting on the balcony with a cup of tea watching the birds. It's so peaceful here in the evening.",
+    "My kid lost his first tooth today and he's super excited about the tooth fairy coming tonight!",
+    "Do you ever think about how nice it is when the first snow falls and everything goes quiet?",
+    "Our team won the match last night! It was so close, we scored in the very last minute.",
+    "I tried a new pancake recipe this morning and for once they came out fluffy. Small victories!",
+    "Good night! Talk tomorrow, I'm going to read a bit and then go to sleep.",
+    "I'm nervous about my first day at the new job tomorrow, but I'm also really looking forward to it.",
+]
+
+
+def _chat_more_items(rng: random.Random) -> list[Item]:
+    out = []
+    for i, form in enumerate(CHAT_CONSTRAINED):
+        for j, topic in enumerate(rng.sample(CHAT_TOPICS, 3)):
+            out.append(
+                {
+                    "id": f"chat-form-{i}-{j}",
+                    "group": f"chat-form:{i}",
+                    "kind": "chat",
+                    "turns": [form.format(t=topic)],
+                    "label": 1,
+                    "label_source": "construction: hard formal constraints a 135M model does not meet",
+                }
+            )
+    for i, text in enumerate(CHAT_LONG):
+        for j, variant in enumerate([text, text.lower()]):
+            out.append(
+                {
+                    "id": f"chat-long-{i}-{j}",
+                    "group": f"chat-long:{i}",
+                    "kind": "chat",
+                    "turns": [variant],
+                    "label": 0,
+                    "label_source": "construction: small talk, any fluent reply is acceptable",
+                }
+            )
+    return out
+
+
 SUBJECTS = [
     "moving our monolith to microservices",
     "a four-day work week at a 40-person agency",
@@ -489,4 +627,7 @@ def generate(seed: int = 12) -> list[Item]:
         *_chat_items(rng),
         *_analysis_items(rng),
         *_multiturn_items(rng, checked),
+        # Added later, from their own seed: the items above do not move.
+        *_simple_math_items(random.Random(f"{seed}-simple-math"), SIMPLE_MATH_COUNT),
+        *_chat_more_items(random.Random(f"{seed}-chat")),
     ]
