@@ -261,6 +261,34 @@ def budget_settle(*, hold: Hold, cost_micros: int, flushed_by_next: bool = False
         fetch_all(_settle_sqlite(len(ids)), [*release, *charge_params, cost_micros, *ids])
 
 
+def budget_settle_many(
+    *, settlements: list[tuple[Hold, int]], flushed_by_next: bool = False
+) -> None:
+    """``budget_settle`` for several requests at once (the ledger's batch):
+    on PostgreSQL one statement for all of them instead of one round trip
+    each. Raises if that statement fails, leaving every hold unsettled (the
+    caller may then settle them one by one)."""
+    due = [(hold, cost) for hold, cost in settlements if not (hold.settled or hold.empty)]
+    if connection.vendor != "postgresql" or len(due) < 2:
+        for hold, cost in settlements:
+            budget_settle(hold=hold, cost_micros=cost, flushed_by_next=flushed_by_next)
+        return
+    codes, ids, starts, costs = [], [], [], []
+    for hold, cost in due:
+        codes.append(hold.code)
+        for budget_id, start in hold.periods.items():
+            ids.append(budget_id)
+            starts.append(start)
+            costs.append(cost)
+    fast = flushed_by_next and not connection.in_atomic_block
+    fetch_all(
+        _SETTLE_MANY_PG_ASYNC if fast else _SETTLE_MANY_PG,
+        [codes, ids, starts, costs, sorted(set(ids))],
+    )
+    for hold, _ in settlements:
+        hold.settled = True
+
+
 def budget_release(*, hold: Hold) -> None:
     """Give the hold back without charging (the request never reached a model)."""
     budget_settle(hold=hold, cost_micros=0)
@@ -285,6 +313,21 @@ _SETTLE_PG = (
     "THEN %s ELSE 0 END FROM commit_mode WHERE id IN (SELECT id FROM locked)"
 )
 _SETTLE_PG_ASYNC = _SETTLE_PG.replace(_SYNC_COMMIT, _ASYNC_COMMIT)
+# Several holds: released by what their rows still held, each budget charged
+# the costs of the holds reserved in its current period (one row per hold
+# and budget in ``charged``), locked in id order like every other path.
+_SETTLE_MANY_PG = (
+    f"WITH {_SYNC_COMMIT}, released AS (DELETE FROM {_RESERVATIONS} WHERE hold = ANY(%s::uuid[]) "
+    "RETURNING budget_id, amount_micros), charged AS (SELECT * FROM "
+    "unnest(%s::bigint[], %s::timestamptz[], %s::bigint[]) AS c(id, period_start, cost)), "
+    f"locked AS (SELECT id FROM {_TABLE} WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE) "
+    f"UPDATE {_TABLE} SET reserved_micros = reserved_micros - COALESCE((SELECT "
+    f"SUM(amount_micros) FROM released WHERE released.budget_id = {_TABLE}.id), 0), "
+    "spent_micros = spent_micros + COALESCE((SELECT SUM(cost) FROM charged WHERE "
+    f"charged.id = {_TABLE}.id AND charged.period_start = {_TABLE}.period_start), 0) "
+    "FROM commit_mode WHERE id IN (SELECT id FROM locked)"
+)
+_SETTLE_MANY_PG_ASYNC = _SETTLE_MANY_PG.replace(_SYNC_COMMIT, _ASYNC_COMMIT)
 
 
 @cache

@@ -3,13 +3,14 @@
 Called from services.py at three marked places: ``admit`` before deciding
 (the key's rate limits, the budgets that apply and how used up they are)
 and ``reserve`` after the decision, both inside the request's one database
-round before dispatch; ``recheck`` for a fallback model; ``settle`` where
-the ledger row is written. Budget refusals become 429s in OpenAI's error
+round before dispatch; ``recheck`` for a fallback model; ``settle_many`` where
+the ledger rows are written. Budget refusals become 429s in OpenAI's error
 shape.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 
@@ -24,7 +25,9 @@ from apps.providers.catalog import ModelSpec
 
 from .errors import GatewayError
 
-__all__ = ["Spend", "Who", "admit", "recheck", "reserve", "settle"]
+__all__ = ["Spend", "Who", "admit", "recheck", "reserve", "settle_many"]
+
+logger = logging.getLogger(__name__)
 
 # The prompt's token count is estimated (about four characters a token)
 # before any tokenizer has seen it: reserve a quarter more to be safe.
@@ -109,18 +112,33 @@ async def recheck(
     return None
 
 
-def settle(
-    *, spend: Spend, cost_micros: int, completion_tokens: int, flushed_by_next: bool = False
+def settle_many(
+    *, settlements: list[tuple[Spend, int, int]], flushed_by_next: bool = False
 ) -> None:
-    """Charge the real cost, release the rest (sync: called beside the ledger
-    write). ``flushed_by_next``: the ledger row's commit comes right after,
-    on this connection, and makes the settlement durable too (budget_settle)."""
-    if spend.hold is not None:
-        budgets.budget_settle(
-            hold=spend.hold, cost_micros=cost_micros, flushed_by_next=flushed_by_next
-        )
-    if spend.ticket is not None:
-        ratelimit.rate_tokens_add(ticket=spend.ticket, tokens=completion_tokens)
+    """For each (spend, cost, completion tokens) of a batch of finished
+    requests: charge the real cost, release the rest, count the tokens
+    against the key's rate limit (sync: called beside the ledger write).
+    The holds go in one statement (budget_settle_many); if it fails, each
+    is settled on its own, so one bad hold does not keep the others held
+    until they expire. ``flushed_by_next``: the ledger rows' commit comes
+    right after, on this connection, and makes the settlements durable too."""
+    holds = [(spend.hold, cost) for spend, cost, _ in settlements if spend.hold is not None]
+    try:
+        budgets.budget_settle_many(settlements=holds, flushed_by_next=flushed_by_next)
+    except Exception:
+        logger.warning("Settling %d holds at once failed; settling them one by one", len(holds))
+        for hold, cost in holds:
+            try:
+                budgets.budget_settle(hold=hold, cost_micros=cost, flushed_by_next=flushed_by_next)
+            except Exception:
+                logger.exception("Could not settle a budget hold")
+    for spend, _, completion_tokens in settlements:
+        if spend.ticket is None:
+            continue
+        try:
+            ratelimit.rate_tokens_add(ticket=spend.ticket, tokens=completion_tokens)
+        except Exception:
+            logger.exception("Could not count a request's tokens against its rate limit")
         spend.ticket = None
 
 

@@ -20,7 +20,7 @@ What stays true:
   failed and was logged), so a caller that got its answer finds its row.
 - A row is never half-written. If the batch fails, every row is retried in
   a transaction of its own, so one bad row does not take the others with it.
-- Settlement is ``budgeting.settle`` per row, just before the rows'
+- Settlement is ``budgeting.settle_many`` for the batch, just before the rows'
   commit, which also makes it durable (the budget SQL stays in
   apps/budgets; decision 0009). A process that
   dies with rows queued loses them like any request in flight; their holds
@@ -185,14 +185,9 @@ def ledger_batch_write(batch: list[tuple[UsageRecord, Spend]]) -> None:
     # settlements durable too, so they need not wait for a flush of their own
     # (decision 0009); a budget that charged a row the ledger then failed to
     # write errs on the side of spend.
-    for row, spend in batch:
-        try:
-            budgeting.settle(
-                spend=spend, cost_micros=row.cost_micros, completion_tokens=row.completion_tokens,
-                flushed_by_next=True,
-            )  # fmt: skip
-        except Exception:
-            logger.exception("Could not settle the budget of a %s request", row.status)
+    # One statement for the whole batch on PostgreSQL (budget_settle_many).
+    settlements = [(spend, row.cost_micros, row.completion_tokens) for row, spend in batch]
+    budgeting.settle_many(settlements=settlements, flushed_by_next=True)
     try:
         _rows_commit(rows)
     except Exception:

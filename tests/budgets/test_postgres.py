@@ -196,3 +196,40 @@ print(seen, budget.spent_micros, budget.reserved_micros)
 def test_the_reservations_commit_mode_stays_in_its_own_statement(postgres_url):
     last = _last_line([sys.executable, "-c", COMMIT_MODE], _env(postgres_url), timeout=100)
     assert last == "['on', 'on', 'on'] 100 200"
+
+
+# A batch of holds settles in one statement on PostgreSQL (SQLite runs the
+# per-hold ones): each charged once, released by what its rows still held.
+BATCH = """
+import django
+django.setup()
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from apps.accounts.models import Team
+from apps.budgets.models import Budget, Reservation
+from apps.budgets.selectors import Who
+from apps.budgets.services import BudgetTarget, budget_reserve, budget_set, budget_settle_many
+call_command("migrate", verbosity=0)
+team, _ = Team.objects.get_or_create(slug="batch", defaults={"name": "batch"})
+user, _ = User.objects.get_or_create(username="batch")
+Budget.objects.all().delete()
+for target in (BudgetTarget("org"), BudgetTarget("team", team=team),
+               BudgetTarget("user", team=team, user=user)):
+    budget_set(target=target, limit_micros=10_000, period="month")
+before = dict(Budget.objects.values_list("pk", "spent_micros"))  # the ledger's so far
+who = Who(team.pk, user.pk)
+holds = [budget_reserve(who=who, amount_micros=300, local=False) for _ in range(3)]
+Reservation.objects.filter(hold=holds[0].code).delete()  # as if swept
+Budget.objects.update(reserved_micros=600)
+budget_settle_many(settlements=[(h, 10 * (i + 1)) for i, h in enumerate(holds)],
+                   flushed_by_next=True)
+totals = sorted({(spent - before[pk], held) for pk, spent, held
+                 in Budget.objects.values_list("pk", "spent_micros", "reserved_micros")})
+print(totals, Reservation.objects.count(), all(h.settled for h in holds))
+"""
+
+
+@pytest.mark.timeout(120)
+def test_a_batch_of_holds_settles_in_one_statement(postgres_url):
+    last = _last_line([sys.executable, "-c", BATCH], _env(postgres_url), timeout=100)
+    assert last == "[(60, 0)] 0 True"

@@ -19,6 +19,7 @@ from apps.budgets.services import (
     budget_reservations_expire,
     budget_reserve,
     budget_settle,
+    budget_settle_many,
     budget_top_up,
 )
 from apps.gateway.models import UsageRecord
@@ -220,6 +221,19 @@ def test_a_fast_reservation_that_one_budget_refuses_changes_nothing(member, team
         budget_reserve(who=who(member), amount_micros=400, local=False)
     assert [reload(b).reserved_micros for b in (org, user_b, team_b)] == [700, 700, 700]
     assert Reservation.objects.count() == 3
+
+
+def test_settling_a_batch_charges_each_hold_once(member, team_budget):
+    holds = [budget_reserve(who=who(member), amount_micros=200, local=False) for _ in range(3)]
+    # The first hold's reservation expired and was released already (a sweep).
+    Reservation.objects.filter(hold=holds[0].code).delete()
+    Budget.objects.filter(pk=team_budget.pk).update(reserved_micros=400)
+    budget_settle_many(settlements=[(holds[0], 50), (holds[1], 60), (holds[2], 70)])
+    budget = reload(team_budget)
+    assert (budget.spent_micros, budget.reserved_micros) == (180, 0)
+    assert all(h.settled for h in holds) and not Reservation.objects.exists()
+    budget_settle_many(settlements=[(holds[1], 60)])  # settled already: nothing changes
+    assert reload(team_budget).spent_micros == 180
 
 
 def test_budget_set_refuses_nonsense(team, member, outsider):
