@@ -177,6 +177,7 @@ def decision_times(
     wall, cpu = [], []
     for _ in range(rounds):
         for prompt in prompts:
+            classifier.forget()  # a cold scan: each prompt new to the classifier
             started, started_cpu = time.perf_counter(), time.process_time()
             classifier.level_of(classifier.scan(prompt))
             cpu.append(time.process_time() - started_cpu)
