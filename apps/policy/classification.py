@@ -32,8 +32,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, partial
 
-import re2
-
 from .custom_detectors import (
     MAX_PATTERN_LENGTH,
     SQUASH_MAP,
@@ -43,6 +41,7 @@ from .custom_detectors import (
 )
 from .detectors import contact, credentials, national, ner, numbers
 from .detectors.numbers import DEFAULT_PHONE_REGIONS as DEFAULT_PHONE_REGIONS
+from .detectors.wordset import WordSet
 from .normalize import Shadow, skeleton
 from .text_cache import TextCache, text_key
 
@@ -174,7 +173,7 @@ class _Scan:
     def cue_words(self) -> frozenset[str]:
         """Which of the rule tier's cue words (ner.CUE_WORDS) occur in
         ``lower``: one linear RE2 pass for all of them."""
-        return _CUE_WORDS.present(self.lower)
+        return _CUE_WORDS.present(self.lower.encode("utf-8", "replace"))
 
     @cached_property
     def numbers(self) -> list[numbers.Run]:
@@ -182,24 +181,7 @@ class _Scan:
         return numbers.runs(self.text)
 
 
-class _WordSet:
-    """Which of some words occur in a text, in one RE2 pass (linear)."""
-
-    def __init__(self, words: Sequence[str]) -> None:
-        self.words = sorted(set(words))
-        options = re2.Options()
-        options.never_capture = True
-        self._set = re2.Set.SearchSet(options)
-        for word in self.words:
-            self._set.Add(re2.escape(word))
-        self._set.Compile()
-
-    def present(self, text: str) -> frozenset[str]:
-        found = self._set.Match(text.encode("utf-8", "replace"))
-        return frozenset(self.words[i] for i in found) if found else frozenset()
-
-
-_CUE_WORDS = _WordSet(ner.CUE_WORDS)
+_CUE_WORDS = WordSet(ner.CUE_WORDS)
 
 
 Finder = Callable[[_Scan], Iterator[Span]]

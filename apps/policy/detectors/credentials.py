@@ -45,6 +45,8 @@ from typing import TYPE_CHECKING, Any
 
 import re2
 
+from .wordset import WordSet
+
 if TYPE_CHECKING:
     from apps.policy.classification import _Scan
 
@@ -434,23 +436,18 @@ class _Keywords:
     single linear pass over the lower-cased text says which are present."""
 
     def __init__(self, rules: Sequence[Rule]) -> None:
-        words = sorted(
+        self.set = WordSet(
             {k for rule in rules for k in rule.keywords}
             | {*_CONTEXT_CUES, *_CLI_CUES, *_PROSE_GATES}
         )
-        self.words = words
-        self.rules_of: dict[str, list[Rule]] = {word: [] for word in words}
+        self.rules_of: dict[str, list[Rule]] = {word: [] for word in self.set.words}
         for rule in rules:
             for word in rule.keywords:
                 self.rules_of[word].append(rule)
         self.always = [rule for rule in rules if not rule.keywords]
-        self.set = re2.Set.SearchSet(_OPTIONS)
-        for word in words:
-            self.set.Add(re2.escape(word))
-        self.set.Compile()
 
     def present(self, lower: bytes) -> frozenset[str]:
-        return frozenset(self.words[i] for i in self.set.Match(lower) or ())
+        return self.set.present(lower)
 
     def rules_for(self, present: frozenset[str]) -> list[Rule]:
         chosen = {id(rule): rule for word in present for rule in self.rules_of[word]}
