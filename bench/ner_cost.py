@@ -1,6 +1,9 @@
 """What the NER model tier costs per decision, by kind of prompt.
 
-    .venv/bin/python bench/ner_cost.py            # needs the ner extra
+    .venv/bin/python bench/ner_cost.py                    # needs the ner extra
+    .venv/bin/python bench/ner_cost.py --graph shipped    # the 4-bit graph as shipped
+    .venv/bin/python bench/ner_cost.py --graph shipped --context-words 10 --context-chars 80
+                                                          # the gate's windows before
 
 The model reads only windows around candidate words (apps/policy/detectors/
 ner_gate.py), so its cost depends on the prompt: nothing on prose and code
@@ -11,12 +14,16 @@ prompt is new), and prints wall-clock and thread-CPU p50/p99, the candidate
 words and the word pieces the model read. Then a chat that re-sends its
 history: the cost of the eighth request with and without the cache.
 
-Wall-clock figures on a busy machine include waiting for a core; the thread
-CPU time is what the decision itself used. Target (issue #7): p99 < 25 ms.
+By default the model runs the int8 graph derived from the shipped one
+(apps/policy/detectors/ner_graph.py), derived into var/ner first if it is not
+there; ``--graph shipped`` runs the 4-bit graph the wheel ships. Wall-clock
+figures on a busy machine include waiting for a core; the thread CPU time is
+what the decision itself used. Target (issue #7): wall-clock p99 < 25 ms.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import random
@@ -151,11 +158,24 @@ def _pct(samples: Sequence[float], percent: int) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--graph", choices=("derived", "shipped"), default="derived")
+    parser.add_argument("--cache-dir", type=Path, default=ROOT / "var" / "ner")
+    parser.add_argument("--context-words", type=int, default=ner_gate.CONTEXT_WORDS)
+    parser.add_argument("--context-chars", type=int, default=ner_gate.MAX_CONTEXT_CHARS)
+    args = parser.parse_args()
     if not ner.installed():
         sys.exit("the ner extra is not installed: pip install -e '.[ner]'")
-    ner.configure(enabled=True)
+    ner_gate.CONTEXT_WORDS, ner_gate.MAX_CONTEXT_CHARS = args.context_words, args.context_chars
+    if args.graph == "derived":
+        ner.derived_graph(args.cache_dir)  # derived before timing, if it is not there
+    ner.configure(enabled=True, cache_dir=args.cache_dir if args.graph == "derived" else None)
     policy = CompiledPolicy(1, default_document())
     decide(policy, CATALOG, [chat_prompt(0)], facts(""))  # load the model
+    model = ner.load_model()
+    assert model is not None and model.derived == (args.graph == "derived")
+    print(f"graph {model.graph.name}; windows: {args.context_words} words, "
+          f"{args.context_chars} characters either side")  # fmt: skip
     kinds = {
         "prose and code, no names (bench/policy_decision.py's prompt)": (
             [prompt_of(SIZE, seed) for seed in range(1, 21)],
@@ -164,7 +184,12 @@ def main() -> None:
         "chat, one sentence in five names someone": ([chat_prompt(s) for s in range(40)], 2),
         "privacy-set records: tables, logs, forms full of names": (records_prompts(40), 1),
     }
-    result: dict[str, object] = {"load_average": os.getloadavg()[0]}
+    result: dict[str, object] = {
+        "load_average": os.getloadavg()[0],
+        "graph": model.graph.name,
+        "context_words": args.context_words,
+        "context_chars": args.context_chars,
+    }
     for name, (prompts, rounds) in kinds.items():
         row = measure(policy, prompts, rounds)
         result[name] = row

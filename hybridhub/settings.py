@@ -223,6 +223,10 @@ HYBRIDHUB_MAX_RETRY_WAIT_SECONDS = envfloat("HYBRIDHUB_MAX_RETRY_WAIT_SECONDS", 
 HYBRIDHUB_RETRY_BASE_SECONDS = envfloat("HYBRIDHUB_RETRY_BASE_SECONDS", "0.5")
 # Names and addresses by an on-prem NER model (needs the "ner" extra): on or off.
 HYBRIDHUB_NER = envbool("HYBRIDHUB_NER", "off")
+# Where the NER model's int8 graph, derived from the shipped one on first load
+# (or by `manage.py ner_derive`), is kept; empty: run the shipped 4-bit graph.
+_ner_cache_dir = os.getenv("HYBRIDHUB_NER_CACHE_DIR", str(BASE_DIR / "var" / "ner"))
+HYBRIDHUB_NER_CACHE_DIR = Path(_ner_cache_dir) if _ner_cache_dir else None
 # Countries (ISO 3166 codes) whose national phone formats ("020 7946 0958",
 # "(415) 555-0132") the phone detector accepts without a "+"; in this order.
 HYBRIDHUB_PHONE_REGIONS = [

@@ -12,6 +12,9 @@ os.environ.setdefault("MOCKAI_API_KEY", "sk-mock-test")
 # explicitly, as a deployment with a local vLLM would (apps/providers/guards.py).
 os.environ.setdefault("HYBRIDHUB_PROVIDER_KEY_ALLOW", "OPENAI_API_KEY,MOCKAI_API_KEY")
 os.environ.setdefault("HYBRIDHUB_PROVIDER_ALLOW_LOOPBACK", "true")
+# The shipped NER graph: nothing derived into var/ner by a test run; the tests
+# of the derived graph derive it into a temporary directory.
+os.environ.setdefault("HYBRIDHUB_NER_CACHE_DIR", "")
 
 from hybridhub.settings import *  # noqa: F403
 

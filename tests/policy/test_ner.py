@@ -207,10 +207,10 @@ def test_the_model_loads_once_for_all_threads(monkeypatch):
     loads = []
     real = ner._Model
 
-    def counting(directory):
+    def counting(directory, cache_dir):
         loads.append(directory)
         time.sleep(0.05)  # widen the window in which a second load could start
-        return real(directory)
+        return real(directory, cache_dir)
 
     monkeypatch.setattr(ner, "_Model", counting)
     monkeypatch.setattr(ner, "_model", None)

