@@ -1,7 +1,8 @@
 """Which parts of a text the NER model reads.
 
-The model costs about 0.2 to 0.3 ms of CPU per word piece, so reading a whole
-4 KB prompt (about 900 pieces) takes a quarter of a second or more. Names in
+The model costs about 0.12 ms of CPU per word piece (its derived int8 graph;
+twice that shipped), so reading a whole 4 KB prompt (about 900 pieces) takes
+a tenth of a second or more. Names in
 running text are nearly always capitalised, so the model only reads short
 windows around *candidate* words — a capital letter where a sentence does
 not force one, or a word that is no common sentence opener where it does —
@@ -23,7 +24,11 @@ import re
 
 Span = tuple[int, int]
 
-CONTEXT_WORDS = 10  # at most, either side of a candidate, within its sentence
+# At most, either side of a candidate, within its sentence. Four words read as
+# many names on the privacy set and cost a fifth less on chat, but lost "Olga
+# Ivanova" in "My neighbour Olga Ivanova keeps parking in front of my garage."
+# (six too): the model wants the sentence's end. Decision 0005, third round.
+CONTEXT_WORDS = 10
 MAX_CONTEXT_CHARS = 80  # at most, either side: a CSV row or minified JSON has no blanks
 LOWERCASE_WHOLE = 2_000  # longest casual message (see _casual), read whole
 

