@@ -24,6 +24,9 @@ class Command(BaseCommand):
             raise CommandError("HYBRIDHUB_NER_CACHE_DIR is empty: the shipped graph is used")
         if not ner.installed() or not ner_graph.can_derive():
             raise CommandError("needs the ner extra: pip install -e '.[ner]'")
-        graph = ner.derived_graph(directory)
+        try:
+            graph = ner.derived_graph(directory)
+        except (OSError, ValueError) as error:
+            raise CommandError(f"could not derive the NER graph: {error}") from error
         self.stdout.write(graph.with_suffix(".json").read_text(encoding="utf-8"))
         self.stdout.write(f"{graph}")
