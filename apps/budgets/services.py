@@ -32,11 +32,27 @@ from django.utils import timezone
 from apps.accounts.models import ApiKey, Team
 
 from .errors import BudgetExceeded
+from .leases import (
+    Lease,
+    lease_eligible,
+    lease_forget,
+    lease_give_back,
+    lease_grow,
+    lease_install,
+    lease_key,
+    lease_leave,
+    lease_returns_pending,
+    lease_settle,
+    lease_slice,
+    lease_take,
+    leases_enabled,
+)
 from .models import Budget, BudgetEvent, Reservation
 from .periods import period_end
 from .ratelimit import rate_windows_prune
 from .selectors import (
     APPLICABLE_WHERE,
+    Applicable,
     Who,
     applicable_params,
     budget_state,
@@ -73,6 +89,9 @@ class Hold:
     periods: dict[int, datetime | str]
     warnings: list[str] = field(default_factory=list)
     settled: bool = False
+    # Taken from this process's lease (leases.py), in memory: it has no
+    # reservation rows of its own.
+    lease: Lease | None = None
 
     @property
     def empty(self) -> bool:
@@ -86,12 +105,25 @@ class Hold:
 
 
 def budget_reserve(
-    *, who: Who, amount_micros: int, local: bool, now: datetime | None = None
+    *,
+    who: Who,
+    amount_micros: int,
+    local: bool,
+    now: datetime | None = None,
+    applicable: list[Applicable] | None = None,
 ) -> Hold:
     """Hold ``amount_micros`` on every budget ``who`` falls under, or raise
-    BudgetExceeded naming the first that cannot take it (holding nothing)."""
+    BudgetExceeded naming the first that cannot take it (holding nothing).
+
+    ``applicable``: those budgets as the caller read them just before
+    (budgets_applicable_now); on PostgreSQL the hold may then come from
+    this process's lease on them, in memory (leases.py)."""
     now = now or timezone.now()
     _sweep_maybe(now)
+    if applicable is not None and leases_enabled():
+        leased = _reserve_leased(who, amount_micros, applicable, now)
+        if leased is not None:
+            return leased
     hold = Hold(code=uuid.uuid4(), amount_micros=amount_micros, periods={})
     warn = _reserve_fast(who, hold, local, now)
     if warn is None:  # refused, or a period to roll over: the careful path
@@ -101,6 +133,35 @@ def budget_reserve(
         budgets = list(_with_labels().filter(pk__in=warn))
         hold.warnings = _warnings(budgets, now, unlogged={i for i, new in warn.items() if new})
     return hold
+
+
+def _reserve_leased(
+    who: Who, amount: int, applicable: list[Applicable], now: datetime
+) -> Hold | None:
+    """A hold from this process's lease on these budgets, taking a new lease
+    (one reservation statement, as for a request) when it has none or it ran
+    short; None when the budgets may not lease (the exact path then)."""
+    if not lease_eligible(applicable, amount):
+        return None
+    key = lease_key(applicable)
+    lease = lease_take(key, applicable, amount)
+    if lease is None:
+        size = lease_slice(applicable, amount)
+        if size is None:
+            return None
+        taken = Hold(code=uuid.uuid4(), amount_micros=size, periods={})
+        warn = _reserve_one_statement(who, taken, False, now)
+        if warn is None:  # refused, or a period to roll over: the exact path
+            return None
+        new = Lease(taken.code, dict(taken.periods), size)
+        if warn or tuple(sorted(taken.periods)) != key:  # moved since the admit read
+            lease_give_back(new)  # this request's exact reservation logs the warning
+            return None
+        lease_install(key, new)
+        lease = lease_take(key, applicable, amount)
+        if lease is None:
+            return None
+    return Hold(uuid.uuid4(), amount, dict(lease.periods), lease=lease)
 
 
 class _Undo(Exception):
@@ -220,12 +281,32 @@ def budget_rereserve(
         hold.amount_micros = amount_micros
         return
     now = now or timezone.now()
+    if hold.lease is not None:
+        _rereserve_leased(hold, amount_micros, local, now)
+        return
     with transaction.atomic():
         budgets = list(Budget.objects.filter(pk__in=hold.periods).order_by("pk"))
         if not _take(budgets, delta, local=local, now=now):
             raise _exceeded(_first_short(budgets, delta, local, now), amount_micros, now)
         Reservation.objects.filter(hold=hold.code).update(amount_micros=amount_micros)
     hold.amount_micros = amount_micros
+
+
+def _rereserve_leased(hold: Hold, amount: int, local: bool, now: datetime) -> None:
+    """From the lease if it has room; otherwise the new worst case is
+    reserved exactly (the hold leaves the lease only once that succeeded)."""
+    assert hold.lease is not None
+    if lease_grow(hold.lease, amount - hold.amount_micros):
+        hold.amount_micros = amount
+        return
+    exact = Hold(code=uuid.uuid4(), amount_micros=amount, periods=dict(hold.periods))
+    with transaction.atomic():
+        budgets = list(Budget.objects.filter(pk__in=hold.periods).order_by("pk"))
+        if not _take(budgets, amount, local=local, now=now):
+            raise _exceeded(_first_short(budgets, amount, local, now), amount, now)
+        _reservations_insert(exact, now)
+    lease_leave(hold.lease, hold.amount_micros)
+    hold.code, hold.amount_micros, hold.lease = exact.code, amount, None
 
 
 def budget_settle(*, hold: Hold, cost_micros: int, flushed_by_next: bool = False) -> None:
@@ -241,6 +322,9 @@ def budget_settle(*, hold: Hold, cost_micros: int, flushed_by_next: bool = False
     makes it durable too (decision 0009)."""
     if hold.settled or hold.empty:
         hold.settled = True
+        return
+    if hold.lease is not None:
+        budget_settle_many(settlements=[(hold, cost_micros)], flushed_by_next=flushed_by_next)
         return
     hold.settled = True
     ids = sorted(hold.periods)
@@ -264,28 +348,48 @@ def budget_settle(*, hold: Hold, cost_micros: int, flushed_by_next: bool = False
 def budget_settle_many(
     *, settlements: list[tuple[Hold, int]], flushed_by_next: bool = False
 ) -> None:
-    """``budget_settle`` for several requests at once (the ledger's batch):
-    on PostgreSQL one statement for all of them instead of one round trip
-    each. Raises if that statement fails, leaving every hold unsettled (the
-    caller may then settle them one by one)."""
+    """``budget_settle`` for several requests at once (the ledger's batch).
+
+    On PostgreSQL one statement for all of them instead of one round trip
+    each: exact holds are released whole, the costs of holds taken from a
+    lease move out of the lease's rows (spent instead of reserved), and
+    leases retired with nothing left in flight are given back. If the
+    statement fails it raises; the exact holds stay unsettled (the caller
+    may settle them one by one), the leases involved are used no more (the
+    sweep releases their rows when they expire)."""
     due = [(hold, cost) for hold, cost in settlements if not (hold.settled or hold.empty)]
-    if connection.vendor != "postgresql" or len(due) < 2:
-        for hold, cost in settlements:
+    leased = [(h.lease, h.amount_micros, cost) for h, cost in due if h.lease is not None]
+    if connection.vendor != "postgresql" or (
+        not leased and len(due) < 2 and not lease_returns_pending()
+    ):
+        for hold, cost in due:
             budget_settle(hold=hold, cost_micros=cost, flushed_by_next=flushed_by_next)
         return
-    codes, ids, starts, costs = [], [], [], []
+    parts = lease_settle(leased)
+    if not due and not parts:
+        return
+    for hold, _ in due:
+        hold.settled = hold.settled or hold.lease is not None
+    exact = [hold.code for hold, _ in due if hold.lease is None]
+    ids, starts, costs = [], [], []
     for hold, cost in due:
-        codes.append(hold.code)
         for budget_id, start in hold.periods.items():
             ids.append(budget_id)
             starts.append(start)
             costs.append(cost)
+    locked = sorted({*ids, *(i for lease, _ in parts for i in lease.periods)})
     fast = flushed_by_next and not connection.in_atomic_block
-    fetch_all(
-        _SETTLE_MANY_PG_ASYNC if fast else _SETTLE_MANY_PG,
-        [codes, ids, starts, costs, sorted(set(ids))],
-    )
-    for hold, _ in settlements:
+    try:
+        codes = [*exact, *(lease.code for lease, _ in parts)]
+        gives = [-1] * len(exact) + [n for _, n in parts]
+        fetch_all(
+            _SETTLE_MANY_PG_ASYNC if fast else _SETTLE_MANY_PG,
+            [codes, gives, ids, starts, costs, locked],
+        )
+    except Exception:
+        lease_forget([lease for lease, _ in parts])
+        raise
+    for hold, _ in due:
         hold.settled = True
 
 
@@ -313,12 +417,19 @@ _SETTLE_PG = (
     "THEN %s ELSE 0 END FROM commit_mode WHERE id IN (SELECT id FROM locked)"
 )
 _SETTLE_PG_ASYNC = _SETTLE_PG.replace(_SYNC_COMMIT, _ASYNC_COMMIT)
-# Several holds: released by what their rows still held, each budget charged
-# the costs of the holds reserved in its current period (one row per hold
-# and budget in ``charged``), locked in id order like every other path.
+# Several holds: ``parts`` says, per hold code, how much its rows give up (-1:
+# all they still hold, deleting them; a lease gives up its requests' costs),
+# each budget charged the costs of the holds reserved in its current period
+# (one row per hold and budget in ``charged``), locked in id order like
+# every other path.
 _SETTLE_MANY_PG = (
-    f"WITH {_SYNC_COMMIT}, released AS (DELETE FROM {_RESERVATIONS} WHERE hold = ANY(%s::uuid[]) "
-    "RETURNING budget_id, amount_micros), charged AS (SELECT * FROM "
+    f"WITH {_SYNC_COMMIT}, "
+    "parts AS (SELECT * FROM unnest(%s::uuid[], %s::bigint[]) AS p(hold, part)), "
+    f"cut AS (UPDATE {_RESERVATIONS} r SET amount_micros = r.amount_micros - p.part FROM parts p "
+    "WHERE r.hold = p.hold AND p.part >= 0 RETURNING r.budget_id, p.part AS amount_micros), "
+    f"gone AS (DELETE FROM {_RESERVATIONS} r USING parts p WHERE r.hold = p.hold AND p.part < 0 "
+    "RETURNING r.budget_id, r.amount_micros), "
+    "released AS (SELECT * FROM cut UNION ALL SELECT * FROM gone), charged AS (SELECT * FROM "
     "unnest(%s::bigint[], %s::timestamptz[], %s::bigint[]) AS c(id, period_start, cost)), "
     f"locked AS (SELECT id FROM {_TABLE} WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE) "
     f"UPDATE {_TABLE} SET reserved_micros = reserved_micros - COALESCE((SELECT "

@@ -88,8 +88,9 @@ def reserve(
     amount = worst_case_micros(model, prompt_tokens, max_tokens)
     try:
         spend.hold = budgets.budget_reserve(
-            who=who, amount_micros=amount, local=model.provider.is_local
-        )
+            who=who, amount_micros=amount, local=model.provider.is_local,
+            applicable=spend.applicable,
+        )  # fmt: skip
     except BudgetExceeded as exc:
         raise _exceeded(exc) from exc
     spend.held_model_id = model.id
