@@ -6,11 +6,14 @@ PostgreSQL that is most of what budgets add to a request. A process may
 instead hold a *lease*: a slice of the headroom of one set of budgets,
 taken with the ordinary reservation statement (so it is an ordinary hold:
 counted as reserved, shown to admins, checked against the limit in the
-database, and released by the sweep if the process dies). The requests
-that fall under exactly that set reserve from it in memory; settling
-charges their real cost to the budgets and moves as much out of the lease
-(the ledger batch's one statement); when the last request on a retired
-lease ends, what is left of it goes back.
+database). The requests that fall under exactly that set reserve from it
+in memory, and their costs stay in it (pending) when they end: no
+statement. When its last request in flight ends the lease goes back in
+the ledger batch's one statement: its rows are released and its pending
+costs charged as spent, so an idle process holds nothing and spent is at
+most one lease's lifetime behind. If the process dies, its lease's rows
+expire and the sweep counts all of them as spent (it cannot know which
+part was), so a crash never lets a budget be overspent.
 
 Whether a lease may be taken or used is decided here, from the admit read
 (``Applicable``) the gateway has already made, so it costs no statement:
@@ -50,9 +53,10 @@ LEASE_USE_SECONDS = 60.0
 class Lease:
     code: uuid.UUID  # its reservation rows' hold
     periods: dict[int, Any]  # budget id → the period it was taken in
-    granted: int  # what each of its reservation rows holds now
+    granted: int  # what each of its reservation rows holds
     taken_at: float = field(default_factory=time.monotonic)
     inflight: int = 0  # the worst cases of its requests in flight
+    pending: int = 0  # the costs of its requests that ended, charged when it goes back
     retired: bool = False  # no new requests; given back when inflight is 0
 
 
@@ -103,7 +107,7 @@ def lease_take(key: tuple[int, ...], applicable: list[Applicable], amount: int) 
             return None
         fresh = time.monotonic() - lease.taken_at < _use_seconds()
         same = all(lease.periods.get(a.budget_id) == a.period_start for a in applicable)
-        if fresh and same and lease.granted - lease.inflight >= amount:
+        if fresh and same and _room(lease) >= amount:
             lease.inflight += amount
             return lease
         _retire(key, lease)
@@ -129,7 +133,7 @@ def lease_grow(lease: Lease, extra: int) -> bool:
     """Move a request on ``lease`` to a worst case ``extra`` higher (a
     fallback model), if the lease has room."""
     with _lock:
-        if lease.granted - lease.inflight < extra:
+        if _room(lease) < extra:
             return False
         lease.inflight += extra
         return True
@@ -144,28 +148,20 @@ def lease_leave(lease: Lease, amount: int) -> None:
             _returning.append(lease)
 
 
-def lease_settle(done: list[tuple[Lease, int, int]]) -> list[tuple[Lease, int]]:
-    """Requests (lease, worst case, real cost) ended: returns, per lease,
-    what its rows give up now: the costs (which the budgets charge as
-    spent), or -1 for all of it (nothing left in flight: an idle process
-    holds no lease), the leases given back included. Call before the
-    statement; on its failure, ``lease_forget`` them."""
-    costs: dict[Lease, int] = {}
+def lease_settle(done: list[tuple[Lease, int, int]]) -> list[Lease]:
+    """Requests (lease, worst case, real cost) ended: their costs stay in
+    the lease (pending). Returns the leases to give back now, their pending
+    costs to charge: those with nothing left in flight (an idle process
+    holds no lease) and those retired so. Call before the statement; on its
+    failure, ``lease_forget`` them."""
     with _lock:
         for lease, amount, cost in done:
             lease.inflight -= amount
-            costs[lease] = costs.get(lease, 0) + cost
-        out = []
-        for lease, cost in costs.items():
-            if lease.inflight <= 0:  # idle: all of it goes back (and is charged its costs)
+            lease.pending += cost
+            if lease.inflight <= 0 and lease not in _returning:
                 _retire_now(lease)
-                out.append((lease, -1))
-                continue
-            release = min(cost, lease.granted)
-            lease.granted -= release
-            if release:
-                out.append((lease, release))
-        out += [(lease, -1) for lease in _returning if lease not in costs]
+                _returning.append(lease)
+        out = list(_returning)
         _returning.clear()
     return out
 
@@ -200,6 +196,10 @@ def _retire(key: tuple[int, ...], lease: Lease) -> None:
         del _leases[key]
     if lease.inflight <= 0 and lease not in _returning:
         _returning.append(lease)
+
+
+def _room(lease: Lease) -> int:
+    return lease.granted - lease.inflight - lease.pending
 
 
 def _use_seconds() -> float:

@@ -150,7 +150,7 @@ def _reserve_leased(
         if size is None:
             return None
         taken = Hold(code=uuid.uuid4(), amount_micros=size, periods={})
-        warn = _reserve_one_statement(who, taken, False, now)
+        warn = _reserve_one_statement(who, taken, False, now, lease=True)
         if warn is None:  # refused, or a period to roll over: the exact path
             return None
         new = Lease(taken.code, dict(taken.periods), size)
@@ -205,7 +205,7 @@ def _reserve_sqlite(who: Who, hold: Hold, local: bool, now: datetime) -> dict[in
 
 
 def _reserve_one_statement(
-    who: Who, hold: Hold, local: bool, now: datetime
+    who: Who, hold: Hold, local: bool, now: datetime, *, lease: bool = False
 ) -> dict[int, bool] | None:
     """PostgreSQL: lock the applicable budgets in id order, check them all,
     and take the amount from all or none, holds included, in one statement
@@ -225,12 +225,12 @@ def _reserve_one_statement(
         f"WHERE verdict.all_ok AND {_TABLE}.id IN (SELECT id FROM locked) "
         f"RETURNING {_TABLE}.id, {_TABLE}.period_start, {_AT_WARNING} AS warn), "
         f"held AS (INSERT INTO {_RESERVATIONS} (hold, budget_id, amount_micros, period_start, "
-        "created_at, expires_at) SELECT %s, id, %s, period_start, %s, %s FROM taken) "
+        "created_at, expires_at, lease) SELECT %s, id, %s, period_start, %s, %s, %s FROM taken) "
         "SELECT verdict.all_ok, taken.id, taken.period_start, taken.warn "
         "FROM commit_mode, verdict LEFT JOIN taken ON TRUE"
     )
     params = [*fits_params, *current_params, *applicable_params(who), hold.amount_micros,
-              hold.code, hold.amount_micros, now, expires]  # fmt: skip
+              hold.code, hold.amount_micros, now, expires, lease]  # fmt: skip
     found = fetch_all(sql, params)
     if not found[0][0]:
         return None
@@ -351,45 +351,44 @@ def budget_settle_many(
     """``budget_settle`` for several requests at once (the ledger's batch).
 
     On PostgreSQL one statement for all of them instead of one round trip
-    each: exact holds are released whole, the costs of holds taken from a
-    lease move out of the lease's rows (spent instead of reserved), and
-    leases retired with nothing left in flight are given back. If the
-    statement fails it raises; the exact holds stay unsettled (the caller
-    may settle them one by one), the leases involved are used no more (the
-    sweep releases their rows when they expire)."""
+    each, and none for requests on a lease that is still in use: their
+    costs stay in the lease (still reserved, so every limit still counts
+    them) until it goes back, idle, in such a statement, charged as spent.
+    If the statement fails it raises; exact holds stay unsettled (the caller
+    may settle them one by one), the leases involved are used no more and
+    count as spent when they expire (decision 0010)."""
     due = [(hold, cost) for hold, cost in settlements if not (hold.settled or hold.empty)]
     leased = [(h.lease, h.amount_micros, cost) for h, cost in due if h.lease is not None]
+    exact = [(hold, cost) for hold, cost in due if hold.lease is None]
     if connection.vendor != "postgresql" or (
-        not leased and len(due) < 2 and not lease_returns_pending()
+        not leased and len(exact) < 2 and not lease_returns_pending()
     ):
-        for hold, cost in due:
+        for hold, cost in exact:
             budget_settle(hold=hold, cost_micros=cost, flushed_by_next=flushed_by_next)
         return
-    parts = lease_settle(leased)
-    if not due and not parts:
-        return
+    returned = lease_settle(leased)
     for hold, _ in due:
         hold.settled = hold.settled or hold.lease is not None
-    exact = [hold.code for hold, _ in due if hold.lease is None]
+    if not exact and not returned:
+        return
     ids, starts, costs = [], [], []
-    for hold, cost in due:
-        for budget_id, start in hold.periods.items():
+    for periods, cost in [*((h.periods, c) for h, c in exact),
+                          *((lease.periods, lease.pending) for lease in returned)]:  # fmt: skip
+        for budget_id, start in periods.items():
             ids.append(budget_id)
             starts.append(start)
             costs.append(cost)
-    locked = sorted({*ids, *(i for lease, _ in parts for i in lease.periods)})
+    codes = [*(hold.code for hold, _ in exact), *(lease.code for lease in returned)]
     fast = flushed_by_next and not connection.in_atomic_block
     try:
-        codes = [*exact, *(lease.code for lease, _ in parts)]
-        gives = [-1] * len(exact) + [n for _, n in parts]
         fetch_all(
             _SETTLE_MANY_PG_ASYNC if fast else _SETTLE_MANY_PG,
-            [codes, gives, ids, starts, costs, locked],
+            [codes, ids, starts, costs, sorted(set(ids))],
         )
     except Exception:
-        lease_forget([lease for lease, _ in parts])
+        lease_forget(returned)
         raise
-    for hold, _ in due:
+    for hold, _ in exact:
         hold.settled = True
 
 
@@ -417,19 +416,13 @@ _SETTLE_PG = (
     "THEN %s ELSE 0 END FROM commit_mode WHERE id IN (SELECT id FROM locked)"
 )
 _SETTLE_PG_ASYNC = _SETTLE_PG.replace(_SYNC_COMMIT, _ASYNC_COMMIT)
-# Several holds: ``parts`` says, per hold code, how much its rows give up (-1:
-# all they still hold, deleting them; a lease gives up its requests' costs),
-# each budget charged the costs of the holds reserved in its current period
-# (one row per hold and budget in ``charged``), locked in id order like
-# every other path.
+# Several holds (requests' and returned leases'): released by what their
+# rows still held, each budget charged the costs of the holds reserved in its
+# current period (one row per hold and budget in ``charged``), locked in id
+# order like every other path.
 _SETTLE_MANY_PG = (
-    f"WITH {_SYNC_COMMIT}, "
-    "parts AS (SELECT * FROM unnest(%s::uuid[], %s::bigint[]) AS p(hold, part)), "
-    f"cut AS (UPDATE {_RESERVATIONS} r SET amount_micros = r.amount_micros - p.part FROM parts p "
-    "WHERE r.hold = p.hold AND p.part >= 0 RETURNING r.budget_id, p.part AS amount_micros), "
-    f"gone AS (DELETE FROM {_RESERVATIONS} r USING parts p WHERE r.hold = p.hold AND p.part < 0 "
-    "RETURNING r.budget_id, r.amount_micros), "
-    "released AS (SELECT * FROM cut UNION ALL SELECT * FROM gone), charged AS (SELECT * FROM "
+    f"WITH {_SYNC_COMMIT}, released AS (DELETE FROM {_RESERVATIONS} WHERE hold = ANY(%s::uuid[]) "
+    "RETURNING budget_id, amount_micros), charged AS (SELECT * FROM "
     "unnest(%s::bigint[], %s::timestamptz[], %s::bigint[]) AS c(id, period_start, cost)), "
     f"locked AS (SELECT id FROM {_TABLE} WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE) "
     f"UPDATE {_TABLE} SET reserved_micros = reserved_micros - COALESCE((SELECT "
@@ -605,7 +598,11 @@ def _sweep_maybe(now: datetime) -> None:
 
 
 def budget_reservations_expire(*, now: datetime | None = None) -> int:
-    """Release holds whose request outlived its TTL (a crash, kill -9)."""
+    """Release holds whose request outlived its TTL (a crash, kill -9). An
+    expired lease holds costs its process had not moved to spent yet, and
+    which are unknown now: all of it counts as spent, so a crash never
+    lets a budget be overspent (``budget_reconcile`` re-derives the
+    truth from the ledger)."""
     now = now or timezone.now()
     released = 0
     for row in list(Reservation.objects.filter(expires_at__lt=now).select_related("budget")):
@@ -615,10 +612,14 @@ def budget_reservations_expire(*, now: datetime | None = None) -> int:
             Budget.objects.filter(pk=row.budget_id).update(
                 reserved_micros=F("reserved_micros") - row.amount_micros
             )
+            if row.lease:
+                Budget.objects.filter(pk=row.budget_id, period_start=row.period_start).update(
+                    spent_micros=F("spent_micros") + row.amount_micros
+                )
         released += 1
         _event(
             row.budget, BudgetEvent.Kind.EXPIRED, amount=row.amount_micros,
-            detail={"hold": str(row.hold)},
+            detail={"hold": str(row.hold), **({"lease": "counted as spent"} if row.lease else {})},
         )  # fmt: skip
     return released
 

@@ -334,3 +334,48 @@ def test_leases_hold_the_limit_across_processes_and_charge_every_cost_once(postg
         assert (spent - before[pk], reserved) == (cost, 0)
         assert spent <= limit
     assert ok > 0
+
+
+# A process that dies holding a lease: its costs were never moved to spent,
+# so when its rows expire the whole lease counts as spent.
+CRASH = """
+import django
+django.setup()
+from datetime import timedelta
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.utils import timezone
+from apps.accounts.models import Team
+from apps.budgets.leases import leases_reset
+from apps.budgets.models import Budget, Reservation
+from apps.budgets.selectors import Who, budgets_applicable_now
+from apps.budgets.services import (BudgetTarget, budget_reservations_expire, budget_reserve,
+                                   budget_set, budget_settle_many)
+call_command("migrate", verbosity=0)
+team, _ = Team.objects.get_or_create(slug="crash", defaults={"name": "crash"})
+user, _ = User.objects.get_or_create(username="crash")
+Budget.objects.all().delete()
+budget = budget_set(target=BudgetTarget("team", team=team), limit_micros=10**6, period="month")
+start = budget.spent_micros
+who = Who(team.pk, user.pk)
+applicable = budgets_applicable_now(who, timezone.now())
+holds = [budget_reserve(who=who, amount_micros=1000, local=False, applicable=applicable)
+         for _ in range(3)]
+budget_settle_many(settlements=[(h, 300) for h in holds[:2]], flushed_by_next=True)
+leased = list(Reservation.objects.values_list("lease", "amount_micros"))
+budget.refresh_from_db()
+running = (budget.spent_micros - start, budget.reserved_micros)
+leases_reset()  # the process dies with one request in flight
+later = timezone.now() + timedelta(seconds=settings.HYBRIDHUB_BUDGET_RESERVATION_TTL_SECONDS + 1)
+budget_reservations_expire(now=later)
+budget.refresh_from_db()
+print(all(h.lease for h in holds), leased, running,
+      (budget.spent_micros - start, budget.reserved_micros), Reservation.objects.count())
+"""
+
+
+@pytest.mark.timeout(120)
+def test_a_lease_whose_process_died_counts_as_spent(postgres_url):
+    last = _last_line([sys.executable, "-c", CRASH], _env(postgres_url), timeout=100)
+    assert last == "True [(True, 20000)] (0, 20000) (20000, 0) 0"  # a 50th of the limit
