@@ -1,17 +1,20 @@
-"""Per-process leases of budget headroom (PostgreSQL; docs/decisions/0010).
+"""Per-process leases of budget headroom (docs/decisions/0011).
 
 An exact reservation writes every budget a request falls under and one
-reservation row per budget, and its settlement does it again: on
-PostgreSQL that is most of what budgets add to a request. A process may
+reservation row per budget, and its settlement does it again: two write
+transactions per request, on the process's one shared database thread,
+where ten requests arriving together wait for each other's. A process may
 instead hold a *lease*: a slice of the headroom of one set of budgets,
 taken with the ordinary reservation statement (so it is an ordinary hold:
 counted as reserved, shown to admins, checked against the limit in the
 database). The requests that fall under exactly that set reserve from it
 in memory, and their costs stay in it (pending) when they end: no
-statement. When its last request in flight ends the lease goes back in
-the ledger batch's one statement: its rows are released and its pending
-costs charged as spent, so an idle process holds nothing and spent is at
-most one lease's lifetime behind. If the process dies, its lease's rows
+statement. A lease goes back once it has had no request in flight for
+``LEASE_IDLE_SECONDS`` (the ledger writer's timer, off the shared thread),
+or once it is retired (stale, short, or its budgets moved) and its last
+request ended: its rows are released and its pending costs charged as
+spent, so an idle process holds nothing for long, and spent is at most one
+lease's lifetime behind. If the process dies, its lease's rows
 expire and the sweep counts all of them as spent (it cannot know which
 part was), so a crash never lets a budget be overspent.
 
@@ -33,7 +36,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
 
 from .selectors import Applicable
 
@@ -47,17 +49,25 @@ LEASE_SHARE = 50
 # quarter of the reservation TTL at most), so the requests on it end long
 # before its rows would count as abandoned.
 LEASE_USE_SECONDS = 60.0
+# A lease with no request in flight for this long goes back (a busy process
+# keeps it from one burst of requests to the next).
+LEASE_IDLE_SECONDS = 2.0
 
 
 @dataclass(eq=False)
 class Lease:
     code: uuid.UUID  # its reservation rows' hold
-    periods: dict[int, Any]  # budget id → the period it was taken in
+    periods: dict[int, Any]  # budget id → the period it was taken in, as its rows hold it
     granted: int  # what each of its reservation rows holds
+    # budget id → that period's start as the admit read gives it (SQLite
+    # parses it there, not in the reservation's RETURNING): a request whose
+    # admit read shows another period does not use the lease.
+    seen: dict[int, Any] = field(default_factory=dict)
     taken_at: float = field(default_factory=time.monotonic)
     inflight: int = 0  # the worst cases of its requests in flight
     pending: int = 0  # the costs of its requests that ended, charged when it goes back
     retired: bool = False  # no new requests; given back when inflight is 0
+    idle_since: float | None = None  # monotonic time its last request in flight ended
 
 
 _lock = threading.Lock()
@@ -66,7 +76,7 @@ _returning: list[Lease] = []  # retired with nothing in flight: back at the next
 
 
 def leases_enabled() -> bool:
-    return connection.vendor == "postgresql" and settings.HYBRIDHUB_BUDGET_LEASES
+    return bool(settings.HYBRIDHUB_BUDGET_LEASES)
 
 
 def lease_key(applicable: list[Applicable]) -> tuple[int, ...]:
@@ -75,6 +85,11 @@ def lease_key(applicable: list[Applicable]) -> tuple[int, ...]:
 
 def lease_returns_pending() -> bool:
     return bool(_returning)
+
+
+def leases_held() -> bool:
+    """Whether this process holds a lease or has one to give back."""
+    return bool(_leases or _returning)
 
 
 def lease_eligible(applicable: list[Applicable], amount: int) -> bool:
@@ -106,9 +121,10 @@ def lease_take(key: tuple[int, ...], applicable: list[Applicable], amount: int) 
         if lease is None:
             return None
         fresh = time.monotonic() - lease.taken_at < _use_seconds()
-        same = all(lease.periods.get(a.budget_id) == a.period_start for a in applicable)
+        same = all(lease.seen.get(a.budget_id) == a.period_start for a in applicable)
         if fresh and same and _room(lease) >= amount:
             lease.inflight += amount
+            lease.idle_since = None
             return lease
         _retire(key, lease)
         return None
@@ -143,24 +159,36 @@ def lease_leave(lease: Lease, amount: int) -> None:
     """A request of ``amount`` leaves the lease without settling on it."""
     with _lock:
         lease.inflight -= amount
-        if lease.inflight <= 0:  # idle: back at the next settlement
-            _retire_now(lease)
-            _returning.append(lease)
+        _idle_maybe(lease)
 
 
 def lease_settle(done: list[tuple[Lease, int, int]]) -> list[Lease]:
     """Requests (lease, worst case, real cost) ended: their costs stay in
     the lease (pending). Returns the leases to give back now, their pending
-    costs to charge: those with nothing left in flight (an idle process
-    holds no lease) and those retired so. Call before the statement; on its
-    failure, ``lease_forget`` them."""
+    costs to charge: those retired with nothing left in flight. Call before
+    the statement; on its failure, ``lease_forget`` them."""
     with _lock:
         for lease, amount, cost in done:
             lease.inflight -= amount
             lease.pending += cost
-            if lease.inflight <= 0 and lease not in _returning:
-                _retire_now(lease)
-                _returning.append(lease)
+            _idle_maybe(lease)
+        out = list(_returning)
+        _returning.clear()
+    return out
+
+
+def leases_due(idle_seconds: float = LEASE_IDLE_SECONDS) -> list[Lease]:
+    """The leases to give back now, retired so that no request takes from
+    them again: those idle for ``idle_seconds``, past their use, or retired
+    with nothing in flight. Their pending costs are to be charged; on the
+    statement's failure, ``lease_forget`` them."""
+    now = time.monotonic()
+    with _lock:
+        for key, lease in list(_leases.items()):
+            idle = lease.idle_since is not None and now - lease.idle_since >= idle_seconds
+            stale = now - lease.taken_at >= _use_seconds()
+            if lease.inflight <= 0 and (idle or stale):
+                _retire(key, lease)
         out = list(_returning)
         _returning.clear()
     return out
@@ -179,6 +207,18 @@ def leases_reset() -> None:
     with _lock:
         _leases.clear()
         _returning.clear()
+
+
+def _idle_maybe(lease: Lease) -> None:
+    """After a request left ``lease``: back at the next settlement if it is
+    retired and idle; otherwise, idle, it waits for the next burst."""
+    if lease.inflight > 0:
+        return
+    if lease.retired:
+        if lease not in _returning:
+            _returning.append(lease)
+    else:
+        lease.idle_since = time.monotonic()
 
 
 def _retire_now(lease: Lease) -> None:

@@ -33,6 +33,7 @@ from apps.accounts.models import ApiKey, Team
 
 from .errors import BudgetExceeded
 from .leases import (
+    LEASE_IDLE_SECONDS,
     Lease,
     lease_eligible,
     lease_forget,
@@ -45,6 +46,7 @@ from .leases import (
     lease_settle,
     lease_slice,
     lease_take,
+    leases_due,
     leases_enabled,
 )
 from .models import Budget, BudgetEvent, Reservation
@@ -150,10 +152,13 @@ def _reserve_leased(
         if size is None:
             return None
         taken = Hold(code=uuid.uuid4(), amount_micros=size, periods={})
-        warn = _reserve_one_statement(who, taken, False, now, lease=True)
+        warn = _reserve_fast(who, taken, False, now, lease=True)
         if warn is None:  # refused, or a period to roll over: the exact path
             return None
-        new = Lease(taken.code, dict(taken.periods), size)
+        new = Lease(
+            taken.code, dict(taken.periods), size,
+            seen={a.budget_id: a.period_start for a in applicable},
+        )  # fmt: skip
         if warn or tuple(sorted(taken.periods)) != key:  # moved since the admit read
             lease_give_back(new)  # this request's exact reservation logs the warning
             return None
@@ -168,22 +173,27 @@ class _Undo(Exception):
     """Roll the fast path's transaction back."""
 
 
-def _reserve_fast(who: Who, hold: Hold, local: bool, now: datetime) -> dict[int, bool] | None:
+def _reserve_fast(
+    who: Who, hold: Hold, local: bool, now: datetime, *, lease: bool = False
+) -> dict[int, bool] | None:
     """Take the amount from every applicable budget, holds inserted, or
     change nothing and return None (a budget could not take it, or its
     period has ended). Returns the budgets at their warning threshold, each
-    with whether its warning is still to be logged this period."""
+    with whether its warning is still to be logged this period. ``lease``:
+    the holds are a lease's (leases.py)."""
     if connection.vendor == "postgresql":
-        return _reserve_one_statement(who, hold, local, now)
+        return _reserve_one_statement(who, hold, local, now, lease=lease)
     try:
         with write_transaction():
-            return _reserve_sqlite(who, hold, local, now)
+            return _reserve_sqlite(who, hold, local, now, lease=lease)
     except _Undo:
         hold.periods = {}
         return None
 
 
-def _reserve_sqlite(who: Who, hold: Hold, local: bool, now: datetime) -> dict[int, bool]:
+def _reserve_sqlite(
+    who: Who, hold: Hold, local: bool, now: datetime, *, lease: bool = False
+) -> dict[int, bool]:
     """SQLite, inside a transaction that holds the write lock from its first
     statement: one UPDATE … RETURNING over every applicable budget (no
     SELECT first) that says, from the row as updated, whether it had room;
@@ -200,7 +210,7 @@ def _reserve_sqlite(who: Who, hold: Hold, local: bool, now: datetime) -> dict[in
         raise _Undo
     hold.periods = {row[0]: row[1] for row in rows}
     if rows:
-        _reservations_insert(hold, now)
+        _reservations_insert(hold, now, lease=lease)
     return {row[0]: row[3] == _WARN_NEW for row in rows if row[3]}
 
 
@@ -356,20 +366,50 @@ def budget_settle_many(
     them) until it goes back, idle, in such a statement, charged as spent.
     If the statement fails it raises; exact holds stay unsettled (the caller
     may settle them one by one), the leases involved are used no more and
-    count as spent when they expire (decision 0010)."""
+    count as spent when they expire (decision 0011)."""
     due = [(hold, cost) for hold, cost in settlements if not (hold.settled or hold.empty)]
     leased = [(h.lease, h.amount_micros, cost) for h, cost in due if h.lease is not None]
     exact = [(hold, cost) for hold, cost in due if hold.lease is None]
-    if connection.vendor != "postgresql" or (
-        not leased and len(exact) < 2 and not lease_returns_pending()
-    ):
+    if not leased and len(exact) < 2 and not lease_returns_pending():
         for hold, cost in exact:
             budget_settle(hold=hold, cost_micros=cost, flushed_by_next=flushed_by_next)
         return
     returned = lease_settle(leased)
     for hold, _ in due:
         hold.settled = hold.settled or hold.lease is not None
+    _settle_exact_and_leases(exact, returned, flushed_by_next=flushed_by_next)
+
+
+def budget_leases_return(*, idle_seconds: float = LEASE_IDLE_SECONDS) -> int:
+    """Give back this process's leases that are idle (no request in flight
+    for ``idle_seconds``), past their use, or retired: their rows released,
+    their pending costs charged as spent. Returns how many went back. Run
+    off the request path (the ledger writer's timer) and by ``budget_reconcile``
+    callers that want a process's headroom back now."""
+    returned = leases_due(idle_seconds)
+    if returned:
+        _settle_exact_and_leases([], returned, flushed_by_next=False)
+    return len(returned)
+
+
+def _settle_exact_and_leases(
+    exact: list[tuple[Hold, int]], returned: list[Lease], *, flushed_by_next: bool
+) -> None:
+    """Settle exact holds and give back leases (their pending costs
+    charged): on PostgreSQL in one statement, on SQLite a transaction each
+    (no round trip to save). If it fails, the leases are used no more and
+    count as spent when their rows expire (decision 0011)."""
     if not exact and not returned:
+        return
+    if connection.vendor != "postgresql":
+        for hold, cost in exact:
+            budget_settle(hold=hold, cost_micros=cost, flushed_by_next=flushed_by_next)
+        for lease in returned:  # already retired: a failure leaves its rows to expire
+            back = Hold(code=lease.code, amount_micros=lease.granted, periods=dict(lease.periods))
+            try:
+                budget_settle(hold=back, cost_micros=lease.pending)
+            except Exception:
+                logger.exception("Could not give a budget lease back; it counts as spent on expiry")
         return
     ids, starts, costs = [], [], []
     for periods, cost in [*((h.periods, c) for h, c in exact),
@@ -447,18 +487,18 @@ def _settle_sqlite(budgets: int) -> str:
     )
 
 
-def _reservations_insert(hold: Hold, now: datetime) -> None:
+def _reservations_insert(hold: Hold, now: datetime, *, lease: bool = False) -> None:
     """One row per budget held (SQLite, and the slow path everywhere)."""
     expires = now + timedelta(seconds=settings.HYBRIDHUB_BUDGET_RESERVATION_TTL_SECONDS)
     code = Reservation._meta.get_field("hold").get_db_prep_value(hold.code, connection)
     created, expiry = db_moment(now), db_moment(expires)
     params: list[Any] = []
     for budget_id, start in hold.periods.items():
-        params += [code, budget_id, hold.amount_micros, db_moment(start), created, expiry]
-    rows = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(hold.periods))
+        params += [code, budget_id, hold.amount_micros, db_moment(start), created, expiry, lease]
+    rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(hold.periods))
     fetch_all(
         f"INSERT INTO {_RESERVATIONS} (hold, budget_id, amount_micros, "
-        f"period_start, created_at, expires_at) VALUES {rows}",
+        f"period_start, created_at, expires_at, lease) VALUES {rows}",
         params,
     )
 

@@ -235,7 +235,7 @@ def test_a_batch_of_holds_settles_in_one_statement(postgres_url):
     assert last == "[(60, 0)] 0 True"
 
 
-# Leases (decision 0010): two processes of eight threads each reserve through
+# Leases (decision 0011): two processes of eight threads each reserve through
 # the gateway's path (admit read, then reserve) against budgets that leases
 # serve at first, then, near the warning threshold and the limit, exact
 # reservations. The limit holds, every cost is charged once, and idle
