@@ -249,6 +249,11 @@ def _runs_out_on(
     return timezone.localtime(when, org_tz()).date()
 
 
+def budget_leased(budget: Budget) -> bool:
+    """Whether a server process holds a lease on the budget (decision 0011)."""
+    return budget.reservations.filter(lease=True).exists()
+
+
 def reservations_live(budget: Budget) -> int:
     return int(budget.reservations.aggregate(total=Sum("amount_micros"))["total"] or 0)
 

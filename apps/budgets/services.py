@@ -57,6 +57,7 @@ from .selectors import (
     Applicable,
     Who,
     applicable_params,
+    budget_leased,
     budget_state,
     budgets_applicable_list,
     current_start,
@@ -665,12 +666,19 @@ def budget_reservations_expire(*, now: datetime | None = None) -> int:
 
 
 def budget_reconcile(*, budget: Budget, now: datetime | None = None) -> Budget:
-    """Re-derive a budget's totals: spent from the ledger, reserved from its live holds."""
+    """Re-derive a budget's totals: spent from the ledger, reserved from its live holds.
+
+    Spent is left as it is while a server process holds a lease on the
+    budget (decision 0011): the lease holds costs that are in the ledger
+    already and that it charges when it goes back, so re-deriving now would
+    count them twice. Leases go back within seconds of their process going
+    idle; ``budget_leased`` says whether one is held."""
     now = now or timezone.now()
     with transaction.atomic():
         budget = Budget.objects.select_for_update().get(pk=budget.pk)
         _roll_over(budget, now)
-        budget.spent_micros = ledger_spent(budget, budget.period_start)
+        if not budget_leased(budget):
+            budget.spent_micros = ledger_spent(budget, budget.period_start)
         budget.reserved_micros = reservations_live(budget)
         budget.save(update_fields=["spent_micros", "reserved_micros", "updated_at"])
     return budget

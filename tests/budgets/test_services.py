@@ -447,3 +447,19 @@ def test_a_fallback_beyond_the_lease_is_reserved_exactly_and_leaves_it(member, t
     assert budget_leases_return(idle_seconds=0) == 1
     budget = reload(team_budget)
     assert (budget.spent_micros, budget.reserved_micros) == (5000, 0)
+
+
+def test_reconcile_leaves_spent_alone_while_a_lease_holds_costs(member, team, team_budget):
+    """The lease's costs are in the ledger already and charged when it goes
+    back: re-deriving spent meanwhile would count them twice."""
+    Budget.objects.filter(pk=team_budget.pk).update(limit_micros=10_000_000)
+    hold = _leased_reserve(member, 1000)
+    UsageRecord.objects.create(
+        team=team, user=member.user, requested_model="m", status="ok", cost_micros=400
+    )
+    budget_settle_many(settlements=[(hold, 400)])
+    budget = budget_reconcile(budget=team_budget)
+    assert (budget.spent_micros, budget.reserved_micros) == (0, 32_000)
+    budget_leases_return(idle_seconds=0)
+    budget = budget_reconcile(budget=team_budget)
+    assert (budget.spent_micros, budget.reserved_micros) == (400, 0)
