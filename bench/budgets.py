@@ -177,7 +177,13 @@ def run_backend(name: str, database_url: str, args: argparse.Namespace) -> dict[
     for phase in phases:
         off, on = median_of(runs[(phase, "without")]), median_of(runs[(phase, "with")])
         added = {f"added_{k}": on[k] - off[k] for k in ("p50_ms", "p99_ms", "cpu_ms")}
-        row[phase] = {"without": off, "with": on, **added}
+        # Each round's with-minus-without (the two runs next to each other):
+        # their spread says how far the added figures can be trusted.
+        paired = [
+            {k: with_[k] - without[k] for k in ("p50_ms", "cpu_ms")}
+            for without, with_ in zip(runs[(phase, "without")], runs[(phase, "with")], strict=True)
+        ]
+        row[phase] = {"without": off, "with": on, **added, "rounds_added": paired}
     _print(row)
     return row
 
@@ -202,6 +208,13 @@ def _print(row: dict[str, Any]) -> None:
             f" ms, rps {off['rps']:.0f} -> {on['rps']:.0f}, CPU per request {off['cpu_ms']:.2f} ->"
             f" {on['cpu_ms']:.2f} ms (added {fig['added_cpu_ms']:+.2f} ms),"
             f" errors {on['errors']:.0f}",
+            flush=True,
+        )
+        p50s = sorted(r["p50_ms"] for r in fig["rounds_added"])
+        cpus = sorted(r["cpu_ms"] for r in fig["rounds_added"])
+        print(
+            f"    rounds, with minus without: p50 {' '.join(f'{v:+.2f}' for v in p50s)} ms;"
+            f" CPU {' '.join(f'{v:+.2f}' for v in cpus)} ms",
             flush=True,
         )
 

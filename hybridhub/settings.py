@@ -256,6 +256,9 @@ HYBRIDHUB_ORG_TIME_ZONE = os.getenv("HYBRIDHUB_ORG_TIME_ZONE") or TIME_ZONE
 HYBRIDHUB_BUDGET_RESERVATION_TTL_SECONDS = envint("HYBRIDHUB_BUDGET_RESERVATION_TTL_SECONDS", "900")
 # How often each process looks for such reservations, at most.
 HYBRIDHUB_BUDGET_SWEEP_SECONDS = envfloat("HYBRIDHUB_BUDGET_SWEEP_SECONDS", "30")
+# Each process leases slices of block budgets' headroom and
+# reserves requests from them in memory (apps/budgets/leases.py, decision 0011).
+HYBRIDHUB_BUDGET_LEASES = envbool("HYBRIDHUB_BUDGET_LEASES", "true")
 
 LOGGING = {
     "version": 1,

@@ -19,6 +19,7 @@ from django.contrib.auth.models import User
 
 from apps.accounts.models import Membership, Team
 from apps.accounts.services import api_key_create
+from apps.budgets.leases import leases_reset
 from apps.providers.adapters import adapters_close
 from apps.providers.catalog import catalog_invalidate
 from apps.providers.models import LanguageModel, ModelFallback, PrivacyZone, Provider
@@ -43,6 +44,17 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(int(status))
+
+
+# --- per-process state ---------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _budget_leases_forgotten() -> Iterator[None]:
+    """Budget leases live in the process (apps/budgets/leases.py) while each
+    test's rows are rolled back: no test may find another's lease."""
+    yield
+    leases_reset()
 
 
 # --- servers ------------------------------------------------------------------

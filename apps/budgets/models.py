@@ -105,6 +105,9 @@ class Reservation(models.Model):
     period_start = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(db_index=True)
+    # A process's leased headroom (decision 0011), which also holds costs it
+    # has not moved to spent yet: if it expires, all of it counts as spent.
+    lease = models.BooleanField(default=False, db_default=False)
 
     def __str__(self) -> str:
         return f"{self.amount_micros} µ$ on {self.budget_id}"

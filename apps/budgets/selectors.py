@@ -119,27 +119,47 @@ class Applicable:
     budget_id: int
     downgrade: bool
     used: float  # (spent + reserved) / allowance, in the period containing now
+    current: bool = True  # its row is in the period containing now (not due to roll over)
+    allowance: int = 0  # limit + top-ups of that period
+    headroom: int = 0  # allowance - spent - reserved (negative: over)
+    # The most that may still be reserved with the budget below its warning
+    # threshold (-1: at or past it).
+    warn_room: int = -1
+    period_start: Any = None  # as the database gave it
 
 
 def budgets_applicable_now(who: Who, now: datetime) -> list[Applicable]:
     """The budgets ``who`` falls under and how used up each is: one SELECT
-    on the request path (totals() in SQL, so no datetime is parsed)."""
+    on the request path (totals() in SQL)."""
     current, params = period_current_sql(now)
     sql = (
         f"SELECT id, on_limit, spent_micros, reserved_micros, limit_micros, extra_micros, "
-        f"{current} FROM {_TABLE} WHERE {APPLICABLE_WHERE}"
+        f"{current}, warn_percent, period_start FROM {_TABLE} WHERE {APPLICABLE_WHERE}"
     )
     return [_applicable(*row) for row in fetch_all(sql, [*params, *applicable_params(who)])]
 
 
 def _applicable(
-    budget_id: int, on_limit: str, spent: int, reserved: int, limit: int, extra: int, current: bool
+    budget_id: int,
+    on_limit: str,
+    spent: int,
+    reserved: int,
+    limit: int,
+    extra: int,
+    current: bool,
+    warn_percent: int,
+    period_start: Any,
 ) -> Applicable:
     if not current:  # the period has ended: what the next one starts from
         spent, extra = 0, 0
-    allowance = limit + extra
-    used = (spent + reserved) / allowance if allowance else 1.0
-    return Applicable(budget_id, on_limit == Budget.OnLimit.DOWNGRADE, used)
+    allowance, total = limit + extra, spent + reserved
+    used = total / allowance if allowance else 1.0
+    below = warn_percent * allowance - 100 * total  # > 0: under the threshold
+    warn_room = (below - 1) // 100 if below > 0 else -1
+    return Applicable(
+        budget_id, on_limit == Budget.OnLimit.DOWNGRADE, used, bool(current), allowance,
+        allowance - total, warn_room, period_start,
+    )  # fmt: skip
 
 
 def budget_signal(
@@ -227,6 +247,11 @@ def _runs_out_on(
     if resets_at is not None and when >= resets_at:
         return None
     return timezone.localtime(when, org_tz()).date()
+
+
+def budget_leased(budget: Budget) -> bool:
+    """Whether a server process holds a lease on the budget (decision 0011)."""
+    return budget.reservations.filter(lease=True).exists()
 
 
 def reservations_live(budget: Budget) -> int:

@@ -32,13 +32,32 @@ from django.utils import timezone
 from apps.accounts.models import ApiKey, Team
 
 from .errors import BudgetExceeded
+from .leases import (
+    LEASE_IDLE_SECONDS,
+    Lease,
+    lease_eligible,
+    lease_forget,
+    lease_give_back,
+    lease_grow,
+    lease_install,
+    lease_key,
+    lease_leave,
+    lease_returns_pending,
+    lease_settle,
+    lease_slice,
+    lease_take,
+    leases_due,
+    leases_enabled,
+)
 from .models import Budget, BudgetEvent, Reservation
 from .periods import period_end
 from .ratelimit import rate_windows_prune
 from .selectors import (
     APPLICABLE_WHERE,
+    Applicable,
     Who,
     applicable_params,
+    budget_leased,
     budget_state,
     budgets_applicable_list,
     current_start,
@@ -73,6 +92,9 @@ class Hold:
     periods: dict[int, datetime | str]
     warnings: list[str] = field(default_factory=list)
     settled: bool = False
+    # Taken from this process's lease (leases.py), in memory: it has no
+    # reservation rows of its own.
+    lease: Lease | None = None
 
     @property
     def empty(self) -> bool:
@@ -86,12 +108,25 @@ class Hold:
 
 
 def budget_reserve(
-    *, who: Who, amount_micros: int, local: bool, now: datetime | None = None
+    *,
+    who: Who,
+    amount_micros: int,
+    local: bool,
+    now: datetime | None = None,
+    applicable: list[Applicable] | None = None,
 ) -> Hold:
     """Hold ``amount_micros`` on every budget ``who`` falls under, or raise
-    BudgetExceeded naming the first that cannot take it (holding nothing)."""
+    BudgetExceeded naming the first that cannot take it (holding nothing).
+
+    ``applicable``: those budgets as the caller read them just before
+    (budgets_applicable_now); on PostgreSQL the hold may then come from
+    this process's lease on them, in memory (leases.py)."""
     now = now or timezone.now()
     _sweep_maybe(now)
+    if applicable is not None and leases_enabled():
+        leased = _reserve_leased(who, amount_micros, applicable, now)
+        if leased is not None:
+            return leased
     hold = Hold(code=uuid.uuid4(), amount_micros=amount_micros, periods={})
     warn = _reserve_fast(who, hold, local, now)
     if warn is None:  # refused, or a period to roll over: the careful path
@@ -103,26 +138,63 @@ def budget_reserve(
     return hold
 
 
+def _reserve_leased(
+    who: Who, amount: int, applicable: list[Applicable], now: datetime
+) -> Hold | None:
+    """A hold from this process's lease on these budgets, taking a new lease
+    (one reservation statement, as for a request) when it has none or it ran
+    short; None when the budgets may not lease (the exact path then)."""
+    if not lease_eligible(applicable, amount):
+        return None
+    key = lease_key(applicable)
+    lease = lease_take(key, applicable, amount)
+    if lease is None:
+        size = lease_slice(applicable, amount)
+        if size is None:
+            return None
+        taken = Hold(code=uuid.uuid4(), amount_micros=size, periods={})
+        warn = _reserve_fast(who, taken, False, now, lease=True)
+        if warn is None:  # refused, or a period to roll over: the exact path
+            return None
+        new = Lease(
+            taken.code, dict(taken.periods), size,
+            seen={a.budget_id: a.period_start for a in applicable},
+        )  # fmt: skip
+        if warn or tuple(sorted(taken.periods)) != key:  # moved since the admit read
+            lease_give_back(new)  # this request's exact reservation logs the warning
+            return None
+        lease_install(key, new)
+        lease = lease_take(key, applicable, amount)
+        if lease is None:
+            return None
+    return Hold(uuid.uuid4(), amount, dict(lease.periods), lease=lease)
+
+
 class _Undo(Exception):
     """Roll the fast path's transaction back."""
 
 
-def _reserve_fast(who: Who, hold: Hold, local: bool, now: datetime) -> dict[int, bool] | None:
+def _reserve_fast(
+    who: Who, hold: Hold, local: bool, now: datetime, *, lease: bool = False
+) -> dict[int, bool] | None:
     """Take the amount from every applicable budget, holds inserted, or
     change nothing and return None (a budget could not take it, or its
     period has ended). Returns the budgets at their warning threshold, each
-    with whether its warning is still to be logged this period."""
+    with whether its warning is still to be logged this period. ``lease``:
+    the holds are a lease's (leases.py)."""
     if connection.vendor == "postgresql":
-        return _reserve_one_statement(who, hold, local, now)
+        return _reserve_one_statement(who, hold, local, now, lease=lease)
     try:
         with write_transaction():
-            return _reserve_sqlite(who, hold, local, now)
+            return _reserve_sqlite(who, hold, local, now, lease=lease)
     except _Undo:
         hold.periods = {}
         return None
 
 
-def _reserve_sqlite(who: Who, hold: Hold, local: bool, now: datetime) -> dict[int, bool]:
+def _reserve_sqlite(
+    who: Who, hold: Hold, local: bool, now: datetime, *, lease: bool = False
+) -> dict[int, bool]:
     """SQLite, inside a transaction that holds the write lock from its first
     statement: one UPDATE … RETURNING over every applicable budget (no
     SELECT first) that says, from the row as updated, whether it had room;
@@ -139,12 +211,12 @@ def _reserve_sqlite(who: Who, hold: Hold, local: bool, now: datetime) -> dict[in
         raise _Undo
     hold.periods = {row[0]: row[1] for row in rows}
     if rows:
-        _reservations_insert(hold, now)
+        _reservations_insert(hold, now, lease=lease)
     return {row[0]: row[3] == _WARN_NEW for row in rows if row[3]}
 
 
 def _reserve_one_statement(
-    who: Who, hold: Hold, local: bool, now: datetime
+    who: Who, hold: Hold, local: bool, now: datetime, *, lease: bool = False
 ) -> dict[int, bool] | None:
     """PostgreSQL: lock the applicable budgets in id order, check them all,
     and take the amount from all or none, holds included, in one statement
@@ -164,12 +236,12 @@ def _reserve_one_statement(
         f"WHERE verdict.all_ok AND {_TABLE}.id IN (SELECT id FROM locked) "
         f"RETURNING {_TABLE}.id, {_TABLE}.period_start, {_AT_WARNING} AS warn), "
         f"held AS (INSERT INTO {_RESERVATIONS} (hold, budget_id, amount_micros, period_start, "
-        "created_at, expires_at) SELECT %s, id, %s, period_start, %s, %s FROM taken) "
+        "created_at, expires_at, lease) SELECT %s, id, %s, period_start, %s, %s, %s FROM taken) "
         "SELECT verdict.all_ok, taken.id, taken.period_start, taken.warn "
         "FROM commit_mode, verdict LEFT JOIN taken ON TRUE"
     )
     params = [*fits_params, *current_params, *applicable_params(who), hold.amount_micros,
-              hold.code, hold.amount_micros, now, expires]  # fmt: skip
+              hold.code, hold.amount_micros, now, expires, lease]  # fmt: skip
     found = fetch_all(sql, params)
     if not found[0][0]:
         return None
@@ -220,12 +292,32 @@ def budget_rereserve(
         hold.amount_micros = amount_micros
         return
     now = now or timezone.now()
+    if hold.lease is not None:
+        _rereserve_leased(hold, amount_micros, local, now)
+        return
     with transaction.atomic():
         budgets = list(Budget.objects.filter(pk__in=hold.periods).order_by("pk"))
         if not _take(budgets, delta, local=local, now=now):
             raise _exceeded(_first_short(budgets, delta, local, now), amount_micros, now)
         Reservation.objects.filter(hold=hold.code).update(amount_micros=amount_micros)
     hold.amount_micros = amount_micros
+
+
+def _rereserve_leased(hold: Hold, amount: int, local: bool, now: datetime) -> None:
+    """From the lease if it has room; otherwise the new worst case is
+    reserved exactly (the hold leaves the lease only once that succeeded)."""
+    assert hold.lease is not None
+    if lease_grow(hold.lease, amount - hold.amount_micros):
+        hold.amount_micros = amount
+        return
+    exact = Hold(code=uuid.uuid4(), amount_micros=amount, periods=dict(hold.periods))
+    with transaction.atomic():
+        budgets = list(Budget.objects.filter(pk__in=hold.periods).order_by("pk"))
+        if not _take(budgets, amount, local=local, now=now):
+            raise _exceeded(_first_short(budgets, amount, local, now), amount, now)
+        _reservations_insert(exact, now)
+    lease_leave(hold.lease, hold.amount_micros)
+    hold.code, hold.amount_micros, hold.lease = exact.code, amount, None
 
 
 def budget_settle(*, hold: Hold, cost_micros: int, flushed_by_next: bool = False) -> None:
@@ -241,6 +333,9 @@ def budget_settle(*, hold: Hold, cost_micros: int, flushed_by_next: bool = False
     makes it durable too (decision 0009)."""
     if hold.settled or hold.empty:
         hold.settled = True
+        return
+    if hold.lease is not None:
+        budget_settle_many(settlements=[(hold, cost_micros)], flushed_by_next=flushed_by_next)
         return
     hold.settled = True
     ids = sorted(hold.periods)
@@ -264,28 +359,77 @@ def budget_settle(*, hold: Hold, cost_micros: int, flushed_by_next: bool = False
 def budget_settle_many(
     *, settlements: list[tuple[Hold, int]], flushed_by_next: bool = False
 ) -> None:
-    """``budget_settle`` for several requests at once (the ledger's batch):
-    on PostgreSQL one statement for all of them instead of one round trip
-    each. Raises if that statement fails, leaving every hold unsettled (the
-    caller may then settle them one by one)."""
+    """``budget_settle`` for several requests at once (the ledger's batch).
+
+    On PostgreSQL one statement for all of them instead of one round trip
+    each, and none for requests on a lease that is still in use: their
+    costs stay in the lease (still reserved, so every limit still counts
+    them) until it goes back, idle, in such a statement, charged as spent.
+    If the statement fails it raises; exact holds stay unsettled (the caller
+    may settle them one by one), the leases involved are used no more and
+    count as spent when they expire (decision 0011)."""
     due = [(hold, cost) for hold, cost in settlements if not (hold.settled or hold.empty)]
-    if connection.vendor != "postgresql" or len(due) < 2:
-        for hold, cost in settlements:
+    leased = [(h.lease, h.amount_micros, cost) for h, cost in due if h.lease is not None]
+    exact = [(hold, cost) for hold, cost in due if hold.lease is None]
+    if not leased and len(exact) < 2 and not lease_returns_pending():
+        for hold, cost in exact:
             budget_settle(hold=hold, cost_micros=cost, flushed_by_next=flushed_by_next)
         return
-    codes, ids, starts, costs = [], [], [], []
-    for hold, cost in due:
-        codes.append(hold.code)
-        for budget_id, start in hold.periods.items():
+    returned = lease_settle(leased)
+    for hold, _ in due:
+        hold.settled = hold.settled or hold.lease is not None
+    _settle_exact_and_leases(exact, returned, flushed_by_next=flushed_by_next)
+
+
+def budget_leases_return(*, idle_seconds: float = LEASE_IDLE_SECONDS) -> int:
+    """Give back this process's leases that are idle (no request in flight
+    for ``idle_seconds``), past their use, or retired: their rows released,
+    their pending costs charged as spent. Returns how many went back. Run
+    off the request path (the ledger writer's timer) and by ``budget_reconcile``
+    callers that want a process's headroom back now."""
+    returned = leases_due(idle_seconds)
+    if returned:
+        _settle_exact_and_leases([], returned, flushed_by_next=False)
+    return len(returned)
+
+
+def _settle_exact_and_leases(
+    exact: list[tuple[Hold, int]], returned: list[Lease], *, flushed_by_next: bool
+) -> None:
+    """Settle exact holds and give back leases (their pending costs
+    charged): on PostgreSQL in one statement, on SQLite a transaction each
+    (no round trip to save). If it fails, the leases are used no more and
+    count as spent when their rows expire (decision 0011)."""
+    if not exact and not returned:
+        return
+    if connection.vendor != "postgresql":
+        for hold, cost in exact:
+            budget_settle(hold=hold, cost_micros=cost, flushed_by_next=flushed_by_next)
+        for lease in returned:  # already retired: a failure leaves its rows to expire
+            back = Hold(code=lease.code, amount_micros=lease.granted, periods=dict(lease.periods))
+            try:
+                budget_settle(hold=back, cost_micros=lease.pending)
+            except Exception:
+                logger.exception("Could not give a budget lease back; it counts as spent on expiry")
+        return
+    ids, starts, costs = [], [], []
+    for periods, cost in [*((h.periods, c) for h, c in exact),
+                          *((lease.periods, lease.pending) for lease in returned)]:  # fmt: skip
+        for budget_id, start in periods.items():
             ids.append(budget_id)
             starts.append(start)
             costs.append(cost)
+    codes = [*(hold.code for hold, _ in exact), *(lease.code for lease in returned)]
     fast = flushed_by_next and not connection.in_atomic_block
-    fetch_all(
-        _SETTLE_MANY_PG_ASYNC if fast else _SETTLE_MANY_PG,
-        [codes, ids, starts, costs, sorted(set(ids))],
-    )
-    for hold, _ in settlements:
+    try:
+        fetch_all(
+            _SETTLE_MANY_PG_ASYNC if fast else _SETTLE_MANY_PG,
+            [codes, ids, starts, costs, sorted(set(ids))],
+        )
+    except Exception:
+        lease_forget(returned)
+        raise
+    for hold, _ in exact:
         hold.settled = True
 
 
@@ -313,9 +457,10 @@ _SETTLE_PG = (
     "THEN %s ELSE 0 END FROM commit_mode WHERE id IN (SELECT id FROM locked)"
 )
 _SETTLE_PG_ASYNC = _SETTLE_PG.replace(_SYNC_COMMIT, _ASYNC_COMMIT)
-# Several holds: released by what their rows still held, each budget charged
-# the costs of the holds reserved in its current period (one row per hold
-# and budget in ``charged``), locked in id order like every other path.
+# Several holds (requests' and returned leases'): released by what their
+# rows still held, each budget charged the costs of the holds reserved in its
+# current period (one row per hold and budget in ``charged``), locked in id
+# order like every other path.
 _SETTLE_MANY_PG = (
     f"WITH {_SYNC_COMMIT}, released AS (DELETE FROM {_RESERVATIONS} WHERE hold = ANY(%s::uuid[]) "
     "RETURNING budget_id, amount_micros), charged AS (SELECT * FROM "
@@ -343,18 +488,18 @@ def _settle_sqlite(budgets: int) -> str:
     )
 
 
-def _reservations_insert(hold: Hold, now: datetime) -> None:
+def _reservations_insert(hold: Hold, now: datetime, *, lease: bool = False) -> None:
     """One row per budget held (SQLite, and the slow path everywhere)."""
     expires = now + timedelta(seconds=settings.HYBRIDHUB_BUDGET_RESERVATION_TTL_SECONDS)
     code = Reservation._meta.get_field("hold").get_db_prep_value(hold.code, connection)
     created, expiry = db_moment(now), db_moment(expires)
     params: list[Any] = []
     for budget_id, start in hold.periods.items():
-        params += [code, budget_id, hold.amount_micros, db_moment(start), created, expiry]
-    rows = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(hold.periods))
+        params += [code, budget_id, hold.amount_micros, db_moment(start), created, expiry, lease]
+    rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(hold.periods))
     fetch_all(
         f"INSERT INTO {_RESERVATIONS} (hold, budget_id, amount_micros, "
-        f"period_start, created_at, expires_at) VALUES {rows}",
+        f"period_start, created_at, expires_at, lease) VALUES {rows}",
         params,
     )
 
@@ -494,7 +639,11 @@ def _sweep_maybe(now: datetime) -> None:
 
 
 def budget_reservations_expire(*, now: datetime | None = None) -> int:
-    """Release holds whose request outlived its TTL (a crash, kill -9)."""
+    """Release holds whose request outlived its TTL (a crash, kill -9). An
+    expired lease holds costs its process had not moved to spent yet, and
+    which are unknown now: all of it counts as spent, so a crash never
+    lets a budget be overspent (``budget_reconcile`` re-derives the
+    truth from the ledger)."""
     now = now or timezone.now()
     released = 0
     for row in list(Reservation.objects.filter(expires_at__lt=now).select_related("budget")):
@@ -504,21 +653,32 @@ def budget_reservations_expire(*, now: datetime | None = None) -> int:
             Budget.objects.filter(pk=row.budget_id).update(
                 reserved_micros=F("reserved_micros") - row.amount_micros
             )
+            if row.lease:
+                Budget.objects.filter(pk=row.budget_id, period_start=row.period_start).update(
+                    spent_micros=F("spent_micros") + row.amount_micros
+                )
         released += 1
         _event(
             row.budget, BudgetEvent.Kind.EXPIRED, amount=row.amount_micros,
-            detail={"hold": str(row.hold)},
+            detail={"hold": str(row.hold), **({"lease": "counted as spent"} if row.lease else {})},
         )  # fmt: skip
     return released
 
 
 def budget_reconcile(*, budget: Budget, now: datetime | None = None) -> Budget:
-    """Re-derive a budget's totals: spent from the ledger, reserved from its live holds."""
+    """Re-derive a budget's totals: spent from the ledger, reserved from its live holds.
+
+    Spent is left as it is while a server process holds a lease on the
+    budget (decision 0011): the lease holds costs that are in the ledger
+    already and that it charges when it goes back, so re-deriving now would
+    count them twice. Leases go back within seconds of their process going
+    idle; ``budget_leased`` says whether one is held."""
     now = now or timezone.now()
     with transaction.atomic():
         budget = Budget.objects.select_for_update().get(pk=budget.pk)
         _roll_over(budget, now)
-        budget.spent_micros = ledger_spent(budget, budget.period_start)
+        if not budget_leased(budget):
+            budget.spent_micros = ledger_spent(budget, budget.period_start)
         budget.reserved_micros = reservations_live(budget)
         budget.save(update_fields=["spent_micros", "reserved_micros", "updated_at"])
     return budget

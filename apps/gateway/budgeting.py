@@ -20,12 +20,15 @@ from django.utils import timezone
 from apps.budgets import ratelimit
 from apps.budgets import services as budgets
 from apps.budgets.errors import BudgetExceeded, RateLimited
+from apps.budgets.leases import LEASE_IDLE_SECONDS, leases_held
 from apps.budgets.selectors import Applicable, Who, budget_signal, budgets_applicable_now
 from apps.providers.catalog import ModelSpec
 
 from .errors import GatewayError
 
-__all__ = ["Spend", "Who", "admit", "recheck", "reserve", "settle_many"]
+__all__ = [
+    "Spend", "Who", "admit", "leases_held", "leases_return", "recheck", "reserve", "settle_many",
+]  # fmt: skip
 
 logger = logging.getLogger(__name__)
 
@@ -88,8 +91,9 @@ def reserve(
     amount = worst_case_micros(model, prompt_tokens, max_tokens)
     try:
         spend.hold = budgets.budget_reserve(
-            who=who, amount_micros=amount, local=model.provider.is_local
-        )
+            who=who, amount_micros=amount, local=model.provider.is_local,
+            applicable=spend.applicable,
+        )  # fmt: skip
     except BudgetExceeded as exc:
         raise _exceeded(exc) from exc
     spend.held_model_id = model.id
@@ -140,6 +144,16 @@ def settle_many(
         except Exception:
             logger.exception("Could not count a request's tokens against its rate limit")
         spend.ticket = None
+
+
+def leases_return() -> None:
+    """Give back this process's idle leases (synchronous; the ledger writer
+    runs it on its folding thread, every LEASE_IDLE_SECONDS while it holds
+    any). Failures are logged: the leases' rows then expire."""
+    try:
+        budgets.budget_leases_return(idle_seconds=LEASE_IDLE_SECONDS)
+    except Exception:
+        logger.exception("Could not give budget leases back")
 
 
 def _exceeded(exc: BudgetExceeded) -> GatewayError:

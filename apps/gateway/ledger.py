@@ -81,6 +81,8 @@ class _Writer:
     unfolded: int = 0  # rows written since the last fold began
     fold_timer: asyncio.TimerHandle | None = None
     fold: asyncio.Task[None] | None = None
+    # While the process holds budget leases: their next return check.
+    lease_timer: asyncio.TimerHandle | None = None
 
 
 class _PerThread(threading.local):
@@ -129,6 +131,7 @@ async def _batch_run(loop: asyncio.AbstractEventLoop, writer: _Writer, batch: li
         if not cancelled:
             writer.unfolded += len(batch)
             _fold_maybe(loop, writer)
+            _leases_check_later(loop, writer)
             if writer.queue:
                 _batch_start(loop, writer)
 
@@ -163,6 +166,40 @@ def _fold_done(loop: asyncio.AbstractEventLoop, writer: _Writer, task: asyncio.T
     writer.fold = None
     if not task.cancelled():
         _fold_maybe(loop, writer)
+
+
+def _leases_check_later(loop: asyncio.AbstractEventLoop, writer: _Writer) -> None:
+    """While this process holds budget leases, give back the idle ones every
+    LEASE_IDLE_SECONDS, on the folding thread (its own connection), so an
+    idle process holds no headroom for long and the shared thread never
+    waits for it (apps/budgets/leases.py, decision 0011)."""
+    if writer.lease_timer is None and budgeting.leases_held():
+        writer.lease_timer = loop.call_later(
+            budgeting.LEASE_IDLE_SECONDS, _leases_check, loop, writer
+        )
+
+
+def _leases_check(loop: asyncio.AbstractEventLoop, writer: _Writer) -> None:
+    writer.lease_timer = None
+    task = loop.create_task(_leases_run(loop))
+    task.add_done_callback(
+        lambda done: None if done.cancelled() else _leases_check_later(loop, writer)
+    )
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+async def _leases_run(loop: asyncio.AbstractEventLoop) -> None:
+    await loop.run_in_executor(_FOLDER, _leases_return)
+
+
+def _leases_return() -> None:
+    close_old_connections()  # the folding thread's connection, past its age or broken
+    budgeting.leases_return()
+
+
+# Lease-return tasks in flight (the loop keeps only weak references to tasks).
+_background: set[asyncio.Task[None]] = set()
 
 
 def ledger_fold_pending() -> None:

@@ -233,3 +233,149 @@ print(totals, Reservation.objects.count(), all(h.settled for h in holds))
 def test_a_batch_of_holds_settles_in_one_statement(postgres_url):
     last = _last_line([sys.executable, "-c", BATCH], _env(postgres_url), timeout=100)
     assert last == "[(60, 0)] 0 True"
+
+
+# Leases (decision 0011): two processes of eight threads each reserve through
+# the gateway's path (admit read, then reserve) against budgets that leases
+# serve at first, then, near the warning threshold and the limit, exact
+# reservations. The limit holds, every cost is charged once, and idle
+# processes hold no lease.
+LEASES = """
+import json, sys, threading
+import django
+django.setup()
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+from apps.accounts.models import Team
+from apps.budgets.errors import BudgetExceeded
+from apps.budgets.models import Budget, BudgetEvent, Reservation
+from apps.budgets.selectors import Who, budgets_applicable_now
+from apps.budgets.services import (BudgetTarget, budget_rereserve, budget_reserve, budget_set,
+                                   budget_settle_many)
+if sys.argv[1] == "setup":
+    call_command("migrate", verbosity=0)
+team, _ = Team.objects.get_or_create(slug="lease", defaults={"name": "lease"})
+user, _ = User.objects.get_or_create(username="lease")
+who = Who(team.pk, user.pk)
+if sys.argv[1] == "setup":
+    Budget.objects.all().delete()
+    for target, limit in ((BudgetTarget("org"), 10**9), (BudgetTarget("team", team=team), 600_000),
+                          (BudgetTarget("user", team=team, user=user), 10**9)):
+        budget_set(target=target, limit_micros=limit, period="month")
+    print(json.dumps(dict(Budget.objects.values_list("pk", "spent_micros"))))
+elif sys.argv[1] == "run":
+    done, lock = {"ok": 0, "refused": 0, "cost": 0, "leased": 0, "errors": []}, threading.Lock()
+    def work(n):
+        try:
+            for i in range(120):
+                applicable = budgets_applicable_now(who, timezone.now())
+                try:
+                    hold = budget_reserve(who=who, amount_micros=1000, local=False,
+                                          applicable=applicable)
+                except BudgetExceeded:
+                    with lock:
+                        done["refused"] += 1
+                    continue
+                try:
+                    if i % 7 == n % 7:  # a fallback model's worst case
+                        budget_rereserve(hold=hold, amount_micros=1500 + 4000 * (i % 2),
+                                         local=False)
+                except BudgetExceeded:  # the gateway settles a refused request at 0
+                    budget_settle_many(settlements=[(hold, 0)], flushed_by_next=True)
+                    with lock:
+                        done["refused"] += 1
+                    continue
+                cost = 500 + (i * 37 + n) % 500
+                leased = hold.lease is not None
+                budget_settle_many(settlements=[(hold, cost)], flushed_by_next=True)
+                with lock:
+                    done["ok"] += 1
+                    done["cost"] += cost
+                    done["leased"] += leased
+        except Exception as exc:
+            done["errors"].append(repr(exc))
+        finally:
+            connection.close()
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads: t.start()
+    for t in threads: t.join()
+    print(json.dumps(done))
+else:
+    rows = Budget.objects.order_by("pk").values_list("pk", "spent_micros", "reserved_micros",
+                                                     "limit_micros")
+    warned = BudgetEvent.objects.filter(kind="warning", budget__isnull=False).count()
+    print(json.dumps({"budgets": list(rows), "reservations": Reservation.objects.count(),
+                      "warned": warned}))
+"""
+
+
+@pytest.mark.timeout(300)
+def test_leases_hold_the_limit_across_processes_and_charge_every_cost_once(postgres_url):
+    env = _env(postgres_url)
+    before = {
+        int(k): v
+        for k, v in json.loads(_last_line([sys.executable, "-c", LEASES, "setup"], env)).items()
+    }
+    runs = [
+        subprocess.Popen([sys.executable, "-c", LEASES, "run"], cwd=ROOT, env=env,
+                         stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]  # fmt: skip
+    results = [json.loads(run.communicate(timeout=240)[0].strip().splitlines()[-1]) for run in runs]
+    state = json.loads(_last_line([sys.executable, "-c", LEASES, "state"], env))
+    assert [r["errors"] for r in results] == [[], []]
+    ok, cost = sum(r["ok"] for r in results), sum(r["cost"] for r in results)
+    assert all(r["leased"] > 0 for r in results)  # leases served some requests
+    assert sum(r["refused"] for r in results) > 0  # and the limit was reached
+    assert state["reservations"] == 0 and state["warned"] == 1
+    for pk, spent, reserved, limit in state["budgets"]:
+        assert (spent - before[pk], reserved) == (cost, 0)
+        assert spent <= limit
+    assert ok > 0
+
+
+# A process that dies holding a lease: its costs were never moved to spent,
+# so when its rows expire the whole lease counts as spent.
+CRASH = """
+import django
+django.setup()
+from datetime import timedelta
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.utils import timezone
+from apps.accounts.models import Team
+from apps.budgets.leases import leases_reset
+from apps.budgets.models import Budget, Reservation
+from apps.budgets.selectors import Who, budgets_applicable_now
+from apps.budgets.services import (BudgetTarget, budget_reservations_expire, budget_reserve,
+                                   budget_set, budget_settle_many)
+call_command("migrate", verbosity=0)
+team, _ = Team.objects.get_or_create(slug="crash", defaults={"name": "crash"})
+user, _ = User.objects.get_or_create(username="crash")
+Budget.objects.all().delete()
+budget = budget_set(target=BudgetTarget("team", team=team), limit_micros=10**6, period="month")
+start = budget.spent_micros
+who = Who(team.pk, user.pk)
+applicable = budgets_applicable_now(who, timezone.now())
+holds = [budget_reserve(who=who, amount_micros=1000, local=False, applicable=applicable)
+         for _ in range(3)]
+budget_settle_many(settlements=[(h, 300) for h in holds[:2]], flushed_by_next=True)
+leased = list(Reservation.objects.values_list("lease", "amount_micros"))
+budget.refresh_from_db()
+running = (budget.spent_micros - start, budget.reserved_micros)
+leases_reset()  # the process dies with one request in flight
+later = timezone.now() + timedelta(seconds=settings.HYBRIDHUB_BUDGET_RESERVATION_TTL_SECONDS + 1)
+budget_reservations_expire(now=later)
+budget.refresh_from_db()
+print(all(h.lease for h in holds), leased, running,
+      (budget.spent_micros - start, budget.reserved_micros), Reservation.objects.count())
+"""
+
+
+@pytest.mark.timeout(120)
+def test_a_lease_whose_process_died_counts_as_spent(postgres_url):
+    last = _last_line([sys.executable, "-c", CRASH], _env(postgres_url), timeout=100)
+    assert last == "True [(True, 20000)] (0, 20000) (20000, 0) 0"  # a 50th of the limit

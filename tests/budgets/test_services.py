@@ -9,10 +9,18 @@ from django.db import connection
 from django.utils import timezone
 
 from apps.budgets.errors import BudgetExceeded, RateLimited
+from apps.budgets.leases import leases_held
 from apps.budgets.models import Budget, BudgetEvent, Reservation
 from apps.budgets.ratelimit import rate_admit
-from apps.budgets.selectors import Who, budget_may_edit, budget_signal, budget_state
+from apps.budgets.selectors import (
+    Who,
+    budget_may_edit,
+    budget_signal,
+    budget_state,
+    budgets_applicable_now,
+)
 from apps.budgets.services import (
+    budget_leases_return,
     budget_override,
     budget_reconcile,
     budget_rereserve,
@@ -357,3 +365,101 @@ def test_outside_a_transaction_a_reservation_commits_or_rolls_back_whole(member,
         (300, 0)
     ] * 2
     assert not Reservation.objects.exists()
+
+
+# --- leases (apps/budgets/leases.py, decision 0011) ----------------------------------
+
+
+def _leased_reserve(persona, amount):
+    """As the gateway reserves: the admit read first, then the reservation."""
+    applicable = budgets_applicable_now(who(persona), timezone.now())
+    return budget_reserve(who=who(persona), amount_micros=amount, local=False,
+                          applicable=applicable)  # fmt: skip
+
+
+def test_requests_reserve_from_a_lease_and_their_costs_are_charged_when_it_goes_back(member, team):
+    org = set_budget("org", limit=10_000_000)
+    team_b = set_budget(team=team, limit=10_000_000)
+    holds = [_leased_reserve(member, 1000) for _ in range(3)]
+    assert all(h.lease is not None for h in holds) and len({id(h.lease) for h in holds}) == 1
+    # One lease of 32 worst cases on each budget; the requests wrote nothing.
+    assert list(Reservation.objects.values_list("lease", "amount_micros")) == [(True, 32_000)] * 2
+    assert [reload(b).reserved_micros for b in (org, team_b)] == [32_000, 32_000]
+
+    budget_settle_many(settlements=[(holds[0], 300), (holds[1], 400)])
+    assert all(h.settled for h in holds[:2])
+    # Still in use: costs stay in the lease (reserved, so every limit counts them).
+    assert [(reload(b).spent_micros, reload(b).reserved_micros) for b in (org, team_b)] == [
+        (0, 32_000)
+    ] * 2
+    assert budget_leases_return(idle_seconds=0) == 0  # a request is in flight
+
+    budget_settle_many(settlements=[(holds[2], 500)])
+    assert leases_held()  # idle, kept for the next burst of requests
+    assert budget_leases_return(idle_seconds=60) == 0  # not idle long enough yet
+    assert budget_leases_return(idle_seconds=0) == 1
+    assert [(reload(b).spent_micros, reload(b).reserved_micros) for b in (org, team_b)] == [
+        (1200, 0)
+    ] * 2
+    assert not Reservation.objects.exists() and not leases_held()
+
+
+def test_an_idle_lease_serves_the_next_burst(member, team_budget):
+    Budget.objects.filter(pk=team_budget.pk).update(limit_micros=10_000_000)
+    first = _leased_reserve(member, 1000)
+    budget_settle_many(settlements=[(first, 100)])
+    second = _leased_reserve(member, 1000)
+    assert second.lease is first.lease
+    assert Reservation.objects.count() == 1  # no new lease taken
+
+
+def test_near_its_limit_threshold_or_for_a_downgrade_budget_a_request_is_reserved_exactly(
+    member, team
+):
+    tight = set_budget(team=team, limit=3_000)  # room for under four worst cases
+    assert _leased_reserve(member, 1000).lease is None
+    Budget.objects.filter(pk=tight.pk).update(limit_micros=10_000_000, spent_micros=7_996_000)
+    assert _leased_reserve(member, 1000).lease is None  # under its 80% warning: no room for a slice
+    Budget.objects.filter(pk=tight.pk).update(spent_micros=0, on_limit=Budget.OnLimit.DOWNGRADE)
+    assert _leased_reserve(member, 1000).lease is None  # its use steers routing
+    assert not Reservation.objects.filter(lease=True).exists()
+
+
+def test_leases_switched_off_reserve_every_request_exactly(member, team_budget, settings):
+    settings.HYBRIDHUB_BUDGET_LEASES = False
+    Budget.objects.filter(pk=team_budget.pk).update(limit_micros=10_000_000)
+    assert _leased_reserve(member, 1000).lease is None
+    assert list(Reservation.objects.values_list("lease", "amount_micros")) == [(False, 1000)]
+
+
+def test_a_fallback_beyond_the_lease_is_reserved_exactly_and_leaves_it(member, team_budget):
+    Budget.objects.filter(pk=team_budget.pk).update(limit_micros=10_000_000)
+    hold = _leased_reserve(member, 1000)
+    lease = hold.lease
+    budget_rereserve(hold=hold, amount_micros=2000, local=False)  # room in the slice
+    assert hold.lease is lease
+    budget_rereserve(hold=hold, amount_micros=100_000, local=False)  # more than the slice
+    assert hold.lease is None
+    assert sorted(Reservation.objects.values_list("lease", "amount_micros")) == [
+        (False, 100_000), (True, 32_000),
+    ]  # fmt: skip
+    budget_settle(hold=hold, cost_micros=5000)
+    assert budget_leases_return(idle_seconds=0) == 1
+    budget = reload(team_budget)
+    assert (budget.spent_micros, budget.reserved_micros) == (5000, 0)
+
+
+def test_reconcile_leaves_spent_alone_while_a_lease_holds_costs(member, team, team_budget):
+    """The lease's costs are in the ledger already and charged when it goes
+    back: re-deriving spent meanwhile would count them twice."""
+    Budget.objects.filter(pk=team_budget.pk).update(limit_micros=10_000_000)
+    hold = _leased_reserve(member, 1000)
+    UsageRecord.objects.create(
+        team=team, user=member.user, requested_model="m", status="ok", cost_micros=400
+    )
+    budget_settle_many(settlements=[(hold, 400)])
+    budget = budget_reconcile(budget=team_budget)
+    assert (budget.spent_micros, budget.reserved_micros) == (0, 32_000)
+    budget_leases_return(idle_seconds=0)
+    budget = budget_reconcile(budget=team_budget)
+    assert (budget.spent_micros, budget.reserved_micros) == (400, 0)

@@ -6,12 +6,15 @@ committed and its hold was settled."""
 import asyncio
 
 import pytest
+from django.utils import timezone
 
 from apps.analytics.fold import rollups_refresh
 from apps.analytics.models import TeamRollup
+from apps.budgets.leases import leases_held
 from apps.budgets.models import Budget
+from apps.budgets.selectors import budgets_applicable_now
 from apps.budgets.services import budget_reserve
-from apps.gateway import ledger
+from apps.gateway import budgeting, ledger
 from apps.gateway.budgeting import Spend, Who
 from apps.gateway.models import UsageRecord
 from tests.budgets.conftest import set_budget
@@ -161,3 +164,34 @@ def test_enough_waiting_rows_are_folded_at_once(member, monkeypatch):
     asyncio.run(run())
     assert len(_folded_rows()) == 30
     assert TeamRollup.objects.get().requests == 30
+
+
+def test_a_lease_idle_after_its_requests_goes_back_by_itself(member, monkeypatch):
+    """Requests on a budget lease settle into it (no statement); once it has
+    been idle for LEASE_IDLE_SECONDS the writer gives it back on its own
+    thread, its costs charged as spent, with no request involved."""
+    monkeypatch.setattr(budgeting, "LEASE_IDLE_SECONDS", 0.2)
+    budget = set_budget(team=member.team, limit=10_000_000)
+    who = Who(member.team.pk, member.user.pk, None)
+    applicable = budgets_applicable_now(who, timezone.now())
+    spends = [
+        Spend(hold=budget_reserve(who=who, amount_micros=1000, local=False, applicable=applicable))
+        for _ in range(3)
+    ]
+    assert all(s.hold is not None and s.hold.lease is not None for s in spends)
+
+    async def run():
+        await asyncio.gather(
+            *(ledger.ledger_append(_row(member, cost_micros=100), s) for s in spends)
+        )
+        settled = await asyncio.to_thread(lambda: Budget.objects.get(pk=budget.pk).spent_micros)
+        for _ in range(100):
+            if not leases_held():
+                break
+            await asyncio.sleep(0.05)
+        return settled
+
+    assert asyncio.run(run()) == 0  # when the requests returned: still in the lease
+    budget = Budget.objects.get(pk=budget.pk)
+    assert (budget.spent_micros, budget.reserved_micros) == (300, 0)
+    assert not leases_held()

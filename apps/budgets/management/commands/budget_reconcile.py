@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand
 
 from apps.budgets.models import Budget
 from apps.budgets.ratelimit import rate_windows_prune
+from apps.budgets.selectors import budget_leased
 from apps.budgets.services import budget_describe, budget_reconcile, budget_reservations_expire
 
 
@@ -16,4 +17,10 @@ class Command(BaseCommand):
         rate_windows_prune()
         self.stdout.write(f"Released {expired} stale reservation(s).")
         for budget in Budget.objects.select_related("team", "user", "api_key"):
-            self.stdout.write(budget_describe(budget_reconcile(budget=budget)))
+            budget = budget_reconcile(budget=budget)
+            self.stdout.write(budget_describe(budget))
+            if budget_leased(budget):
+                self.stdout.write(
+                    "  spent not re-derived: a server process holds a lease on this budget "
+                    "(its costs are charged when it goes back); run again once it is idle."
+                )
