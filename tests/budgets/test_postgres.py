@@ -1,4 +1,5 @@
-"""The concurrency scenario against a real PostgreSQL and a hub in its own process."""
+"""The concurrency scenario against a real PostgreSQL and a hub in its own process
+(and the lease scenario on a SQLite file too)."""
 
 from __future__ import annotations
 
@@ -311,9 +312,17 @@ else:
 """
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def lease_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The lease scenario runs on both databases: a SQLite file, or the session's PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'leases.sqlite3'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
 @pytest.mark.timeout(300)
-def test_leases_hold_the_limit_across_processes_and_charge_every_cost_once(postgres_url):
-    env = _env(postgres_url)
+def test_leases_hold_the_limit_across_processes_and_charge_every_cost_once(lease_database):
+    env = _env(lease_database)
     before = {
         int(k): v
         for k, v in json.loads(_last_line([sys.executable, "-c", LEASES, "setup"], env)).items()
