@@ -43,7 +43,10 @@ lint: install
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/lint-imports --no-cache
 
+# The project's modules are compiled first, so the test run's server threads
+# import them without compiling (see pyproject.toml's pytest addopts).
 test: lint
+	$(PY) -m compileall -q apps hybridhub bench tests/support
 	$(PY) -m pytest
 
 format: install

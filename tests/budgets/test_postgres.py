@@ -253,8 +253,8 @@ from apps.accounts.models import Team
 from apps.budgets.errors import BudgetExceeded
 from apps.budgets.models import Budget, BudgetEvent, Reservation
 from apps.budgets.selectors import Who, budgets_applicable_now
-from apps.budgets.services import (BudgetTarget, budget_rereserve, budget_reserve, budget_set,
-                                   budget_settle_many)
+from apps.budgets.services import (BudgetTarget, budget_leases_return, budget_rereserve,
+                                   budget_reserve, budget_set, budget_settle_many)
 if sys.argv[1] == "setup":
     call_command("migrate", verbosity=0)
 team, _ = Team.objects.get_or_create(slug="lease", defaults={"name": "lease"})
@@ -302,6 +302,7 @@ elif sys.argv[1] == "run":
     threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
     for t in threads: t.start()
     for t in threads: t.join()
+    budget_leases_return(idle_seconds=0)  # what the ledger writer's timer does once idle
     print(json.dumps(done))
 else:
     rows = Budget.objects.order_by("pk").values_list("pk", "spent_micros", "reserved_micros",
