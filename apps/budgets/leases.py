@@ -42,7 +42,7 @@ from .selectors import Applicable
 # A slice covers this many requests at their worst case, and at most a
 # 1/LEASE_SHARE of any of its budgets' allowance; one narrower than
 # LEASE_MIN_REQUESTS requests is not taken (exact reservations instead).
-LEASE_REQUESTS = 32
+LEASE_REQUESTS = 256
 LEASE_MIN_REQUESTS = 4
 LEASE_SHARE = 50
 # New requests use a lease for at most this long after it was taken (a

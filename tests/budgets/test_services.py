@@ -382,15 +382,16 @@ def test_requests_reserve_from_a_lease_and_their_costs_are_charged_when_it_goes_
     team_b = set_budget(team=team, limit=10_000_000)
     holds = [_leased_reserve(member, 1000) for _ in range(3)]
     assert all(h.lease is not None for h in holds) and len({id(h.lease) for h in holds}) == 1
-    # One lease of 32 worst cases on each budget; the requests wrote nothing.
-    assert list(Reservation.objects.values_list("lease", "amount_micros")) == [(True, 32_000)] * 2
-    assert [reload(b).reserved_micros for b in (org, team_b)] == [32_000, 32_000]
+    # One lease on each budget, 1/50 of its allowance (less than 256 worst
+    # cases); the requests wrote nothing.
+    assert list(Reservation.objects.values_list("lease", "amount_micros")) == [(True, 200_000)] * 2
+    assert [reload(b).reserved_micros for b in (org, team_b)] == [200_000, 200_000]
 
     budget_settle_many(settlements=[(holds[0], 300), (holds[1], 400)])
     assert all(h.settled for h in holds[:2])
     # Still in use: costs stay in the lease (reserved, so every limit counts them).
     assert [(reload(b).spent_micros, reload(b).reserved_micros) for b in (org, team_b)] == [
-        (0, 32_000)
+        (0, 200_000)
     ] * 2
     assert budget_leases_return(idle_seconds=0) == 0  # a request is in flight
 
@@ -438,10 +439,10 @@ def test_a_fallback_beyond_the_lease_is_reserved_exactly_and_leaves_it(member, t
     lease = hold.lease
     budget_rereserve(hold=hold, amount_micros=2000, local=False)  # room in the slice
     assert hold.lease is lease
-    budget_rereserve(hold=hold, amount_micros=100_000, local=False)  # more than the slice
+    budget_rereserve(hold=hold, amount_micros=300_000, local=False)  # more than the slice
     assert hold.lease is None
     assert sorted(Reservation.objects.values_list("lease", "amount_micros")) == [
-        (False, 100_000), (True, 32_000),
+        (False, 300_000), (True, 200_000),
     ]  # fmt: skip
     budget_settle(hold=hold, cost_micros=5000)
     assert budget_leases_return(idle_seconds=0) == 1
@@ -459,7 +460,7 @@ def test_reconcile_leaves_spent_alone_while_a_lease_holds_costs(member, team, te
     )
     budget_settle_many(settlements=[(hold, 400)])
     budget = budget_reconcile(budget=team_budget)
-    assert (budget.spent_micros, budget.reserved_micros) == (0, 32_000)
+    assert (budget.spent_micros, budget.reserved_micros) == (0, 200_000)
     budget_leases_return(idle_seconds=0)
     budget = budget_reconcile(budget=team_budget)
     assert (budget.spent_micros, budget.reserved_micros) == (400, 0)
