@@ -73,6 +73,10 @@ class Lease:
 _lock = threading.Lock()
 _leases: dict[tuple[int, ...], Lease] = {}
 _returning: list[Lease] = []  # retired with nothing in flight: back at the next settlement
+# budget id → what this process's leases not yet given back hold on it: all of
+# them together stay within 1/LEASE_SHARE of its allowance, however many sets
+# of budgets (users, keys) share it, so leases never crowd out other requests.
+_held: dict[int, int] = {}
 
 
 def leases_enabled() -> bool:
@@ -107,8 +111,13 @@ def lease_eligible(applicable: list[Applicable], amount: int) -> bool:
 
 def lease_slice(applicable: list[Applicable], amount: int) -> int | None:
     """How much to lease for requests of about ``amount``, or None when the
-    budgets are too close to their limit or threshold for a useful slice."""
-    cap = min(min(a.allowance // LEASE_SHARE, a.headroom, a.warn_room) for a in applicable)
+    budgets are too close to their limit or threshold for a useful slice (or
+    this process's other leases on them already hold their share)."""
+    with _lock:
+        cap = min(
+            min(a.allowance // LEASE_SHARE - _held.get(a.budget_id, 0), a.headroom, a.warn_room)
+            for a in applicable
+        )
     size = min(amount * LEASE_REQUESTS, cap)
     return size if size >= amount * LEASE_MIN_REQUESTS else None
 
@@ -136,6 +145,7 @@ def lease_install(key: tuple[int, ...], lease: Lease) -> None:
         if old is not None:
             _retire(key, old)
         _leases[key] = lease
+        _count(lease, +1)
 
 
 def lease_give_back(lease: Lease) -> None:
@@ -143,6 +153,7 @@ def lease_give_back(lease: Lease) -> None:
     with _lock:
         lease.retired = True
         _returning.append(lease)
+        _count(lease, +1)
 
 
 def lease_grow(lease: Lease, extra: int) -> bool:
@@ -172,8 +183,7 @@ def lease_settle(done: list[tuple[Lease, int, int]]) -> list[Lease]:
             lease.inflight -= amount
             lease.pending += cost
             _idle_maybe(lease)
-        out = list(_returning)
-        _returning.clear()
+        out = _handed_back()
     return out
 
 
@@ -189,9 +199,26 @@ def leases_due(idle_seconds: float = LEASE_IDLE_SECONDS) -> list[Lease]:
             stale = now - lease.taken_at >= _use_seconds()
             if lease.inflight <= 0 and (idle or stale):
                 _retire(key, lease)
-        out = list(_returning)
-        _returning.clear()
+        out = _handed_back()
     return out
+
+
+def _handed_back() -> list[Lease]:
+    """The leases waiting to go back, now no longer this process's to count."""
+    out = list(_returning)
+    _returning.clear()
+    for lease in out:
+        _count(lease, -1)
+    return out
+
+
+def _count(lease: Lease, sign: int) -> None:
+    for budget_id in lease.periods:
+        held = _held.get(budget_id, 0) + sign * lease.granted
+        if held > 0:
+            _held[budget_id] = held
+        else:
+            _held.pop(budget_id, None)
 
 
 def lease_forget(leases: list[Lease]) -> None:
@@ -207,6 +234,7 @@ def leases_reset() -> None:
     with _lock:
         _leases.clear()
         _returning.clear()
+        _held.clear()
 
 
 def _idle_maybe(lease: Lease) -> None:

@@ -464,3 +464,20 @@ def test_reconcile_leaves_spent_alone_while_a_lease_holds_costs(member, team, te
     budget_leases_return(idle_seconds=0)
     budget = budget_reconcile(budget=team_budget)
     assert (budget.spent_micros, budget.reserved_micros) == (400, 0)
+
+
+def test_a_process_leases_at_most_a_fiftieth_of_a_budget_however_many_sets_share_it(
+    member, team, outsider
+):
+    """Each user or key under the organisation budget has a set of budgets of
+    its own; their leases together stay within 1/50 of the organisation's
+    allowance, so leases never crowd out other requests."""
+    org = set_budget("org", limit=10_000_000)
+    set_budget(team=team, limit=10_000_000)
+    assert _leased_reserve(member, 1000).lease is not None  # org + team: 200,000 leased
+    other = _leased_reserve(outsider, 1000)  # org alone: its share is taken
+    assert other.lease is None
+    assert reload(org).reserved_micros == 200_000 + 1000
+    budget_settle_many(settlements=[(other, 0)])
+    budget_leases_return(idle_seconds=60)  # the first lease is in use: nothing goes back
+    assert reload(org).reserved_micros == 200_000
