@@ -43,6 +43,7 @@ async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
     from asgiref.sync import sync_to_async
 
     from apps.chat.services import answers_interrupted_mark
+    from apps.gateway.budgeting import leases_return
     from apps.gateway.services import local_models_warm
     from apps.providers.adapters import adapters_close
     from apps.providers.adapters.json_post import json_posts_close
@@ -59,6 +60,9 @@ async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
                     logger.exception("Warming local models failed")
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            # Budget leases go back now, not when their rows expire (when an
+            # abandoned lease counts as spent in full): requests have ended.
+            await sync_to_async(leases_return, thread_sensitive=False)(idle_seconds=0)
             await json_posts_close()  # vendor connections of non-streamed calls
             adapters_close()
             await send({"type": "lifespan.shutdown.complete"})

@@ -146,12 +146,15 @@ def settle_many(
         spend.ticket = None
 
 
-def leases_return() -> None:
-    """Give back this process's idle leases (synchronous; the ledger writer
-    runs it on its folding thread, every LEASE_IDLE_SECONDS while it holds
-    any). Failures are logged: the leases' rows then expire."""
+def leases_return(idle_seconds: float | None = None) -> None:
+    """Give back this process's leases idle for ``idle_seconds`` (synchronous;
+    the ledger writer runs it on its folding thread, every LEASE_IDLE_SECONDS
+    while it holds any, by default, and the server's shutdown with 0).
+    Failures are logged: the leases' rows then expire."""
+    if idle_seconds is None:
+        idle_seconds = LEASE_IDLE_SECONDS
     try:
-        budgets.budget_leases_return(idle_seconds=LEASE_IDLE_SECONDS)
+        budgets.budget_leases_return(idle_seconds=idle_seconds)
     except Exception:
         logger.exception("Could not give budget leases back")
 

@@ -195,3 +195,28 @@ def test_a_lease_idle_after_its_requests_goes_back_by_itself(member, monkeypatch
     budget = Budget.objects.get(pk=budget.pk)
     assert (budget.spent_micros, budget.reserved_micros) == (300, 0)
     assert not leases_held()
+
+
+def test_the_server_gives_its_leases_back_when_it_shuts_down(member):
+    """Not left to expire, when an abandoned lease counts as spent in full."""
+    from hybridhub.asgi import lifespan
+
+    budget = set_budget(team=member.team, limit=10_000_000)
+    who = Who(member.team.pk, member.user.pk, None)
+    applicable = budgets_applicable_now(who, timezone.now())
+    hold = budget_reserve(who=who, amount_micros=1000, local=False, applicable=applicable)
+    assert hold.lease is not None
+    budgeting.settle_many(settlements=[(Spend(hold=hold), 400, 10)])
+    sent = []
+
+    async def receive():
+        return {"type": "lifespan.shutdown"}
+
+    async def send(message):
+        sent.append(message["type"])
+
+    asyncio.run(lifespan({"type": "lifespan"}, receive, send))
+    assert sent == ["lifespan.shutdown.complete"]
+    budget = Budget.objects.get(pk=budget.pk)
+    assert (budget.spent_micros, budget.reserved_micros) == (400, 0)
+    assert not leases_held()
