@@ -115,6 +115,10 @@ def test_only_findings_that_hold_a_candidate_are_admitted():
      "Aa:" * 30_000, "\u4e00 " * 50_000, "http://Aa" * 10_000],
 )  # fmt: skip
 def test_the_gate_is_linear_on_adversarial_input(text):
+    """The gate sees what the model may read: the first MAX_MODEL_CHARS of a
+    text (about 0.15 s of CPU for 32 KB of candidates; a quadratic gate would
+    take minutes)."""
+    text = text[: ner.MAX_MODEL_CHARS]
     started = time.thread_time()  # CPU time: other processes do not count
     assert isinstance(Gate(text).windows, list)
     assert time.thread_time() - started < 1.0

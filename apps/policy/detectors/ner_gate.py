@@ -178,12 +178,13 @@ class Gate:
 
 def _windows(text: str, words: list[Span]) -> list[Span]:
     chunks = [m.span() for m in _CHUNK.finditer(text)]
+    ends = _Ends(text, chunks)
     merged: list[list[int]] = []
     index = 0
     for start, end in words:
         while chunks[index][1] <= start:
             index += 1  # the chunk (run of non-blanks) holding the candidate
-        first, last = _sentence(text, chunks, index)
+        first, last = _sentence(ends, index)
         begin = _word_edge(text, max(chunks[first][0], start - MAX_CONTEXT_CHARS), -1)
         stop = _word_edge(text, min(chunks[last][1], end + MAX_CONTEXT_CHARS), +1)
         if merged and begin <= merged[-1][1] + 1:
@@ -193,15 +194,35 @@ def _windows(text: str, words: list[Span]) -> list[Span]:
     return [(begin, stop) for begin, stop in merged]
 
 
-def _sentence(text: str, chunks: list[Span], index: int) -> tuple[int, int]:
+class _Ends:
+    """Whether a sentence or a line ends after chunk ``i`` (``ends[i]``),
+    worked out once per chunk when first asked, not once per candidate that
+    looks at it: a text of nothing but candidates costs one look per chunk."""
+
+    def __init__(self, text: str, chunks: list[Span]) -> None:
+        self.text, self.chunks = text, chunks
+        self.known: list[bool | None] = [None] * len(chunks)
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def __getitem__(self, i: int) -> bool:
+        known = self.known[i]
+        if known is None:
+            known = self.known[i] = _ends(self.text, self.chunks[i])
+        return known
+
+
+def _sentence(ends: _Ends, index: int) -> tuple[int, int]:
     """The chunks around chunk ``index`` that the model reads with it: its
     sentence, or as much of it as ``CONTEXT_WORDS`` either side allows
-    (the model's reading of a name shifts with the words around it)."""
+    (the model's reading of a name shifts with the words around it).
+    ``ends[i]``: a sentence or line ends after chunk ``i``."""
     first = index
-    while first > 0 and index - first < CONTEXT_WORDS and not _ends(text, chunks[first - 1]):
+    while first > 0 and index - first < CONTEXT_WORDS and not ends[first - 1]:
         first -= 1
     last = index
-    while last < len(chunks) - 1 and last - index < CONTEXT_WORDS and not _ends(text, chunks[last]):
+    while last < len(ends) - 1 and last - index < CONTEXT_WORDS and not ends[last]:
         last += 1
     return first, last
 
