@@ -13,7 +13,11 @@ class PolicyConfig(AppConfig):
     def ready(self) -> None:
         from .detectors import ner
 
-        ner.configure(enabled=settings.HYBRIDHUB_NER, cache_dir=settings.HYBRIDHUB_NER_CACHE_DIR)
+        ner.configure(
+            enabled=settings.HYBRIDHUB_NER,
+            cache_dir=settings.HYBRIDHUB_NER_CACHE_DIR,
+            second_core=settings.HYBRIDHUB_NER_SECOND_CORE,
+        )
         if settings.HYBRIDHUB_NER and not ner.installed():
             log.warning("HYBRIDHUB_NER=on but the ner extra is not installed: rules only")
         # Load the secret rules now (detect-secrets' plugins, ours, and the

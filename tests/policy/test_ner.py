@@ -202,6 +202,66 @@ def test_a_name_past_the_first_window_is_found_once_and_whole(ner_on):
     assert found(text, "PERSON") == ["Mateo Silva"]
 
 
+def _rows(*lengths):
+    return sorted(([7] * n, [(0, 1)] * n, 0, n) for n in lengths)
+
+
+def test_a_scan_is_cut_in_two_halves_of_about_as_many_word_pieces():
+    rows = _rows(40, 12, 30, 8, 25, 17, 9, 3)
+    halves = ner._halves(rows)
+    assert len(halves) == 2
+    assert sorted(map(tuple, halves[0] + halves[1])) == sorted(map(tuple, rows))
+    sizes = [sum(len(ids) for ids, *_ in half) for half in halves]
+    assert abs(sizes[0] - sizes[1]) <= 8
+    for half in halves:  # each half is still sorted by length, for _batches
+        assert [len(r[0]) for r in half] == sorted(len(r[0]) for r in half)
+    assert ner._halves(list(reversed(rows))) == halves  # the text alone decides
+
+
+def test_a_small_scan_stays_whole():
+    assert len(ner._halves(_rows(20, 20))) == 1
+    assert len(ner._halves(_rows(120))) == 1
+
+
+NAMED_CHAT = " ".join(
+    f"I had a call with {name} about the migration plan. The nightly job still fails."
+    for name in ("Aisha Bello", "Wei Zhang", "Olga Ivanova", "Lars Eriksson", "Kwame Mensah")
+)
+
+
+@needs_model
+def test_the_second_core_changes_the_time_not_the_labels(ner_on, monkeypatch):
+    model = ner.load_model()
+    gate = ner.ner_gate.Gate(NAMED_CHAT)
+    used = []
+    real = ner._lane.submit
+    monkeypatch.setattr(ner._lane, "submit", lambda *a: used.append(1) or real(*a))
+    monkeypatch.setattr(ner, "_parallel", True)
+    two_cores = model.tag(NAMED_CHAT, gate.windows)
+    assert used  # the other half ran on the lane
+    monkeypatch.setattr(ner, "_parallel", False)
+    one_core = model.tag(NAMED_CHAT, gate.windows)
+    assert len(used) == 1
+    assert two_cores == one_core
+    people = {NAMED_CHAT[a:b] for a, b in ner._people(NAMED_CHAT, one_core)}
+    assert {"Aisha Bello", "Olga Ivanova", "Kwame Mensah"} <= people
+
+
+@needs_model
+def test_a_scan_leaves_the_lane_to_itself_while_another_scan_runs(ner_on, monkeypatch):
+    model = ner.load_model()
+    gate = ner.ner_gate.Gate(NAMED_CHAT)
+    monkeypatch.setattr(ner, "_parallel", True)
+    monkeypatch.setattr(
+        ner._lane, "submit", lambda *a: pytest.fail("the lane was used beside another scan")
+    )
+    ner._lane.enter()  # another request's scan, in flight
+    try:
+        assert model.tag(NAMED_CHAT, gate.windows)
+    finally:
+        ner._lane.leave()
+
+
 @needs_model
 def test_the_model_loads_once_for_all_threads(monkeypatch):
     loads = []
@@ -313,3 +373,20 @@ def test_the_setting_switches_the_model_tier(settings, monkeypatch):
     settings.HYBRIDHUB_NER = False
     apps.get_app_config("policy").ready()
     assert not ner._enabled
+
+
+def test_the_setting_keeps_scans_to_one_core(settings, monkeypatch):
+    from django.apps import apps
+
+    monkeypatch.setattr(ner, "_parallel", False)  # restored afterwards
+    monkeypatch.setattr(ner, "_cores", lambda: 2)
+    settings.HYBRIDHUB_NER_SECOND_CORE = True
+    apps.get_app_config("policy").ready()
+    assert ner._parallel
+    settings.HYBRIDHUB_NER_SECOND_CORE = False
+    apps.get_app_config("policy").ready()
+    assert not ner._parallel
+    monkeypatch.setattr(ner, "_cores", lambda: 1)  # a process pinned to one core
+    settings.HYBRIDHUB_NER_SECOND_CORE = True
+    apps.get_app_config("policy").ready()
+    assert not ner._parallel

@@ -14,8 +14,9 @@ with onnxruntime, loads once per process on first use, and reads nothing from
 the network. It reads only the sentences around candidate words
 (``ner_gate``: capitalised words that may be names), about 0.12 ms of CPU
 per word piece with the int8 graph derived once from the shipped 4-bit one
-(``ner_graph``; 0.24 ms with the shipped graph), and remembers its findings
-per text (``ner_cache``);
+(``ner_graph``; 0.24 ms with the shipped graph), runs half of a long scan
+on a second thread while no other scan runs (``_Lane``), and remembers its
+findings per text (``ner_cache``);
 the gateway classifies off the event loop whenever it is on. Rampart tags given
 names, surnames and address parts; it has no organisation label, so
 organisations come from the rule tier alone. docs/decisions/0005-ner-model.md
@@ -27,6 +28,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import logging
+import os
 import re
 import threading
 import weakref
@@ -506,6 +508,8 @@ _OVERLAP = 16  # tokens shared by neighbouring windows
 _BATCH = 16  # at most, model windows per onnxruntime call
 _CALL_COST = 24  # what one onnxruntime call costs besides its rows, in word pieces
 _THRESHOLD = 0.5  # least confidence for a token to count
+# Fewest word pieces worth cutting into two halves for two cores (_halves).
+_SPLIT_PIECES = 48
 # The model reads at most this much of each text; the rule tier reads it all.
 # Half a second per 4 KB: an unbounded scan would let one request hold a core.
 MAX_MODEL_CHARS = 32_768
@@ -519,6 +523,7 @@ _enabled = False
 _cache_dir: Path | None = None  # where the derived int8 graph lives (ner_graph); None: shipped only
 _model: _Model | None = None
 _model_failed = False
+_parallel = False  # whether a scan may run half its windows on a second thread (configure)
 _load_lock = threading.Lock()
 _entities_cache: weakref.WeakKeyDictionary[Any, dict[str, list[Span]]] = weakref.WeakKeyDictionary()
 # A chat sends its earlier turns again with every request: their entities
@@ -526,13 +531,23 @@ _entities_cache: weakref.WeakKeyDictionary[Any, dict[str, list[Span]]] = weakref
 _by_text = ner_cache.EntityCache(size=1024)
 
 
-def configure(*, enabled: bool, cache_dir: Path | None = None) -> None:
+def configure(*, enabled: bool, cache_dir: Path | None = None, second_core: bool = True) -> None:
     """Switch the model tier on or off (settings.HYBRIDHUB_NER, at start-up),
-    and say where the faster graph derived from the shipped one is kept
-    (settings.HYBRIDHUB_NER_CACHE_DIR; None: run the shipped graph)."""
-    global _enabled, _cache_dir
+    say where the faster graph derived from the shipped one is kept
+    (settings.HYBRIDHUB_NER_CACHE_DIR; None: run the shipped graph), and
+    whether a scan may use a second core (settings.HYBRIDHUB_NER_SECOND_CORE;
+    only where the process may run on more than one)."""
+    global _enabled, _cache_dir, _parallel
     _enabled = enabled
     _cache_dir = cache_dir
+    _parallel = second_core and _cores() > 1
+
+
+def _cores() -> int:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 @functools.cache
@@ -687,9 +702,7 @@ class _Model:
     def tag(self, text: str, spans: Sequence[Span]) -> list[tuple[int, int, str]]:
         """(start, end, part) for each word piece the model labels in the
         character ``spans`` of ``text`` (ner_gate's windows), in order."""
-        import numpy as np
-
-        rows: list[tuple[list[int], list[Span], int, int]] = []  # ids, offsets, own range
+        rows: list[_Row] = []
         for begin, end in spans:
             encoding = self.tokenizer.encode(text[begin:end], add_special_tokens=False)
             ids = encoding.ids
@@ -699,6 +712,27 @@ class _Model:
                     (ids[start:stop], offsets[start:stop], own_from - start, own_to - start)
                 )
         rows.sort(key=lambda row: len(row[0]))
+        halves = _halves(rows)
+        _lane.enter()
+        try:
+            if len(halves) == 2 and _lane.take():
+                try:
+                    other = _lane.submit(self._tag_rows, halves[1])
+                    tagged = self._tag_rows(halves[0])
+                    tagged += other.result()
+                finally:
+                    _lane.give()
+            else:
+                tagged = [found for half in halves for found in self._tag_rows(half)]
+        finally:
+            _lane.leave()
+        return sorted(tagged)
+
+    def _tag_rows(self, rows: Sequence[_Row]) -> list[tuple[int, int, str]]:
+        """Label ``rows`` (sorted by length) in the onnxruntime calls that
+        ``_batches`` plans for them."""
+        import numpy as np
+
         tagged = []
         for at, stop in _batches([len(ids) + 2 for ids, _, _, _ in rows]):
             batch_rows = rows[at:stop]
@@ -715,7 +749,7 @@ class _Model:
                         begin, end = offsets[token]
                         if end > begin:
                             tagged.append((begin, end, self.parts[best[row, token + 1]]))
-        return sorted(tagged)
+        return tagged
 
     def _labels(self, batch: Any, mask: Any) -> tuple[Any, Any]:
         """Per token: how likely it is part of an entity, and its likeliest part."""
@@ -742,6 +776,68 @@ def _session(graph: Path) -> Any:
     options.intra_op_num_threads = 1  # one core per scan; concurrent scans use the others
     options.inter_op_num_threads = 1
     return onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+
+
+_Row = tuple[list[int], list[Span], int, int]  # word-piece ids, their offsets, own range
+
+
+def _halves(rows: Sequence[_Row]) -> list[list[_Row]]:
+    """The rows (sorted by length) in two halves of about as many word pieces,
+    each still sorted, when there are enough to be worth a second core; else
+    all in one. A function of the text alone: which rows share an
+    onnxruntime call changes the labels a little (the int8 graph quantises
+    each call's activations with one scale), so the plan must not depend on
+    whether the second core was free."""
+    if len(rows) < 2 or sum(len(ids) for ids, _, _, _ in rows) < _SPLIT_PIECES:
+        return [list(rows)]
+    halves: tuple[list[_Row], list[_Row]] = ([], [])
+    sizes = [0, 0]
+    for row in sorted(rows, key=lambda row: len(row[0]), reverse=True):
+        lighter = 0 if sizes[0] <= sizes[1] else 1
+        halves[lighter].append(row)
+        sizes[lighter] += len(row[0]) + 2
+    return [half[::-1] for half in halves]
+
+
+class _Lane:
+    """A second thread for the other half of a scan's rows, used only while
+    no other scan runs in this process: an idle machine answers a scan in
+    about half the time, and a busy one (where every core already has a
+    scan) keeps one core per scan. onnxruntime releases the GIL while it
+    computes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._scans = 0
+        self._free = threading.Lock()
+        self._executor: Any = None
+
+    def enter(self) -> None:
+        with self._lock:
+            self._scans += 1
+
+    def leave(self) -> None:
+        with self._lock:
+            self._scans -= 1
+
+    def take(self) -> bool:
+        """The lane, if it is switched on and free and no other scan runs."""
+        if not _parallel or self._scans > 1:
+            return False
+        return self._free.acquire(blocking=False)
+
+    def give(self) -> None:
+        self._free.release()
+
+    def submit(self, call: Callable[..., Any], *args: Any) -> Any:
+        if self._executor is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ner-lane")
+        return self._executor.submit(call, *args)
+
+
+_lane = _Lane()
 
 
 def _batches(lengths: Sequence[int]) -> list[Span]:
