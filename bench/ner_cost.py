@@ -173,14 +173,16 @@ def main() -> None:
         "--one-core", action="store_true", help="never run half a scan on a second thread"
     )
     args = parser.parse_args()
-    if args.one_core:
-        ner._parallel = False
     if not ner.installed():
         sys.exit("the ner extra is not installed: pip install -e '.[ner]'")
     ner_gate.CONTEXT_WORDS, ner_gate.MAX_CONTEXT_CHARS = args.context_words, args.context_chars
     if args.graph == "derived":
         ner.derived_graph(args.cache_dir)  # derived before timing, if it is not there
-    ner.configure(enabled=True, cache_dir=args.cache_dir if args.graph == "derived" else None)
+    ner.configure(
+        enabled=True,
+        cache_dir=args.cache_dir if args.graph == "derived" else None,
+        second_core=not args.one_core,
+    )
     policy = CompiledPolicy(1, default_document())
     decide(policy, CATALOG, [chat_prompt(0)], facts(""))  # load the model
     model = ner.load_model()
