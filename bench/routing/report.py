@@ -55,7 +55,7 @@ def _fmt(value: float | None) -> str:
 # An AUC over fewer easy (or hard) items than this is shown as "-": mcq has
 # 2 easy items of 120 (the small model is at chance on it), and an AUC over
 # 2 easy items says nothing.
-MIN_CLASS = 5
+MIN_CLASS = 3
 
 
 def measured_auc(scores: Sequence[float], labels: Sequence[int]) -> float | None:
