@@ -8,7 +8,7 @@ import hashlib
 from typing import Any
 
 from .generate import generate
-from .label import cached, is_correct, key
+from .label import cache_key, cached, is_correct, trial_label, trials_of
 
 TEST_SHARE = 30  # percent of groups in the test split
 
@@ -26,14 +26,23 @@ def build() -> list[dict[str, Any]]:
     for item in generate():
         row = dict(item)
         if "check" in item:
-            found = answers.get(f"{item['id']}:{key(item)}")
-            if found is None:
-                continue
+            trials = trials_of(item)
+            found = {t["id"]: answers.get(cache_key(t)) for t in trials}
+            texts = {i: f["answer"] for i, f in found.items() if f is not None}
+            if len(texts) < len(trials):
+                continue  # labelled once every trial has its answer
             # Checked again here, so a fixed checker needs no new model run.
-            row["label"] = 0 if is_correct(item["check"], found["answer"]) else 1
-            row["answer"] = found["answer"]
+            right = [is_correct(t["check"], texts[t["id"]]) for t in trials]
+            row["label"] = trial_label(right)
+            row["answer"] = texts[item["id"]]
+            row["trials_right"] = f"{sum(right)}/{len(right)}"
+            check = item["check"]["type"]
             row["label_source"] = (
-                f"empirical: SmolLM2-135M answer checked ({item['check']['type']})"
+                f"empirical: SmolLM2-135M answer checked ({check})"
+                if len(trials) == 1
+                else f"empirical: SmolLM2-135M answers checked ({check}), easy iff right in "
+                f"a majority of {len(trials)} "
+                + ("option rotations" if check == "letter" else "phrasings")
             )
         row["split"] = split_of(str(item.get("group", item["id"])))
         out.append(row)

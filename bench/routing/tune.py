@@ -10,10 +10,8 @@ the features are settled.
 
 from __future__ import annotations
 
-from apps.policy.calibration import auc
-
 from .devset import build
-from .report import _fmt, cross_validated, scores_of
+from .report import _fmt, cross_validated, measured_auc, scores_of
 
 
 def main() -> None:
@@ -24,8 +22,8 @@ def main() -> None:
     for kind in [*sorted({r["kind"] for r in rows}), "all"]:
         part = [r for r in rows if kind in ("all", r["kind"])]
         labels = [r["label"] for r in part]
-        estimator = _fmt(auc([cv[r["id"]] for r in part], labels))
-        length = _fmt(auc([scores_of(r)["length"] for r in part], labels))
+        estimator = _fmt(measured_auc([cv[r["id"]] for r in part], labels))
+        length = _fmt(measured_auc([scores_of(r)["length"] for r in part], labels))
         print(f"| {kind} | {len(part)} | {sum(labels)} | {estimator} | {length} |")
 
 
