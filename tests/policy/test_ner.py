@@ -202,6 +202,30 @@ def test_a_name_past_the_first_window_is_found_once_and_whole(ner_on):
     assert found(text, "PERSON") == ["Mateo Silva"]
 
 
+@pytest.mark.parametrize(
+    ("value", "shaped"),
+    [
+        ("42 Elm Street, Springfield", True),
+        ("Hauptstraße 5, 10115 Berlin", True),
+        ("大阪府川崎市宮前区千塚20丁目21番6号", True),  # no blanks between words
+        ("backup-138.img", False),  # one token
+        ("-51.6599\n7", False),  # a column of numbers
+        ("12 3", False),
+    ],
+)
+def test_an_address_from_the_model_is_shaped_like_one(value, shaped):
+    assert ner._address_shaped(value) is shaped
+
+
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [("t,value", False), ("Jane Doe", True), ("治", True), ("user_1", False), ("O", False)],
+)
+def test_a_person_from_the_model_is_no_lone_letter_or_identifier(text, ok):
+    end = text.index(",") if "," in text else len(text)
+    assert ner._person_ok(text, (0, end)) is ok
+
+
 def _rows(*lengths):
     return sorted(([7] * n, [(0, 1)] * n, 0, n) for n in lengths)
 

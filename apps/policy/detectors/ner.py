@@ -940,11 +940,12 @@ _SURNAME_PREFIX = re.compile(r"(?:Mc|Mac|O'|D'|De|Di|Da|La|Le|Van|Von)[A-Z]")
 
 
 def _person_ok(text: str, span: Span) -> bool:
-    """Not a code identifier: "useState", "user_name", "User.objects", "Lambda(" ."""
+    """Not a code identifier ("useState", "user_name", "User.objects",
+    "Lambda(") or a lone letter ("t" of a CSV header)."""
     start, end = span
     name = text[start:end]
-    if any(ch.isdigit() or ch == "_" for ch in name):
-        return False
+    if any(ch.isdigit() or ch == "_" for ch in name) or (len(name) < 2 and name.isascii()):
+        return False  # no digits, and not a lone Latin letter
     if start > 0 and text[start - 1] in "._$@#/\\<{[":
         return False
     after = text[end : end + 2]
@@ -964,8 +965,18 @@ def _addresses(text: str, tagged: Sequence[tuple[int, int, str]]) -> list[Span]:
             groups[-1] = (groups[-1][0], end, groups[-1][2] | {part})
         else:
             groups.append((start, end, {part}))
-    return [
+    spans = (
         _whole_words(text, start, end)
         for start, end, parts in groups
         if "STREET_NAME" in parts and len(parts) > 1
-    ]
+    )
+    return [span for span in spans if _address_shaped(text[span[0] : span[1]])]
+
+
+def _address_shaped(value: str) -> bool:
+    """Written as an address is: a street has a name, and in the scripts that
+    put blanks between words an address has more than one word; not one token
+    ("backup-138.img") or a column of numbers ("-51.6599\n7")."""
+    if sum(ch.isalpha() for ch in value) < 2:
+        return False
+    return len(value.replace(",", " ").split()) > 1 or not value.isascii()
