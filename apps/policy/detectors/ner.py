@@ -945,7 +945,7 @@ def _person_ok(text: str, span: Span) -> bool:
     start, end = span
     name = text[start:end]
     if any(ch.isdigit() or ch == "_" for ch in name) or (len(name) < 2 and name.isascii()):
-        return False  # no digits, and not a lone Latin letter
+        return False  # no digits, and not a lone ASCII letter
     if start > 0 and text[start - 1] in "._$@#/\\<{[":
         return False
     after = text[end : end + 2]
