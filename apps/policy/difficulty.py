@@ -58,6 +58,8 @@ FEATURE_DESCRIPTIONS: dict[str, str] = {
     "message_length": "Length of the latest message (log scale, 30 to 3,000 characters)",
     "code_length": "Length of the latest message when it asks for code",
     "elementary": "A request for code that names only an elementary operation (sum, square, even…)",
+    "digits": "Digits of the largest number (saturating at 4)",
+    "doubling": "An operation on a number named by one word: double, twice, half, triple…",
     "lexical": "Words and word pairs the model learned (see the terms)",
 }
 FEATURES = tuple(FEATURE_DESCRIPTIONS)
@@ -135,6 +137,13 @@ _ELEMENTARY_WORDS = frozenset(
     "even odd absolute negate reverse reverses reversed uppercase lowercase upper lower "
     "capitalize capitalise concatenate concatenates greet greeting hello maximum minimum "
     "larger smaller bigger celsius fahrenheit area perimeter vowels".split()
+)
+# Operations on one number named by a word ("What is double 5?"): the small
+# model answers as if "double 5" were a term to define, not 5 times 2
+# (docs/routing.md, the estimator's math features).
+_DOUBLING_WORDS = frozenset(
+    "double doubled doubles doubling twice triple tripled triples thrice half halve halved "
+    "halves halving quadruple quarter".split()
 )
 _EXAMPLE = re.compile(r"==|->|=>|e\.g\.|for example|becomes")
 _NAME = re.compile(r"[A-Z][a-z]{2,}")  # no look-behind: four times faster
@@ -310,7 +319,9 @@ def features_of(
     terms = tuple(g for _, g in sorted(found, key=lambda x: -abs(x[0]))[:3])
     length = _message_length(len(raw))
     asks_code = bool(word_set & _CODE_ASK_WORDS)
-    numbers = len(excerpt.encode("ascii", "replace").translate(_DIGITS_BYTES).split())
+    digit_runs = excerpt.encode("ascii", "replace").translate(_DIGITS_BYTES).split()
+    numbers = len(digit_runs)
+    longest = max(map(len, digit_runs), default=0)
     options = len(_OPTION.findall("\n" + excerpt))
     features = {
         "log_tokens": min(1.0, math.log1p(max(estimated_tokens, 0)) / 9.0),
@@ -331,6 +342,8 @@ def features_of(
         "elementary": float(
             asks_code and bool(word_set & _ELEMENTARY_WORDS) and not word_set & _ALGORITHM_WORDS
         ),
+        "digits": _saturate(longest, 4),
+        "doubling": float(numbers > 0 and bool(word_set & _DOUBLING_WORDS)),
         "message_length": length,
         "code_length": length if asks_code else 0.0,
         "lexical": round(lexical, 4),
