@@ -138,6 +138,10 @@ def test_arithmetic_reads_the_size_of_its_numbers_and_operations_named_by_a_word
     assert features("What is 3 + 4?")["digits"] < features("What is 342 + 256?")["digits"]
     assert features("What is 1234567 + 1?")["digits"] == 1.0
     assert features("hi! how are you today?")["digits"] == 0.0
+    # a number in a message that computes nothing is no arithmetic
+    assert features("Thanks, see you at 10!")["digits"] == 0.0
+    assert features("Can you reword this email about order 48213?")["digits"] == 0.0
+    assert features("How many days are in 1234 weeks?")["digits"] == 1.0
     assert features("What is double 5?")["doubling"] == 1.0
     assert features("What is half of 40?")["doubling"] == 1.0
     assert features("What is 5 + 5?")["doubling"] == 0.0
