@@ -145,8 +145,12 @@ _DOUBLING_WORDS = frozenset(
     "double doubled doubles doubling twice triple tripled triples thrice half halve halved "
     "halves halving quadruple quarter".split()
 )
-_ARITHMETIC_WORDS = _OPERATION_WORDS | _DOUBLING_WORDS | frozenset(
-    "plus minus times multiplied divided add subtract multiply divide how many much".split()
+_ARITHMETIC_WORDS = (
+    _OPERATION_WORDS
+    | _DOUBLING_WORDS
+    | frozenset(
+        "plus minus times multiplied divided add subtract multiply divide how many much".split()
+    )
 )
 _ARITHMETIC_SIGNS = ("+", "\u00d7", "\u00f7", "*", "=", "%", " - ", " / ")  # times, divided by
 _EXAMPLE = re.compile(r"==|->|=>|e\.g\.|for example|becomes")
