@@ -58,6 +58,8 @@ FEATURE_DESCRIPTIONS: dict[str, str] = {
     "message_length": "Length of the latest message (log scale, 30 to 3,000 characters)",
     "code_length": "Length of the latest message when it asks for code",
     "elementary": "A request for code that names only an elementary operation (sum, square, even…)",
+    "digits": "Digits of the largest number, in a message that computes (saturating at 4)",
+    "doubling": "An operation on a number named by one word: double, twice, half, triple…",
     "lexical": "Words and word pairs the model learned (see the terms)",
 }
 FEATURES = tuple(FEATURE_DESCRIPTIONS)
@@ -136,6 +138,21 @@ _ELEMENTARY_WORDS = frozenset(
     "capitalize capitalise concatenate concatenates greet greeting hello maximum minimum "
     "larger smaller bigger celsius fahrenheit area perimeter vowels".split()
 )
+# Operations on one number named by a word ("What is double 5?"): the small
+# model answers as if "double 5" were a term to define, not 5 times 2
+# (docs/routing.md, the estimator's math features).
+_DOUBLING_WORDS = frozenset(
+    "double doubled doubles doubling twice triple tripled triples thrice half halve halved "
+    "halves halving quadruple quarter".split()
+)
+_ARITHMETIC_WORDS = (
+    _OPERATION_WORDS
+    | _DOUBLING_WORDS
+    | frozenset(
+        "plus minus times multiplied divided add subtract multiply divide how many much".split()
+    )
+)
+_ARITHMETIC_SIGNS = ("+", "\u00d7", "\u00f7", "*", "=", "%", " - ", " / ")  # times, divided by
 _EXAMPLE = re.compile(r"==|->|=>|e\.g\.|for example|becomes")
 _NAME = re.compile(r"[A-Z][a-z]{2,}")  # no look-behind: four times faster
 _CONSTRAINT_WORDS = frozenset("must should without ensure exactly unless require strict".split())
@@ -310,8 +327,16 @@ def features_of(
     terms = tuple(g for _, g in sorted(found, key=lambda x: -abs(x[0]))[:3])
     length = _message_length(len(raw))
     asks_code = bool(word_set & _CODE_ASK_WORDS)
-    numbers = len(excerpt.encode("ascii", "replace").translate(_DIGITS_BYTES).split())
+    digit_runs = excerpt.encode("ascii", "replace").translate(_DIGITS_BYTES).split()
+    numbers = len(digit_runs)
+    longest = max(map(len, digit_runs), default=0)
     options = len(_OPTION.findall("\n" + excerpt))
+    # A number is something to compute with only where the message computes:
+    # an operation word, "%" or an operator sign, or a question asking how
+    # many or how much ("Thanks, see you at 10!", "order 48213" are not).
+    arithmetic = numbers > 0 and (
+        bool(word_set & _ARITHMETIC_WORDS) or any(sign in excerpt for sign in _ARITHMETIC_SIGNS)
+    )
     features = {
         "log_tokens": min(1.0, math.log1p(max(estimated_tokens, 0)) / 9.0),
         "turns": _saturate(len(texts), 12),
@@ -331,6 +356,8 @@ def features_of(
         "elementary": float(
             asks_code and bool(word_set & _ELEMENTARY_WORDS) and not word_set & _ALGORITHM_WORDS
         ),
+        "digits": _saturate(longest, 4) if arithmetic else 0.0,
+        "doubling": float(numbers > 0 and bool(word_set & _DOUBLING_WORDS)),
         "message_length": length,
         "code_length": length if asks_code else 0.0,
         "lexical": round(lexical, 4),

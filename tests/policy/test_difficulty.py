@@ -134,6 +134,29 @@ def test_coding_tasks_count_their_conditions_examples_and_named_algorithms():
     assert plain["algorithms"] == 0
 
 
+def test_arithmetic_reads_the_size_of_its_numbers_and_operations_named_by_a_word():
+    assert features("What is 3 + 4?")["digits"] < features("What is 342 + 256?")["digits"]
+    assert features("What is 1234567 + 1?")["digits"] == 1.0
+    assert features("hi! how are you today?")["digits"] == 0.0
+    # a number in a message that computes nothing is no arithmetic
+    assert features("Thanks, see you at 10!")["digits"] == 0.0
+    assert features("Can you reword this email about order 48213?")["digits"] == 0.0
+    assert features("How many days are in 1234 weeks?")["digits"] == 1.0
+    assert features("What is double 5?")["doubling"] == 1.0
+    assert features("What is half of 40?")["doubling"] == 1.0
+    assert features("What is 5 + 5?")["doubling"] == 0.0
+    # without a number the word names no operation
+    assert features("Write a double dactyl about the sea.")["doubling"] == 0.0
+    assert features("The bus was late twice today.")["doubling"] == 0.0
+
+
+def test_a_doubling_is_explained_and_scored_above_the_same_sum_in_symbols():
+    doubled, summed = est("What is double 5?"), est("What is 5 + 5?")
+    assert "doubling" in doubled.top(3)
+    assert doubled.score > summed.score
+    assert "digits" in est("What is 342 + 256?").top(3)
+
+
 def test_the_issues_multi_step_coding_request_is_explained_by_its_asks():
     result = est(TASK)
     assert result.features["algorithms"] > 0 and result.features["code_spec"] > 0
