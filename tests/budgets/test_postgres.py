@@ -300,6 +300,8 @@ elif sys.argv[1] == "run":
         finally:
             connection.close()
     threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    print("ready", flush=True)  # both processes start together: a late one
+    sys.stdin.readline()        # would find the headroom past the warning, no lease
     for t in threads: t.start()
     for t in threads: t.join()
     budget_leases_return(idle_seconds=0)  # what the ledger writer's timer does once idle
@@ -330,9 +332,13 @@ def test_leases_hold_the_limit_across_processes_and_charge_every_cost_once(lease
     }
     runs = [
         subprocess.Popen([sys.executable, "-c", LEASES, "run"], cwd=ROOT, env=env,
-                         stdout=subprocess.PIPE, text=True)
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         for _ in range(2)
     ]  # fmt: skip
+    assert [run.stdout.readline().strip() for run in runs] == ["ready", "ready"]
+    for run in runs:  # go: neither has reserved anything before the other is ready
+        run.stdin.write("go\n")
+        run.stdin.flush()
     results = [json.loads(run.communicate(timeout=240)[0].strip().splitlines()[-1]) for run in runs]
     state = json.loads(_last_line([sys.executable, "-c", LEASES, "state"], env))
     assert [r["errors"] for r in results] == [[], []]
