@@ -171,6 +171,15 @@ def words_of(lower: str) -> list[str]:
     return [w for w in trimmed if w]
 
 
+def prose_of(text: str) -> str:
+    """The text without its fenced code blocks: what a message asks is in its
+    prose; code pasted into it is material (its words, numbers and ``==``
+    are not the request's). An unclosed fence runs to the end."""
+    if "```" not in text and "~~~" not in text:
+        return text
+    return "\n".join(text.replace("~~~", "```").split("```")[0::2])
+
+
 def code_lines(text: str) -> int:
     """Lines that look like code (CODE_LINE), in any text."""
     return len(CODE_LINE.findall("\n" + text)) if text else 0
@@ -306,7 +315,7 @@ def features_of(
     vocabulary: Mapping[str, float] = shipped().ngrams if ngrams is None else ngrams
     pairs = shipped().pairs if ngrams is None else pairs_of(ngrams)
     raw = texts[-1] if texts else ""
-    excerpt = raw if len(raw) <= HEAD + TAIL else f"{raw[:HEAD]}\n{raw[-TAIL:]}"
+    excerpt = prose_of(raw if len(raw) <= HEAD + TAIL else f"{raw[:HEAD]}\n{raw[-TAIL:]}")
     last = excerpt.lower()
     words = words_of(last)
     n_words = len(words) or 1

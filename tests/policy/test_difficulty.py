@@ -150,6 +150,21 @@ def test_arithmetic_reads_the_size_of_its_numbers_and_operations_named_by_a_word
     assert features("The bus was late twice today.")["doubling"] == 0.0
 
 
+def test_code_pasted_in_a_fence_is_material_not_what_is_asked():
+    """HumanEval's requests (bench/routing/humaneval.py): the numbers, words
+    and operators of a pasted function are not the request's."""
+    pasted = "Complete this Python function:\n\n```python\ndef f(x):\n    return x * 48213 + 7\n```"
+    found = features(pasted)
+    assert found["has_code"] == 1.0  # the code still counts as code, and as length
+    assert found["message_length"] > features("Complete this Python function:")["message_length"]
+    assert found["numbers"] == found["digits"] == found["operations"] == 0.0
+    assert "return" not in est(pasted).terms
+    # the prose around the fence still counts, and an unclosed fence runs to the end
+    assert features("What is 342 + 256?\n```\nprint(1)\n```")["digits"] > 0
+    assert features("What is 342 + 256?\n```\n1 + 1")["digits"] > 0
+    assert difficulty.prose_of("a ```b``` c ~~~d~~~ e ```f") == "a \n c \n e "
+
+
 def test_a_doubling_is_explained_and_scored_above_the_same_sum_in_symbols():
     doubled, summed = est("What is double 5?"), est("What is 5 + 5?")
     assert "doubling" in doubled.top(3)
