@@ -123,7 +123,7 @@ def label_missing() -> None:
     started = time.monotonic()
     with ANSWERS.open("a") as out:
         for n, problem in enumerate(todo, 1):
-            reply = llm.create_chat_completion(
+            reply: Any = llm.create_chat_completion(
                 messages=[{"role": "user", "content": request(problem)}],
                 temperature=0.0,
                 max_tokens=MAX_TOKENS,
@@ -144,7 +144,7 @@ def label_missing() -> None:
 
 def report() -> str:
     answers = cached()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for problem in problems():
         found = answers.get(f"{problem['task_id']}:{key(problem)}")
         if found is None:

@@ -95,7 +95,10 @@ def cross_validated(rows: list[dict[str, Any]]) -> dict[str, float]:
 
 def _against_length(versus: dict[str, tuple[float | None, float | None]], where: str) -> str:
     """One line, regenerated with the numbers: where the estimator beats length."""
-    ahead, level, behind, unmeasured = [], [], [], []
+    ahead: list[str] = []
+    level: list[str] = []
+    behind: list[str] = []
+    unmeasured: list[str] = []
     for kind, (estimator, length) in versus.items():
         if kind == "all":
             continue
