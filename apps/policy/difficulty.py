@@ -180,6 +180,12 @@ def prose_of(text: str) -> str:
     return "\n".join(text.replace("~~~", "```").split("```")[0::2])
 
 
+def excerpt_of(raw: str) -> str:
+    """What the features of the latest message read: its start and end (a
+    huge message costs no more than ``HEAD + TAIL`` characters), its prose."""
+    return prose_of(raw if len(raw) <= HEAD + TAIL else f"{raw[:HEAD]}\n{raw[-TAIL:]}")
+
+
 def code_lines(text: str) -> int:
     """Lines that look like code (CODE_LINE), in any text."""
     return len(CODE_LINE.findall("\n" + text)) if text else 0
@@ -315,7 +321,7 @@ def features_of(
     vocabulary: Mapping[str, float] = shipped().ngrams if ngrams is None else ngrams
     pairs = shipped().pairs if ngrams is None else pairs_of(ngrams)
     raw = texts[-1] if texts else ""
-    excerpt = prose_of(raw if len(raw) <= HEAD + TAIL else f"{raw[:HEAD]}\n{raw[-TAIL:]}")
+    excerpt = excerpt_of(raw)
     last = excerpt.lower()
     words = words_of(last)
     n_words = len(words) or 1

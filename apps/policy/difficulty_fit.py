@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .difficulty import FEATURES, WEIGHTS_FILE, features_of, ngrams_of, words_of
+from .difficulty import FEATURES, WEIGHTS_FILE, excerpt_of, features_of, ngrams_of, words_of
 
 DENSE = tuple(f for f in FEATURES if f != "lexical")
 # Length terms are monotone: a longer request never scores easier through
@@ -126,7 +126,9 @@ def fit_texts(
 
 
 def _words(text: str) -> list[str]:
-    return words_of(text.lower())
+    """The words whose n-grams the estimator looks up (features_of reads the
+    same excerpt: fenced code and the middle of a huge message left out)."""
+    return words_of(excerpt_of(text).lower())
 
 
 def _tokens(turns: Sequence[str]) -> int:

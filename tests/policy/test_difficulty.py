@@ -209,3 +209,15 @@ def test_lexical_pairs_are_the_joined_word_pairs_in_the_vocabulary(text):
     words = difficulty.words_of(text.lower())
     expected = [(vocabulary[g], g) for g in difficulty.ngrams_of(words) if g in vocabulary]
     assert difficulty.lexical_found(words, vocabulary, difficulty.pairs_of(vocabulary)) == expected
+
+
+def test_the_refit_learns_n_grams_only_from_what_the_estimator_reads():
+    """retrain_difficulty's vocabulary comes from the same excerpt as the
+    features: no n-gram of fenced code, which inference never looks up."""
+    from apps.policy import difficulty_fit
+
+    fenced = "Complete this Python function:\n```python\nfrom typing import List\n```"
+    conversations = [[fenced], [fenced], ["hi there friend"], ["hi there friend"]]
+    model = difficulty_fit.fit_texts(conversations, [1, 1, 0, 0])
+    assert "complete this" in model["ngrams"] or "complete" in model["ngrams"]
+    assert not {g for g in model["ngrams"] if "typing" in g or "import" in g}
