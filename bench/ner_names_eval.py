@@ -77,8 +77,8 @@ def main() -> None:
     data = samples()
     result = {"rules_only": recall(data)}
     if ner.installed():
-        ner.derived_graph(ROOT / "var" / "ner")  # the int8 graph that runs in production
-        ner.configure(enabled=True, cache_dir=ROOT / "var" / "ner")
+        ner.student_graph(ROOT / "var" / "ner")  # the int8 graph that runs in production
+        ner.configure(enabled=True, cache_dir=ROOT / "var" / "ner", student=True)
         result["with_ner"] = recall(data)
     for tier, figures in result.items():
         print(f"{tier}: " + ", ".join(f"{k} recall {v:.3f}" for k, v in figures.items()))

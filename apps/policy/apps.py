@@ -17,6 +17,7 @@ class PolicyConfig(AppConfig):
             enabled=settings.HYBRIDHUB_NER,
             cache_dir=settings.HYBRIDHUB_NER_CACHE_DIR,
             second_core=settings.HYBRIDHUB_NER_SECOND_CORE,
+            student=settings.HYBRIDHUB_NER_STUDENT,
         )
         if settings.HYBRIDHUB_NER and not ner.installed():
             log.warning("HYBRIDHUB_NER=on but the ner extra is not installed: rules only")

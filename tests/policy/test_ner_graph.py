@@ -38,6 +38,7 @@ def fresh_model(monkeypatch):
     """load_model() loads anew, and leaves the process's model as it was."""
     monkeypatch.setattr(ner, "_model", None)
     monkeypatch.setattr(ner, "_model_failed", False)
+    monkeypatch.setattr(ner, "_student", False)  # the six layers' graph: test_ner_student.py
 
 
 def shipped_graph():
@@ -111,7 +112,7 @@ def test_the_first_load_derives_in_the_background_and_switches(
 ):
     calls = []
 
-    def derive_apart(source, directory, *, heads, hidden):  # the child process, faked
+    def derive_apart(source, directory, *, heads, hidden, learner=None):  # the child process, faked
         calls.append((source, directory, heads, hidden))
         return copy_of(derived_dir, directory)
 
@@ -125,7 +126,7 @@ def test_the_first_load_derives_in_the_background_and_switches(
 
 
 def test_a_failed_derivation_keeps_the_shipped_graph(tmp_path, monkeypatch, fresh_model, caplog):
-    def derive_apart(source, directory, *, heads, hidden):
+    def derive_apart(source, directory, *, heads, hidden, learner=None):
         raise ValueError("deriving failed (1): no space left on device")
 
     monkeypatch.setattr(ner_graph, "derive_apart", derive_apart)

