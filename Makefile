@@ -28,6 +28,7 @@ install: $(VENV)/.installed
 run: install .env
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py bootstrap_demo
+	$(PY) manage.py ner_derive --if-enabled
 	@echo "HybridHub on http://$(HOST):$(PORT)/  (admin: /admin/, API: /v1/, docs: /v1/docs)"
 	$(VENV)/bin/uvicorn hybridhub.asgi:application --host $(HOST) --port $(PORT) --timeout-graceful-shutdown 10 $(UVICORN_LIMITS)
 

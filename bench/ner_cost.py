@@ -18,7 +18,7 @@ words and the word pieces the model read. Then two chat requests at once
 history: the cost of the eighth request with and without the cache.
 
 By default the model runs what production runs: the int8 graph of the
-four-layer student (apps/policy/detectors/ner_graph.py, decision 0005, sixth
+three-layer student (apps/policy/detectors/ner_graph.py, decision 0005, sixth
 round), derived into var/ner first if it is not there; ``--graph derived``
 the six layers' int8 graph derived from the shipped one, ``--graph
 shipped`` the 4-bit graph the wheel ships. Wall-clock

@@ -29,6 +29,18 @@ def envfloat(name: str, default: str) -> float:
     return float(os.getenv(name, default))
 
 
+def envswitch(name: str, default: str) -> str:
+    """One of auto, on or off (on and off also as true/false, yes/no, 1/0)."""
+    value = os.getenv(name, default).strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return "on"
+    if value in ("0", "false", "no", "off"):
+        return "off"
+    if value == "auto":
+        return value
+    raise ImproperlyConfigured(f"{name} must be auto, on or off, not {value!r}.")
+
+
 def envlist(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.getenv(name, default).split(",") if item.strip()]
 
@@ -221,8 +233,10 @@ HYBRIDHUB_PRELOAD_LOCAL_MODELS = envbool("HYBRIDHUB_PRELOAD_LOCAL_MODELS", "true
 # Cap on a cloud retry's wait, whatever Retry-After asks for.
 HYBRIDHUB_MAX_RETRY_WAIT_SECONDS = envfloat("HYBRIDHUB_MAX_RETRY_WAIT_SECONDS", "20")
 HYBRIDHUB_RETRY_BASE_SECONDS = envfloat("HYBRIDHUB_RETRY_BASE_SECONDS", "0.5")
-# Names and addresses by an on-prem NER model (needs the "ner" extra): on or off.
-HYBRIDHUB_NER = envbool("HYBRIDHUB_NER", "off")
+# Names and addresses by an on-prem NER model (the "ner" extra, part of `make
+# install`): auto uses it wherever the extra is installed, on also warns at
+# start where it is not, off runs the rule tier alone (decision 0005).
+HYBRIDHUB_NER = envswitch("HYBRIDHUB_NER", "auto")
 # Where the NER model's int8 graph, derived from the shipped one on first load
 # (or by `manage.py ner_derive`), is kept; empty: run the shipped 4-bit graph.
 _ner_cache_dir = os.getenv("HYBRIDHUB_NER_CACHE_DIR", str(BASE_DIR / "var" / "ner"))

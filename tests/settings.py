@@ -15,6 +15,10 @@ os.environ.setdefault("HYBRIDHUB_PROVIDER_ALLOW_LOOPBACK", "true")
 # The shipped NER graph: nothing derived into var/ner by a test run; the tests
 # of the derived graph derive it into a temporary directory.
 os.environ.setdefault("HYBRIDHUB_NER_CACHE_DIR", "")
+# The rule tier, unless a test switches the model on (tests/policy/test_ner.py,
+# and tests/api/test_privacy_spy.py with the default "auto"): the suite's other
+# expectations are the rules', and the model's milliseconds add up over it.
+os.environ.setdefault("HYBRIDHUB_NER", "off")
 
 from hybridhub.settings import *  # noqa: F403
 

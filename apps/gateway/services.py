@@ -61,9 +61,12 @@ from .models import UsageRecord
 
 logger = logging.getLogger(__name__)
 
-# Prompts above this many characters are classified off the event loop, and
-# every prompt is while the NER model is on (about 0.1 s of CPU per KB).
+# Prompts above this many characters are decided on a thread of their own, not
+# in the database hop (_decides_inline).
 _INLINE_DECIDE_CHARS = 32_000
+# While the NER model is on: the longest request whose decision may share the
+# database hop, if the model would read none of it (_decides_inline).
+_INLINE_NER_CHECK_CHARS = 2_000
 
 
 @dataclass(frozen=True)
@@ -319,10 +322,17 @@ async def completion_start(*, caller: Caller, request: ChatRequest) -> Completio
 
 
 def _decides_inline(request: ChatRequest) -> bool:
-    """Short prompts are decided inside the database hop; the NER model costs
-    milliseconds per kilobyte and long prompts many, so those get a thread."""
+    """Short prompts are decided inside the database hop; long prompts cost
+    many milliseconds, and so does the NER model where it reads, so those get
+    a thread. Whether the model would read a short request is its gate's
+    question (a capitalised word that may be a name): about 0.1 ms per
+    kilobyte, less than the hops it saves, and asked again in the decision."""
     chars = sum(len(m.content) for m in request.messages)
-    return chars <= _INLINE_DECIDE_CHARS and not ner.active()
+    if not ner.active():
+        return chars <= _INLINE_DECIDE_CHARS
+    return chars <= _INLINE_NER_CHECK_CHARS and not any(
+        ner.reads(m.content) for m in request.messages
+    )
 
 
 @dataclass

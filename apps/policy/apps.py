@@ -13,13 +13,16 @@ class PolicyConfig(AppConfig):
     def ready(self) -> None:
         from .detectors import ner
 
+        # auto: the model wherever the ner extra is installed (make install
+        # installs it); a deployment without it runs the rule tier quietly.
+        mode = settings.HYBRIDHUB_NER
         ner.configure(
-            enabled=settings.HYBRIDHUB_NER,
+            enabled=mode == "on" or (mode == "auto" and ner.installed()),
             cache_dir=settings.HYBRIDHUB_NER_CACHE_DIR,
             second_core=settings.HYBRIDHUB_NER_SECOND_CORE,
             student=settings.HYBRIDHUB_NER_STUDENT,
         )
-        if settings.HYBRIDHUB_NER and not ner.installed():
+        if mode == "on" and not ner.installed():
             log.warning("HYBRIDHUB_NER=on but the ner extra is not installed: rules only")
         # Load the secret rules now (detect-secrets' plugins, ours, and the
         # files in HYBRIDHUB_SECRET_RULES): the first prompt does not wait for

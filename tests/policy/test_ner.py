@@ -13,7 +13,7 @@ import pytest
 from apps.gateway import services as gateway_services
 from apps.policy.classification import Classifier
 from apps.policy.detectors import ner
-from tests.conftest import make_local_model
+from tests.conftest import make_cloud_model, make_local_model
 
 needs_model = pytest.mark.skipif(not ner.installed(), reason="needs the ner extra")
 
@@ -362,11 +362,11 @@ def decide_threads(monkeypatch):
     return seen
 
 
-def ask(hub, member, tiny_gguf):
+def ask(hub, member, tiny_gguf, content="Say hi to Aisha Bello"):
     make_local_model(tiny_gguf, name="tiny")
     client = openai.OpenAI(base_url=hub.api, api_key=member.key, max_retries=0, timeout=30)
     client.chat.completions.create(
-        model="tiny", messages=[{"role": "user", "content": "Say hi to Aisha Bello"}], max_tokens=2
+        model="tiny", messages=[{"role": "user", "content": content}], max_tokens=2
     )
 
 
@@ -376,6 +376,29 @@ def test_the_gateway_decides_off_the_event_loop_while_ner_is_on(
     monkeypatch.setattr(ner, "active", lambda: True)
     ask(hub, member, tiny_gguf)
     assert decide_threads == ["own thread"]  # never holding the shared database hop
+
+
+def test_a_short_prompt_the_model_would_not_read_shares_the_database_hop_while_ner_is_on(
+    hub, member, tiny_gguf, decide_threads, monkeypatch
+):
+    """No word that may be a name: the decision costs what the rule tier
+    costs, so it keeps the request's one thread hop."""
+    monkeypatch.setattr(ner, "active", lambda: True)
+    ask(hub, member, tiny_gguf, "Summarise the release notes in three bullet points.")
+    assert decide_threads == ["database hop"]
+
+
+def test_a_longer_prompt_gets_its_own_thread_while_ner_is_on(
+    hub, member, cloud, decide_threads, monkeypatch
+):
+    """Past a couple of kilobytes, asking the gate first would cost what the
+    hop saves: the decision gets a thread, names or not."""
+    monkeypatch.setattr(ner, "active", lambda: True)
+    make_cloud_model(cloud.url)  # the tiny local model's window is too small for it
+    client = openai.OpenAI(base_url=hub.api, api_key=member.key, max_retries=0, timeout=30)
+    long = [{"role": "user", "content": "summarise the release notes. " * 80}]
+    client.chat.completions.create(model="cloud-mini", messages=long, max_tokens=2)
+    assert decide_threads == ["own thread"]
 
 
 def test_a_short_prompt_is_decided_in_the_database_hop_while_ner_is_off(
@@ -391,12 +414,55 @@ def test_the_setting_switches_the_model_tier(settings, monkeypatch):
     from django.apps import apps
 
     monkeypatch.setattr(ner, "_enabled", False)  # restored afterwards
-    settings.HYBRIDHUB_NER = True
+    settings.HYBRIDHUB_NER = "on"
     apps.get_app_config("policy").ready()
     assert ner._enabled
-    settings.HYBRIDHUB_NER = False
+    settings.HYBRIDHUB_NER = "off"
     apps.get_app_config("policy").ready()
     assert not ner._enabled
+
+
+@pytest.mark.parametrize("installed", [True, False])
+def test_auto_the_default_uses_the_model_wherever_the_extra_is_installed(
+    settings, monkeypatch, caplog, installed
+):
+    from django.apps import apps
+
+    monkeypatch.setattr(ner, "_enabled", not installed)  # restored afterwards
+    monkeypatch.setattr(ner, "installed", lambda: installed)
+    settings.HYBRIDHUB_NER = "auto"
+    with caplog.at_level(logging.WARNING):
+        apps.get_app_config("policy").ready()
+    assert ner._enabled is installed
+    assert "not installed" not in caplog.text  # quietly the rule tier without the extra
+    settings.HYBRIDHUB_NER = "on"
+    with caplog.at_level(logging.WARNING):
+        apps.get_app_config("policy").ready()
+    assert ("not installed" in caplog.text) is not installed
+
+
+@pytest.mark.parametrize(
+    ("written", "mode"),
+    [(None, "auto"), ("AUTO", "auto"), ("true", "on"), ("1", "on"), ("no", "off"), ("off", "off")],
+)
+def test_the_setting_reads_auto_on_or_off(monkeypatch, written, mode):
+    from hybridhub.settings import envswitch
+
+    if written is None:
+        monkeypatch.delenv("HYBRIDHUB_NER", raising=False)
+    else:
+        monkeypatch.setenv("HYBRIDHUB_NER", written)
+    assert envswitch("HYBRIDHUB_NER", "auto") == mode
+
+
+def test_a_misspelt_setting_stops_the_start(monkeypatch):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from hybridhub.settings import envswitch
+
+    monkeypatch.setenv("HYBRIDHUB_NER", "onn")
+    with pytest.raises(ImproperlyConfigured, match="auto, on or off"):
+        envswitch("HYBRIDHUB_NER", "auto")
 
 
 def test_the_setting_keeps_scans_to_one_core(settings, monkeypatch):

