@@ -27,6 +27,7 @@ from apps.policy import change_requests as requests
 from apps.policy import edits
 from apps.policy.classification import DETECTOR_DESCRIPTIONS, DETECTOR_PACKS
 from apps.policy.complexity import FEATURE_DESCRIPTIONS
+from apps.policy.detectors import ner
 from apps.policy.document import SELECTORS, CustomDetectorPolicy, PolicyDocument, RulePolicy
 from apps.policy.models import PolicyAuditEntry, PolicyChangeRequest, PolicyVersion
 from apps.policy.services import (
@@ -102,6 +103,10 @@ def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
             for rule in doc["rules"]
         ],
         "detector_descriptions": DETECTOR_DESCRIPTIONS,
+        # Whether names and streets in running text are found (the NER
+        # model), or only after cue words: a deployment setting, shown where
+        # the person and address detectors are switched.
+        "ner_model": ner.active(),
         "feature_descriptions": FEATURE_DESCRIPTIONS,
         "selectors": SELECTORS,
         "models": sorted(catalog_load().models),

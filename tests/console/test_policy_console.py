@@ -9,6 +9,7 @@ from apps.accounts.models import Membership
 from apps.gateway.models import UsageRecord
 from apps.policy.classification import DETECTOR_PACKS
 from apps.policy.complexity import DEFAULT_WEIGHTS
+from apps.policy.detectors import ner
 from apps.policy.models import PolicyAuditEntry, PolicyVersion
 from apps.policy.services import policy_published_get, policy_working_get
 
@@ -45,6 +46,17 @@ def test_org_admin_sees_every_section(org_admin):
     ):
         assert heading in page
     assert "Live: <strong>v1</strong>" in page
+
+
+@pytest.mark.parametrize("active", [True, False])
+def test_the_detectors_say_whether_names_in_running_text_are_found(org_admin, monkeypatch, active):
+    """The NER model is a deployment setting, not a policy one: the admin who
+    switches the person and address detectors sees which of them runs."""
+    monkeypatch.setattr(ner, "active", lambda: active)
+    page = org_admin.get("/policy/").content.decode()
+    assert ('id="ner-status"' in page) and (("NER model is off" in page) is not active)
+    response = org_admin.post("/policy/detectors/packs/uk/", **HX)  # the section alone
+    assert ("found by the on-prem NER model" in response.content.decode()) is active
 
 
 def test_adding_a_rule_answers_with_the_section_and_starts_a_draft(org_admin, team):

@@ -3,7 +3,7 @@
 The model costs about 0.12 ms of CPU per word piece (the six layers' derived
 int8 graph; the student that runs by default about 40 % less, the shipped
 graph twice as much), so reading a whole 4 KB prompt (about 900 pieces)
-takes 60–110 ms of CPU. Names in
+takes 60 to 110 ms of CPU. Names in
 running text are nearly always capitalised, so the model only reads short
 windows around *candidate* words — a capital letter where a sentence does
 not force one, or a word that is no common sentence opener where it does —
