@@ -169,7 +169,8 @@ def decision_times(
     split's texts (positives and negatives, in a seeded order)."""
     texts = [r.text for r in records]
     random.Random(0).shuffle(texts)
-    prompts, current, cursor = [], "", 0
+    prompts: list[str] = []
+    current, cursor = "", 0
     while len(prompts) < count and texts:
         current += texts[cursor % len(texts)] + "\n\n"
         cursor += 1
@@ -227,8 +228,8 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     summary = report["summary"]
     for category, tally in summary["categories"].items():
-        target = _target(category)
-        lines.append(_tally_row(category, tally, f"≥ {target:.2f}" if target else "-"))
+        least = _target(category)
+        lines.append(_tally_row(category, tally, f"≥ {least:.2f}" if least else "-"))
     lines.append(
         _tally_row("**structured (all but person, address, org)**", summary["structured"], "≥ 0.99")
     )
@@ -375,10 +376,8 @@ def main() -> None:
 
         student = args.ner_graph == "student"
         cache_dir = ROOT / "var" / "ner" if args.ner_graph in ("student", "derived") else None
-        if student:
-            ner.student_graph(cache_dir)
-        elif cache_dir is not None:
-            ner.derived_graph(cache_dir)
+        if cache_dir is not None:
+            (ner.student_graph if student else ner.derived_graph)(cache_dir)
         ner.configure(enabled=True, cache_dir=cache_dir, student=student)
         model = ner.load_model()
         if model and args.ner_graph not in ("student", "derived", "shipped"):
