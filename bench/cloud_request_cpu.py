@@ -16,6 +16,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -24,7 +25,7 @@ import openai
 
 from tests.support.openai_mock import MockCloud, ServerThread
 
-BODY = {
+BODY: dict[str, Any] = {
     "model": "mock-1",
     "messages": [
         {"role": "system", "content": "Be brief."},
@@ -43,10 +44,12 @@ async def typed(client: openai.AsyncOpenAI) -> None:
 
 
 async def plain(client: openai.AsyncOpenAI) -> None:
-    response = await client.post(
+    # cast_to=httpx2.Response: the SDK hands back the raw response, unparsed
+    # (its stubs type the call by stream_cls).
+    response = cast(httpx2.Response, await client.post(
         "/chat/completions", body=BODY, cast_to=httpx2.Response, stream=True,
         stream_cls=openai.AsyncStream,
-    )  # fmt: skip
+    ))  # fmt: skip
     try:
         json.loads(await response.aread())
     finally:

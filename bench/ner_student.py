@@ -306,7 +306,8 @@ def train(args: argparse.Namespace) -> None:
         print(f"epoch {epoch + 1}: loss {np.mean(losses):.4f}, held-out agreement "
               f"{held_agreement(student)}", flush=True)  # fmt: skip
     OUT.mkdir(parents=True, exist_ok=True)
-    np.savez(OUT / args.out, **{k: np.asarray(w) for k, w in student.items()})
+    arrays: dict[str, Any] = {k: np.asarray(w) for k, w in student.items()}
+    np.savez(OUT / args.out, **arrays)
     print(f"written {OUT / args.out}")
 
 

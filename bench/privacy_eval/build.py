@@ -142,7 +142,7 @@ class Context:
 
     def __init__(self, rng: random.Random, fake: Faker, locale: str) -> None:
         self.rng, self.fake, self.locale = rng, fake, locale
-        self.cache: dict[str, tuple[str, str, str | None]] = {}
+        self.cache: dict[str, tuple[str, str | None, str]] = {}
         first, last = fake.first_name(), fake.last_name()
         self.first, self.last = first, last
         self.full = f"{last} {first}" if locale == "ja_JP" else f"{first} {last}"
