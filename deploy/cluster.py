@@ -64,6 +64,8 @@ def main() -> None:
         print(f"DATABASE_URL={env['DATABASE_URL']}\nREDIS_URL={env['REDIS_URL']}")
         _manage(env, "migrate", "--noinput")
         _manage(env, "bootstrap_demo")
+        # Once, before the workers: each would otherwise derive them itself.
+        _manage(env, "ner_derive", "--if-enabled")
         missing = server_missing()
         if not options.no_model_server and missing is None:
             env["HYBRIDHUB_PROVIDER_ALLOW_LOOPBACK"] = "true"  # the model server is on loopback
