@@ -174,6 +174,10 @@ CONTEXT = [
     ("bearer, symbols", 'curl -H "Authorization: Bearer {}" https://x', "Shadow68#"),
     ("quoted, percent", 'Client(redis_password="{}")', "%0TmT&5+Tkh*bb"),
     ("letters only, generated", "ARG SUMOLOGIC_ACCESSID={}", "sukdRFpMukJglJ"),
+    ("ado.net, ampersand", "Server=db;User ID=sa;Password={};Encrypt=True;", "Pa55&w0rd!xQ"),
+    ("yaml, ampersand", "stringData:\n  postgres-password: {}\n", "^Zt9&Lm4Qp"),
+    ("env, ampersand", "DB_PASSWORD={} make migrate", "k3&Rt9!pQ"),
+    ("bearer, leading dash", "Authorization: Bearer {}", "-9fQ2x^Lm7$Rt0pWq"),
 ]  # fmt: skip
 
 
@@ -365,7 +369,8 @@ ADVERSARIAL = [
     "\n", " ", "1", ".", "=", "a", "key=", "password=", "Bearer ", "-", "--password ",
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", "://a:", "sk-", "ey",
     "-----BEGIN PRIVATE KEY-----\n", "\ud800", "curl -u a:b ", "mysql -p", "a:b@",
-    "q~", "eyJ", "dd_api_key=", "AC", "xoxb-1-", "glpat-", "aws_key='",
+    "q~", "eyJ", "dd_api_key=", "AC", "xoxb-1-", "glpat-", "aws_key='", "password=a&",
+    "Bearer -",
 ]  # fmt: skip
 
 

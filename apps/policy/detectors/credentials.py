@@ -690,8 +690,8 @@ def _context_spans(encoded: _Bytes, present: frozenset[str]) -> Iterator[Span]:
         yield from _group_spans(_CLI_SHORT, encoded, PASSWORD)
     if "auth" in present:
         yield from _group_spans(_AUTH_HEADER, encoded, SECRET)
-    if b"earer" in encoded.lower:
-        yield from _group_spans(_BEARER, encoded, WEAK)
+    if b"earer" in encoded.lower:  # a bearer token is never a flag: "-" may start one
+        yield from _group_spans(_BEARER, encoded, WEAK, dash_ok=True)
     if b"://" in encoded.data:
         yield from _url_passwords(encoded)
 
@@ -738,6 +738,11 @@ def _value_span(
     remembers values already judged in this text."""
     group = match.lastindex or 0
     start, end = match.span(group)
+    if group == 4 and encoded.data[end : end + 1] == b"&" and not _in_query(encoded.data, match):
+        # "Password=vyXo&VbB=p;"; at most MAX_VALUE more, so that a run of
+        # "password=a&password=a&…" stays linear.
+        rest = _UNQUOTED_REST.match(encoded.data, end, end + MAX_VALUE)
+        end = rest.end() if rest else end
     if group == 4:  # an escaped line break ends an unquoted value ("A=x\\nB=y" in JSON)
         breaks = [
             i
@@ -751,9 +756,25 @@ def _value_span(
     return (start, end) if verdicts[key] else None
 
 
-def _value_ok(value: str, tier: int, *, quoted: bool) -> bool:
+# An unquoted value runs on through "&" where no URL query surrounds it (an
+# ADO.NET or YAML password may hold one): to a blank, a quote or a separator.
+_UNQUOTED_REST = re.compile(rb"[^\s\"'`,;<>|)\]}]*")
+
+
+def _in_query(data: bytes, match: Any) -> bool:
+    """Whether the assignment's name follows "?" or "&" (a URL's query, where
+    "&" ends the value)."""
+    start, floor = match.start(), max(0, match.start() - 64)
+    while start > floor and data[start - 1] in _NAME_CHARS:
+        start -= 1
+    return data[start - 1 : start] in (b"?", b"&")
+
+
+def _value_ok(value: str, tier: int, *, quoted: bool, dash_ok: bool = False) -> bool:
     value = value.strip()
-    if not 4 <= len(value) <= MAX_VALUE or value.startswith(_NOT_VALUE_START):
+    if not 4 <= len(value) <= MAX_VALUE:
+        return False
+    if value.startswith(_NOT_VALUE_START) and not (dash_ok and value[:1] == "-"):
         return False  # --next-flag, PWD=/app (a path)
     if _placeholder(value):
         return False  # ${VAR}, <your-key>, ****
@@ -812,14 +833,18 @@ def _cli_flags(encoded: _Bytes) -> Iterator[Span]:
             yield found
 
 
-def _group_spans(pattern: Any, encoded: _Bytes, tier: int) -> Iterator[Span]:
+def _group_spans(
+    pattern: Any, encoded: _Bytes, tier: int, *, dash_ok: bool = False
+) -> Iterator[Span]:
     """The first matched group of each match, if it is a plausible value."""
     verdicts: dict[bytes, bool] = {}
     for match in pattern.finditer(encoded.data):
         start, end = match.span(match.lastindex or 0)
         value = encoded.data[start:end]
         if value not in verdicts:
-            verdicts[value] = _value_ok(encoded.value(start, end), tier, quoted=True)
+            verdicts[value] = _value_ok(
+                encoded.value(start, end), tier, quoted=True, dash_ok=dash_ok
+            )
         if verdicts[value]:
             yield start, end
 
