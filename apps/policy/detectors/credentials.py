@@ -713,11 +713,9 @@ def _assignments(encoded: _Bytes) -> Iterator[Span]:
 def _name_tier(data: bytes, cue_start: int) -> int | None:
     """How strong the name ending at the cue is, or None if it is no
     credential name (a primary key, a pagination token, a monkey)."""
-    start, end, floor = cue_start, cue_start, max(0, cue_start - 64)
+    start, end = _name_start(data, cue_start), cue_start
     while end < len(data) and data[end] in _NAME_CHARS:
         end += 1
-    while start > floor and data[start - 1] in _NAME_CHARS:
-        start -= 1
     name = data[start:end].decode("utf-8", "replace").lower().translate(_NAME_STRIP)
     if name.endswith(_NOT_CREDENTIAL_NAMES):
         return None
@@ -726,6 +724,14 @@ def _name_tier(data: bytes, cue_start: int) -> int | None:
     if name.endswith(_PASSWORD_WORDS):
         return PASSWORD
     return SECRET if any(word in name for word in _SECRET_WORDS) else WEAK
+
+
+def _name_start(data: bytes, cue_start: int) -> int:
+    """Where the name holding the cue starts (at most 64 bytes before it)."""
+    start, floor = cue_start, max(0, cue_start - 64)
+    while start > floor and data[start - 1] in _NAME_CHARS:
+        start -= 1
+    return start
 
 
 _NAME_STRIP = str.maketrans("", "", "_.-$@\"'")
@@ -738,12 +744,13 @@ def _value_span(
     remembers values already judged in this text."""
     group = match.lastindex or 0
     start, end = match.span(group)
-    if group == 4 and encoded.data[end : end + 1] == b"&" and not _in_query(encoded.data, match):
-        # "Password=vyXo&VbB=p;"; at most MAX_VALUE more, so that a run of
-        # "password=a&password=a&…" stays linear.
-        rest = _UNQUOTED_REST.match(encoded.data, end, end + MAX_VALUE)
-        end = rest.end() if rest else end
-    if group == 4:  # an escaped line break ends an unquoted value ("A=x\\nB=y" in JSON)
+    if group == 4:
+        if encoded.data[end : end + 1] == b"&" and not _in_query(encoded.data, match.start()):
+            # "Password=vyXo&VbB=p;"; at most MAX_VALUE more, so that a run of
+            # "password=a&password=a&…" stays linear.
+            rest = _UNQUOTED_REST.match(encoded.data, end, end + MAX_VALUE)
+            end = rest.end() if rest else end
+        # An escaped line break ends an unquoted value ("A=x\\nB=y" in JSON).
         breaks = [
             i
             for i in (encoded.data.find(b"\\n", start, end), encoded.data.find(b"\\r", start, end))
@@ -761,12 +768,10 @@ def _value_span(
 _UNQUOTED_REST = re.compile(rb"[^\s\"'`,;<>|)\]}]*")
 
 
-def _in_query(data: bytes, match: Any) -> bool:
+def _in_query(data: bytes, cue_start: int) -> bool:
     """Whether the assignment's name follows "?" or "&" (a URL's query, where
     "&" ends the value)."""
-    start, floor = match.start(), max(0, match.start() - 64)
-    while start > floor and data[start - 1] in _NAME_CHARS:
-        start -= 1
+    start = _name_start(data, cue_start)
     return data[start - 1 : start] in (b"?", b"&")
 
 
