@@ -22,11 +22,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.views.decorators.http import require_POST
 
+from apps.policy.capability import TIERS, tier_of
+from apps.providers.catalog import model_spec
 from apps.providers.connection import provider_connection_test
 from apps.providers.discovery import RUNTIME_NAMES, model_files_discover
 from apps.providers.guards import provider_key_read
 from apps.providers.models import LanguageModel, Provider
 from apps.providers.services import provider_change_record, provider_values
+from apps.providers.specs import capabilities
 
 from .views import _org_admin_only, console_access
 
@@ -64,7 +67,8 @@ class ModelForm(forms.ModelForm):
     class Meta:
         model = LanguageModel
         fields = [
-            "provider", "name", "upstream_id", "context_window", "tier", "enabled",
+            "provider", "name", "upstream_id", "context_window", "tier",
+            "can_call_tools", "can_structured_output", "enabled",
             "model_file", "model_type", "chat_template", "threads", "gpu_layers",
         ]  # fmt: skip
 
@@ -88,6 +92,15 @@ def dollars(micros: int) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+def _can(model: LanguageModel) -> dict[str, str]:
+    """The tier routing uses (and whether an admin set it or it follows from
+    what the model is) and what the model can do, as routing sees them."""
+    spec = model_spec(model)
+    tier = tier_of(spec)
+    how = "set" if model.tier else "from what it is"
+    return {"tier": f"{tier} {TIERS[tier]} ({how})", **capabilities(spec)}
+
+
 def _key_state(provider: Provider) -> str:
     """'set', 'unset', 'refused' or '' (no key needed); never the value."""
     if not provider.api_key_env:
@@ -101,12 +114,13 @@ def _key_state(provider: Provider) -> str:
 @console_access
 def models_page(request: HttpRequest) -> HttpResponse:
     _org_admin_only(request)
-    providers = list(Provider.objects.prefetch_related("models"))
+    providers = list(Provider.objects.prefetch_related("models", "models__teams"))
     for provider in providers:
         provider.key_state = _key_state(provider)  # type: ignore[attr-defined]
         for model in provider.models.all():
             model.input_usd = dollars(model.input_price_per_mtok)  # type: ignore[attr-defined]
             model.output_usd = dollars(model.output_price_per_mtok)  # type: ignore[attr-defined]
+            model.can = _can(model)  # type: ignore[attr-defined]
     local = {p.kind: p for p in providers if p.in_process and p.enabled}
     discovered = [
         {"file": f, "runtimes": [RUNTIME_NAMES[r] for r in f.runtimes],

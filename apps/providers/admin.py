@@ -67,6 +67,7 @@ class LanguageModelAdmin(admin.ModelAdmin):
         "name",
         "provider",
         "context_window",
+        "tier",
         "input_price_per_mtok",
         "output_price_per_mtok",
         "enabled",
@@ -77,6 +78,7 @@ class LanguageModelAdmin(admin.ModelAdmin):
     inlines = [FallbackInline]
     fieldsets = [
         (None, {"fields": ["provider", "name", "upstream_id", "context_window", "enabled"]}),
+        ("What it can do", {"fields": ["tier", "can_call_tools", "can_structured_output"]}),
         (
             "Prices (micro-dollars per million tokens)",
             {"fields": ["input_price_per_mtok", "output_price_per_mtok"]},

@@ -37,7 +37,8 @@ def _provider_spec(p: Provider) -> ProviderSpec:
     )
 
 
-def _model_spec(m: LanguageModel, fallbacks: tuple[str, ...]) -> ModelSpec:
+def model_spec(m: LanguageModel, fallbacks: tuple[str, ...] = ()) -> ModelSpec:
+    """A model row as routing sees it (its provider and teams read from the row)."""
     provider = _provider_spec(m.provider)
     local = None
     if provider.in_process:
@@ -65,6 +66,14 @@ def _model_spec(m: LanguageModel, fallbacks: tuple[str, ...]) -> ModelSpec:
         local=local,
         version=f"{m.updated_at.isoformat()}/{provider.version}",
         tier=m.tier,
+        unable=frozenset(
+            name
+            for name, able in (
+                ("tools", m.can_call_tools),
+                ("structured_output", m.can_structured_output),
+            )
+            if not able
+        ),
     )
 
 
@@ -79,7 +88,7 @@ def catalog_load() -> Catalog:
     for link in ModelFallback.objects.order_by("model_id", "position", "pk"):
         if link.fallback_id in enabled:
             fallbacks.setdefault(link.model_id, []).append(enabled[link.fallback_id])
-    models = {m.name: _model_spec(m, tuple(fallbacks.get(m.pk, ()))) for m in rows}
+    models = {m.name: model_spec(m, tuple(fallbacks.get(m.pk, ()))) for m in rows}
     return Catalog(models=models, loaded_at=time.monotonic())
 
 

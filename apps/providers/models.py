@@ -123,6 +123,19 @@ class LanguageModel(models.Model):
         choices=[(0, "By what the model is"), (1, "1 small"), (2, "2 mid-size"), (3, "3 frontier")],
         help_text="Capability tier @capable routes by (docs/routing.md).",
     )
+    # What the model can do, as far as its runtime allows (specs.unsupported_features):
+    # untick what this model cannot do although its server forwards the field
+    # (an on-prem vLLM model without a tool parser, a vendor model without JSON mode).
+    can_call_tools = models.BooleanField(
+        "tools (function calling)",
+        default=True,
+        help_text="Untick if this model cannot call tools: requests with tools then go elsewhere.",
+    )
+    can_structured_output = models.BooleanField(
+        "structured output (response_format)",
+        default=True,
+        help_text="Untick if this model cannot keep to a JSON schema or JSON mode.",
+    )
     teams = models.ManyToManyField(
         Team, blank=True, related_name="models", help_text="Empty: every team may use it."
     )

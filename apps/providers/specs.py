@@ -29,6 +29,14 @@ _LOCAL_FEATURES: dict[str, frozenset[str]] = {
     ),
 }
 
+# What an admin can say a model cannot do (LanguageModel.can_call_tools,
+# can_structured_output), with the request fields each covers: the runtime's
+# kind says what a server forwards, not what the model behind it can do.
+CAPABILITIES: dict[str, frozenset[str]] = {
+    "tools": frozenset({"tools", "tool_choice", "parallel_tool_calls"}),
+    "structured_output": frozenset({"response_format"}),
+}
+
 
 @dataclass(frozen=True)
 class ProviderSpec:
@@ -86,6 +94,7 @@ class ModelSpec:
     local: LocalSpec | None
     version: str
     tier: int = 0  # capability tier 1-3; 0: from what the model is (policy.capability)
+    unable: frozenset[str] = frozenset()  # CAPABILITIES an admin said it lacks
 
     def allowed_for(self, team_id: int | None) -> bool:
         return not self.team_ids or team_id in self.team_ids
@@ -98,9 +107,26 @@ class ModelSpec:
 
 
 def unsupported_features(model: ModelSpec, features: frozenset[str]) -> frozenset[str]:
-    """The request fields in ``features`` that ``model``'s runtime cannot honour."""
+    """The request fields in ``features`` that ``model`` cannot honour: its
+    runtime does not, or an admin said the model cannot (``unable``)."""
+    lacking: frozenset[str] = frozenset()
+    for name in model.unable:
+        lacking |= CAPABILITIES[name] & features
     supported = _LOCAL_FEATURES.get(model.provider.kind)
-    return frozenset() if supported is None else features - supported
+    return lacking if supported is None else lacking | (features - supported)
+
+
+def capabilities(model: ModelSpec) -> dict[str, str]:
+    """For each of CAPABILITIES: "yes", "no" (an admin said so) or "not in
+    this runtime" (its kind cannot, whatever the model): what the console shows."""
+    supported = _LOCAL_FEATURES.get(model.provider.kind)
+    out = {}
+    for name, fields in CAPABILITIES.items():
+        if supported is not None and not fields <= supported:
+            out[name] = "not in this runtime"
+        else:
+            out[name] = "no" if name in model.unable else "yes"
+    return out
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import openai
 import pytest
 
 from apps.gateway.models import UsageRecord
-from tests.conftest import make_local_model
+from tests.conftest import make_cloud_model, make_local_model
 
 WEATHER = {
     "type": "function",
@@ -170,6 +170,24 @@ def test_a_local_model_that_cannot_call_tools_hands_over_where_policy_allows(cli
         )  # fmt: skip
     assert (error.value.body["code"], error.value.body["param"]) == ("model_not_available", "model")
     assert "cannot do tools" in error.value.body["message"]
+
+
+def test_a_model_an_admin_says_cannot_call_tools_hands_them_over(client, hub, cloud):
+    """Its server forwards every field; the admin knows this model cannot
+    call tools or keep to a schema (LanguageModel.can_call_tools…)."""
+    make_cloud_model(cloud.url, name="plain", can_call_tools=False, can_structured_output=False)
+    make_cloud_model(cloud.url)
+    json_mode = {"response_format": {"type": "json_object"}}
+    for extra, field in [({"tools": [WEATHER]}, "tools"), (json_mode, "response_format")]:
+        raw = client.chat.completions.with_raw_response.create(model="plain", messages=ASK, **extra)
+        assert raw.headers["x-hybridhub-route"] == "cloud:cloud-mini"
+        assert cloud.requests[-1]["model"] == "up-cloud-mini" and field in cloud.requests[-1]
+        reasons = raw.parse().model_extra["hybridhub"]["reasons"]
+        assert f"requested plain not used: cannot do {field}" in reasons
+    # Without them, it answers as asked.
+    raw = client.chat.completions.with_raw_response.create(model="plain", messages=ASK)
+    assert raw.headers["x-hybridhub-route"] == "cloud:plain"
+    assert not any(r["model"] == "up-plain" and "tools" in r for r in cloud.requests)
 
 
 def test_no_model_for_a_feature_says_which_field(client, hub, tiny_gguf):

@@ -123,6 +123,34 @@ def test_saving_a_model_refreshes_the_catalogue(admin_client, cloud):
     assert catalog_load().models["cloud-mini"].context_window == 1000
 
 
+def test_page_shows_each_models_tier_and_what_it_can_do(admin_client, cloud, tiny_gguf):
+    from apps.providers.catalog import catalog_load
+
+    make_cloud_model(cloud.url)
+    make_local_model(tiny_gguf, name="tiny-135M")
+    model = make_cloud_model(cloud.url, name="plain", tier=2)
+    data = {"provider": model.provider.pk, "name": "plain", "upstream_id": "up-plain",
+            "context_window": "8000", "tier": "2", "can_call_tools": "on", "enabled": "on",
+            "model_type": "llama", "chat_template": "chatml", "threads": "0", "gpu_layers": "0",
+            "input_price": "0.1", "output_price": "0.1"}  # fmt: skip
+    # An unticked box is absent from the POST: this model cannot keep to a schema.
+    assert admin_client.post(f"/policy/models/{model.pk}/", data).status_code == 302
+    assert catalog_load().models["plain"].unable == {"structured_output"}
+
+    page = admin_client.get("/policy/models/").content.decode()
+
+    def row(name: str) -> list[str]:
+        html = page.split(f">{name}</a></td>", 1)[1].split("</tr>", 1)[0]
+        return [cell.split("</td>", 1)[0] for cell in html.split("<td>")[1:]]
+
+    # upstream id or file, context, tier, tools, structured output
+    assert row("cloud-mini")[2:5] == ["3 frontier (from what it is)", "yes", "yes"]
+    assert row("plain")[2:5] == ["2 mid-size (set)", "yes", "no"]
+    assert row("tiny-135M")[2:5] == [
+        "1 small (from what it is)", "not in this runtime", "not in this runtime"
+    ]  # fmt: skip
+
+
 def test_connection_ok_and_failure_in_words(admin_client, cloud, caplog):
     caplog.set_level(logging.DEBUG)
     vendor = make_cloud_model(cloud.url).provider

@@ -84,6 +84,22 @@ def test_features_are_a_function_of_the_runtime(local_model, cloud_model):
     assert unsupported_features(catalog.get("cloud-mini"), wanted) == frozenset()
 
 
+def test_an_admin_says_what_a_model_behind_a_server_cannot_do(cloud_model):
+    from apps.providers.catalog import catalog_load
+
+    wanted = GenerationParams(
+        tools=(Tool("f"),), tool_choice='"auto"', response_format='{"type": "json_object"}', seed=1
+    ).features()
+    cloud_model.can_call_tools = False
+    cloud_model.save()
+    lacking = unsupported_features(catalog_load().get("cloud-mini"), wanted)
+    assert lacking == {"tools", "tool_choice"}
+    cloud_model.can_structured_output = False
+    cloud_model.save()
+    lacking = unsupported_features(catalog_load().get("cloud-mini"), wanted)
+    assert lacking == {"tools", "tool_choice", "response_format"}  # seed still forwarded
+
+
 @pytest.mark.parametrize("stream", [False, True])
 def test_logprobs_come_from_the_local_model(smollm2, stream):
     result = smollm2.chat.completions.create(
