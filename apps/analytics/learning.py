@@ -8,9 +8,11 @@ Examples are ledger rows' stored features (never text) with a label:
   request, never text); a local chat answer that got a thumbs down; a local
   answer regenerated or asked again on another model (inferred from timing:
   analytics' AskedAgain); an explicit request for a cloud model on a prompt
-  the estimator scored easy (the person judged it needed more).
-- 0 (the small model did fine): a local answer with a thumbs up, or with
-  no complaint and not asked again.
+  the estimator scored easy (the person judged it needed more); a local
+  answer, chat or API, the model itself was unsure of (its confidence under
+  ``difficulty.UNSURE_BELOW``: wrong more often than right on the dev set).
+- 0 (the small model did fine): a local chat answer with a thumbs up, or
+  with no complaint, not asked again and not unsure.
 
 Per team with enough examples, the feature weights are refitted around the
 shipped ones (an L2 pull toward them, so a few examples move them a
@@ -36,6 +38,7 @@ from apps.policy.calibration import auc
 MIN_EXAMPLES = 30
 MATCH_WINDOW = timedelta(minutes=2)  # a chat answer and its ledger row
 ESCALATED = "asked a stronger model"
+UNSURE = "local model unsure of its answer"
 
 
 @dataclass
@@ -97,6 +100,8 @@ def collect(days: int = 30) -> list[Example]:
         local = row.privacy_zone == "on_prem"
         if not local and row.requested_model != "auto" and (row.complexity or 0) < threshold:
             labelled[code] = (1, "cloud model asked for an easy-scored prompt")
+        elif local and _unsure(row.answer_confidence):
+            labelled[code] = (1, UNSURE)
         elif local and row.source == "chat":
             labelled[code] = (0, "local answer, no complaint")
     found = {code: (e.team_id, dict(e.complexity_features)) for code, e in escalations}
@@ -107,6 +112,10 @@ def collect(days: int = 30) -> list[Example]:
         for code, (label, signal) in labelled.items()
         if code in found
     ]
+
+
+def _unsure(confidence: float | None) -> bool:
+    return confidence is not None and confidence < difficulty.UNSURE_BELOW
 
 
 def _escalations(since: Any) -> list[tuple[str, Any]]:

@@ -28,6 +28,8 @@ from apps.core.chat_types import (
 from apps.gateway.embeddings import EmbeddingRequest, embeddings_create
 from apps.gateway.errors import GatewayError
 from apps.gateway.services import Caller, ChatRequest, Completion, completion_start, models_for_team
+from apps.policy import difficulty
+from apps.policy.capability import tier_of
 
 from .auth import UNVERIFIED, ApiKeyAuth
 from .errors import error_body
@@ -198,6 +200,7 @@ def _usage(completion: Completion) -> dict[str, int]:
 async def chat_completions(request: HttpRequest, body: ChatCompletionIn) -> HttpResponseBase:
     caller = _caller(request)
     chat = _chat_request(body, request, caller)
+    cascade = _cascade_asked(request, body)
     completion = await completion_start(caller=caller, request=chat)
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
@@ -208,6 +211,13 @@ async def chat_completions(request: HttpRequest, body: ChatCompletionIn) -> Http
         response["X-Accel-Buffering"] = "no"
     else:
         message, logprobs = await _answer(completion)
+        route: dict[str, Any] = {"confidence": completion.tally.confidence}
+        if cascade and (stronger := await _cascade(caller, chat, completion)):
+            route["cascaded_from"] = {
+                "model": completion.model.name, "confidence": completion.tally.confidence,
+            }  # fmt: skip
+            completion, (message, logprobs) = stronger
+            route["confidence"] = completion.tally.confidence
         response = JsonResponse(
             {
                 "id": completion.id,
@@ -224,10 +234,52 @@ async def chat_completions(request: HttpRequest, body: ChatCompletionIn) -> Http
                 ],
                 "usage": _usage(completion),
                 "system_fingerprint": None,
-                "hybridhub": _route_info(completion),
+                "hybridhub": {**_route_info(completion), **route},
             }
         )
     return _route_headers(response, completion)
+
+
+def _cascade_asked(request: HttpRequest, body: ChatCompletionIn) -> bool:
+    """``X-HybridHub-Cascade: true``: when a local model answers and was
+    unsure of its answer, ask a stronger model the policy permits (_cascade).
+    Non-streamed requests only: a streamed answer is on its way before the
+    model's confidence in it is known."""
+    value = request.META.get("HTTP_X_HYBRIDHUB_CASCADE", "").strip().lower()
+    if value not in ("true", "1", "yes"):
+        return False
+    if body.stream:
+        raise GatewayError(
+            "X-HybridHub-Cascade works on non-streamed requests: a streamed answer is on "
+            "its way before the model's confidence in it is known.",
+            status=400, code="unsupported_parameter", param="stream",
+        )  # fmt: skip
+    return True
+
+
+async def _cascade(
+    caller: Caller, chat: ChatRequest, first: Completion
+) -> tuple[Completion, tuple[dict[str, Any], dict[str, Any] | None]] | None:
+    """A stronger model's answer when ``first``'s model was unsure of its
+    own (confidence under ``difficulty.UNSURE_BELOW``): the same request,
+    narrowed to models of a higher tier (policy.escalation: never beyond what
+    the policy permits). None when it was sure, or no stronger model may
+    answer or could (that request's ledger row says why; the first answer
+    stands, its reasons saying so)."""
+    confidence = first.tally.confidence
+    if confidence is None or confidence >= difficulty.UNSURE_BELOW:
+        return None
+    name = first.model.name
+    again = replace(
+        chat, above_tier=tier_of(first.model),
+        escalation_why=f"cascade: {name} was unsure of its answer (confidence {confidence:.2f})",
+    )  # fmt: skip
+    try:
+        second = await completion_start(caller=caller, request=again)
+        return second, await _answer(second)
+    except GatewayError as exc:
+        first.reasons.append(f"cascade: no stronger model answered ({exc.message})")
+        return None
 
 
 async def _answer(completion: Completion) -> tuple[dict[str, Any], dict[str, Any] | None]:

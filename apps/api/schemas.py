@@ -295,6 +295,17 @@ class RouteOut(Schema):
     policy_version: int
     rule: str = Field(description="The routing rule that decided")
     reasons: list[str]
+    confidence: float | None = Field(
+        default=None,
+        description="How sure a local model was of its answer: the geometric mean of the "
+        "probabilities it gave its tokens (non-streamed answers of runtimes that say; "
+        "low values are worth asking a stronger model).",
+    )
+    cascaded_from: dict[str, Any] | None = Field(
+        default=None,
+        description="With X-HybridHub-Cascade: the local model whose unsure answer was "
+        "replaced by this one, and its confidence.",
+    )
 
 
 class FunctionCallOut(Schema):

@@ -8,6 +8,7 @@ features and names, never text) that the learning job reads directly.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from apps.core.chat_types import ChatMessage
 from apps.gateway.errors import GatewayError
 from apps.gateway.models import UsageRecord
 from apps.gateway.services import Caller, ChatRequest, decision_preview
+from apps.policy import difficulty
 from apps.policy.capability import TIERS, default_tier, tier_of
 from apps.providers.catalog import catalog_get
 
@@ -38,6 +40,7 @@ class Offer:
     to_model: str = ""
     refusal: str = ""
     features: dict[str, float] | None = None  # of the conversation as it is now
+    unsure: str = ""  # said when the model was unsure of its answer (unsure_note)
 
 
 def answered_tier(answer: Message) -> int:
@@ -72,7 +75,17 @@ def escalation_offer(*, answer: Message, last_question: int | None = None) -> Of
     from the page (escalation_offered says whether to)."""
     if not escalation_offered(answer, last_question):
         return None
-    return _plan(answer)
+    return dataclasses.replace(_plan(answer), unsure=unsure_note(answer))
+
+
+def unsure_note(answer: Message) -> str:
+    """What to say when the local model was unsure of its answer: its
+    confidence (Usage.confidence) under ``difficulty.UNSURE_BELOW``, where
+    the small model is wrong more often than not (docs/routing.md)."""
+    confidence = answer.route.get("confidence")
+    if not isinstance(confidence, int | float) or confidence >= difficulty.UNSURE_BELOW:
+        return ""
+    return f"{answer.route['model']} was unsure of this answer."
 
 
 def _plan(answer: Message) -> Offer:

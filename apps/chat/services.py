@@ -277,6 +277,7 @@ def route_summary(
         "ledger": str(completion.ledger_code),  # its ledger row, for the learning signals
         "prompt_tokens": tally.prompt_tokens,
         "completion_tokens": tally.completion_tokens,
+        "confidence": tally.confidence,
         "cost_micros": model.cost_micros(tally.prompt_tokens, tally.completion_tokens),
         "ttft_ms": tally.ms_since_start(tally.first_token_at),
         "latency_ms": tally.ms_since_start(time.perf_counter()),

@@ -60,6 +60,9 @@ class UsageRecord(models.Model):
     floor_level = models.PositiveSmallIntegerField(null=True, blank=True)
     findings = models.JSONField(default=list, help_text="Detector, label and count; never text.")
     complexity = models.FloatField(null=True, blank=True)
+    # The local model's confidence in its answer (Usage.confidence): a
+    # learning signal (analytics.learning) and the chat's "unsure" hint.
+    answer_confidence = models.FloatField(null=True, blank=True)
     complexity_features = models.JSONField(default=dict)
     redacted = models.BooleanField(default=False)
     budget_used = models.FloatField(

@@ -103,6 +103,7 @@ class ChatRequest:
     # "Ask a stronger model": only the decision's models of a higher capability
     # tier than this one may answer (apps/policy/escalation.py); 0: no escalation.
     above_tier: int = 0
+    escalation_why: str = ""  # the escalation's reason, if not a person's ask (a cascade)
 
     def estimated_tokens(self) -> int:
         return sum(estimate_tokens(m.content) + 4 for m in self.messages)
@@ -146,6 +147,7 @@ class Tally:
     exact: bool = False
     finish_reason: str = ""
     first_token_at: float | None = None
+    confidence: float | None = None  # the local model's, in its own answer (Usage)
 
     def add(self, item: Piece) -> None:
         if isinstance(item, TextDelta):
@@ -162,6 +164,7 @@ class Tally:
             self.completion_tokens = item.completion_tokens
             self.finish_reason = item.finish_reason
             self.exact = not item.estimated
+            self.confidence = item.confidence
 
     def ms_since_start(self, moment: float | None) -> int | None:
         return None if moment is None else round((moment - self.started) * 1000)
@@ -520,7 +523,9 @@ def _decide_now(
     texts = [text for _, text in fields]
     turns = [index for index, (where, _) in enumerate(fields) if where.endswith(".content")]
     decision = decide(policy, catalog, texts, facts, turns=turns)
-    return escalated(decision, catalog, request.above_tier) if request.above_tier else decision
+    if not request.above_tier:
+        return decision
+    return escalated(decision, catalog, request.above_tier, why=request.escalation_why)
 
 
 def decision_preview(*, caller: Caller, request: ChatRequest) -> Decision:
@@ -760,6 +765,7 @@ async def usage_record(
         status=status,
         error_type=error_type,
         finish_reason=tally.finish_reason,
+        answer_confidence=tally.confidence,
         **_policy_fields(attempts.decision),
     )
     # The row, its rollups and the settlement: the second hop, shared with

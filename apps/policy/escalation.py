@@ -18,25 +18,27 @@ from .capability import TIERS, tier_of
 from .engine import Decision
 
 
-def escalated(decision: Decision, catalog: Catalog, above_tier: int) -> Decision:
-    """``decision`` with only candidates of a tier above ``above_tier``."""
+def escalated(decision: Decision, catalog: Catalog, above_tier: int, why: str = "") -> Decision:
+    """``decision`` with only candidates of a tier above ``above_tier``;
+    ``why`` is the reason recorded (default: a person asked for it)."""
     if decision.action == "block":
         return decision
     stronger = sorted(
         (m for m in decision.candidates if tier_of(m) > above_tier),
         key=lambda m: m.input_price_per_mtok + m.output_price_per_mtok,
     )
-    reasons = [*decision.reasons, f"escalation: asked for a model above tier {_tier(above_tier)}"]
+    why = why or f"escalation: asked for a model above tier {_tier(above_tier)}"
+    reasons = [*decision.reasons, why]
     if stronger:
         reasons.append(f"→ {stronger[0].name} (stronger model)")
         return replace(decision, candidates=tuple(stronger), reasons=tuple(reasons))
-    why = refusal(decision, catalog, above_tier)
+    refused = refusal(decision, catalog, above_tier)
     return replace(
         decision,
         action="block",
         candidates=(),
-        reasons=(*reasons, why),
-        block_message=why,
+        reasons=(*reasons, refused),
+        block_message=refused,
         problem="",
     )
 

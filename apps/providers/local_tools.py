@@ -13,6 +13,7 @@ accepted; a local model makes a single call).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 from collections.abc import Iterable, Iterator
@@ -116,4 +117,4 @@ def _call(usage: Usage, text: str) -> Iterator[Piece]:
     index, call_id = 0, "call_" + secrets.token_hex(12)
     yield ToolCallDelta(index, id=call_id, name=call["name"])
     yield ToolCallDelta(index, arguments=json.dumps(call["arguments"]))
-    yield Usage(usage.prompt_tokens, usage.completion_tokens, "tool_calls", usage.estimated)
+    yield dataclasses.replace(usage, finish_reason="tool_calls")

@@ -19,12 +19,15 @@ HARD_FEATURES = {f: 0.0 for f in difficulty.FEATURES} | {"numbers": 1.0, "operat
 EASY_FEATURES = {f: 0.0 for f in difficulty.FEATURES} | {"log_tokens": 0.3}
 
 
-def record(member, features, *, zone="on_prem", requested="auto", when=None):
+def record(
+    member, features, *, zone="on_prem", requested="auto", when=None, source="chat", confidence=None
+):
     # Folded: the re-asks among these rows are the ones traffic() records
     # by hand, not what the fold would find in rows ten minutes apart.
     row = UsageRecord.objects.create(
         folded=True,
-        source="chat",
+        source=source,
+        answer_confidence=confidence,
         user=member.user,
         team=member.team,
         requested_model=requested,
@@ -77,6 +80,20 @@ def test_cloud_answers_to_easy_scored_prompts_asked_for_explicitly_count_as_hard
     record(member, EASY_FEATURES, zone="vendor", requested="gpt")
     [example] = learning.collect()
     assert (example.label, example.signal) == (1, "cloud model asked for an easy-scored prompt")
+
+
+def test_local_answers_the_model_was_unsure_of_count_as_hard(member):
+    unsure_below = difficulty.UNSURE_BELOW
+    for source in ("chat", "api"):
+        record(member, HARD_FEATURES, source=source, confidence=unsure_below - 0.01)
+        record(member, EASY_FEATURES, source=source, confidence=unsure_below)
+    record(member, HARD_FEATURES, zone="vendor", requested="gpt", confidence=0.1)  # not local
+    examples = sorted((e.label, e.signal) for e in learning.collect())
+    assert examples == [
+        (0, "local answer, no complaint"),  # chat, sure enough; a sure API answer says nothing
+        (1, learning.UNSURE),
+        (1, learning.UNSURE),
+    ]
 
 
 def test_proposal_learns_the_pattern_and_only_writes_a_draft(member):

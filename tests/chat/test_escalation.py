@@ -27,7 +27,7 @@ def conversation(member):
     return conversation_create(user=member.user, team=member.team)
 
 
-def local_answer(conversation, text="what is the capital of Burkina Faso?"):
+def local_answer(conversation, text="what is the capital of Burkina Faso?", **route):
     """A question and the tiny local model's finished answer, with its ledger row."""
     row = UsageRecord.objects.create(
         source="chat", user=conversation.user, team=conversation.team, requested_model="auto",
@@ -35,7 +35,7 @@ def local_answer(conversation, text="what is the capital of Burkina Faso?"):
         complexity_features=FEATURES, status="ok",
     )  # fmt: skip
     Message.objects.create(conversation=conversation, role="user", content=text)
-    route = {"model": "tiny", "local": True, "tier": 1, "ledger": str(row.code), "why": "…"}
+    route = {"model": "tiny", "local": True, "tier": 1, "ledger": str(row.code), "why": "…"} | route
     return Message.objects.create(
         conversation=conversation, role="assistant", content="Paris.", route=route
     )
@@ -108,6 +108,23 @@ def test_the_page_loads_the_action_and_its_refusal(client, models, member, conve
     action = client.get(f"/chat/answers/{answer.pk}/escalation/").content.decode()
     assert "/escalate/" not in action and "disabled" in action
     assert "This chat is confidential" in action
+
+
+def test_an_answer_the_model_was_unsure_of_says_so_beside_the_action(
+    client, models, member, conversation
+):
+    client.force_login(member.user)
+    for confidence, said in [(0.31, True), (0.93, False), (None, False)]:
+        answer = local_answer(conversation, confidence=confidence)
+        action = client.get(f"/chat/answers/{answer.pk}/escalation/").content.decode()
+        assert ("tiny was unsure of this answer." in action) is said
+        assert "Ask a stronger model" in action
+    # Still said where no stronger model may answer: the person should know.
+    conversation.sensitivity = "confidential"
+    conversation.save()
+    answer = local_answer(conversation, confidence=0.2)
+    action = client.get(f"/chat/answers/{answer.pk}/escalation/").content.decode()
+    assert "tiny was unsure of this answer." in action and "disabled" in action
 
 
 def test_a_forged_request_gets_a_readable_refusal(client, models, member, outsider, conversation):

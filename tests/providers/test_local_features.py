@@ -3,6 +3,7 @@ model, through the API; what a local runtime cannot do is refused naming
 the field."""
 
 import json
+import math
 from io import StringIO
 
 import openai
@@ -123,6 +124,92 @@ def test_logprobs_come_from_the_local_model(smollm2, stream):
         tops = [t.logprob for t in entry.top_logprobs]
         assert len(tops) == 3 and tops == sorted(tops, reverse=True)
         assert entry.logprob <= tops[0]
+
+
+def test_a_local_answer_says_how_sure_the_model_was(smollm2):
+    """Usage.confidence: the geometric mean of the probabilities the model
+    gave its own tokens, in the answer's route info and its ledger row; the
+    same whether or not the caller asked for logprobs (two code paths)."""
+    from apps.gateway.models import UsageRecord
+
+    ask = {"model": "smollm2", "messages": ASK, "max_tokens": 8, "temperature": 0}
+    plain = smollm2.chat.completions.create(**ask)
+    confidence = plain.model_extra["hybridhub"]["confidence"]
+    assert 0 < confidence < 1
+    assert UsageRecord.objects.latest("pk").answer_confidence == confidence
+    # Asked again, the prompt's end is evaluated from the cache in another
+    # batch and the logits move a little: compare two asks from that state.
+    again = smollm2.chat.completions.create(**ask)
+    scored = smollm2.chat.completions.create(**ask, logprobs=True)
+    assert scored.choices[0].message.content == plain.choices[0].message.content
+    entries = scored.choices[0].logprobs.content
+    mean = math.exp(sum(e.logprob for e in entries) / len(entries))
+    assert scored.model_extra["hybridhub"]["confidence"] == pytest.approx(mean, abs=1e-4)
+    assert again.model_extra["hybridhub"]["confidence"] == pytest.approx(mean, abs=1e-4)
+    assert confidence == pytest.approx(mean, abs=0.03)
+
+
+def test_cascade_asks_a_stronger_model_when_the_local_one_was_unsure(
+    smollm2, cloud, monkeypatch
+):
+    from apps.gateway.models import UsageRecord
+    from apps.policy import difficulty
+    from tests.conftest import make_cloud_model
+
+    make_cloud_model(cloud.url)
+    ask = {"model": "smollm2", "messages": ASK, "max_tokens": 8, "temperature": 0}
+    cascade = {"X-HybridHub-Cascade": "true"}
+    monkeypatch.setattr(difficulty, "UNSURE_BELOW", 1.01)  # every answer is unsure
+    raw = smollm2.chat.completions.with_raw_response.create(**ask, extra_headers=cascade)
+    assert raw.headers["x-hybridhub-route"] == "cloud:cloud-mini"
+    route = raw.parse().model_extra["hybridhub"]
+    confidence = route["cascaded_from"]["confidence"]
+    assert route["cascaded_from"]["model"] == "smollm2" and 0 < confidence < 1
+    why = f"cascade: smollm2 was unsure of its answer (confidence {confidence:.2f})"
+    assert why in route["reasons"] and route["confidence"] is None  # the vendor does not say
+    local, stronger = UsageRecord.objects.order_by("-pk")[:2][::-1]
+    assert (local.model_name, local.answer_confidence) == ("smollm2", confidence)
+    assert stronger.model_name == "cloud-mini" and why in stronger.route_reasons
+    assert cloud.requests[-1]["messages"][-1]["content"] == ASK[0]["content"]
+
+    # Where no stronger model may answer, the local answer stands and says why.
+    confidential = {**cascade, "X-HybridHub-Sensitivity": "confidential"}
+    sent = len(cloud.requests)
+    raw = smollm2.chat.completions.with_raw_response.create(**ask, extra_headers=confidential)
+    assert raw.headers["x-hybridhub-route"] == "local:smollm2" and len(cloud.requests) == sent
+    route = raw.parse().model_extra["hybridhub"]
+    assert "cascaded_from" not in route or route["cascaded_from"] is None
+    assert any(r.startswith("cascade: no stronger model answered") for r in route["reasons"])
+
+    # A sure answer, or no header: the local answer, nothing else asked.
+    monkeypatch.setattr(difficulty, "UNSURE_BELOW", 0.0)
+    for headers in (cascade, {}):
+        raw = smollm2.chat.completions.with_raw_response.create(**ask, extra_headers=headers)
+        assert raw.headers["x-hybridhub-route"] == "local:smollm2"
+    assert len(cloud.requests) == sent
+
+    # Streamed: refused before any model runs.
+    rows = UsageRecord.objects.count()
+    with pytest.raises(openai.BadRequestError) as error:
+        smollm2.chat.completions.create(**ask, stream=True, extra_headers=cascade)
+    assert (error.value.body["code"], error.value.body["param"]) == (
+        "unsupported_parameter", "stream"
+    )  # fmt: skip
+    assert "non-streamed" in error.value.body["message"]
+    assert UsageRecord.objects.count() == rows
+
+
+def test_runtimes_and_vendors_that_do_not_say_leave_it_empty(hub, member, tiny_gguf, cloud):
+    from apps.gateway.models import UsageRecord
+    from tests.conftest import make_cloud_model
+
+    make_local_model(tiny_gguf, name="tiny")
+    make_cloud_model(cloud.url)
+    client = openai.OpenAI(base_url=hub.api, api_key=member.key, max_retries=0, timeout=30)
+    for name in ("tiny", "cloud-mini"):
+        answer = client.chat.completions.create(model=name, messages=ASK, max_tokens=3)
+        assert answer.model_extra["hybridhub"]["confidence"] is None
+        assert UsageRecord.objects.latest("pk").answer_confidence is None
 
 
 def test_llama_cpp_lacks_only_what_it_lacks(hub):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import logging
+import math
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -304,6 +305,8 @@ class LocalAdapter:
         generated = pending = 0
         finish = "stop"
         scored = _logprobs_reader(engine, params)
+        sure = getattr(engine, "token_logprob", None)  # for Usage.confidence
+        logprob_sum = 0.0
         entries: list[dict[str, Any]] = []
         for token in engine.generate(tokens, params):
             if job.cancel.is_set() or engine.is_end(token):
@@ -312,6 +315,9 @@ class LocalAdapter:
             pending += 1
             if scored:
                 entries.append(scored(token))
+                logprob_sum += entries[-1]["logprob"]
+            elif sure is not None:
+                logprob_sum += sure(token)
             text, stopped = stops.feed(decoder.decode(engine.detokenize([token])))
             if text:
                 yield TextDelta(text, tokens=pending, logprobs=tuple(entries) if scored else None)
@@ -324,7 +330,9 @@ class LocalAdapter:
         rest = stops.flush() + decoder.decode(b"", final=True)
         if rest or pending:
             yield TextDelta(rest, tokens=pending, logprobs=tuple(entries) if scored else None)
-        yield Usage(len(tokens), generated, finish)
+        known = sure is not None and generated > 0
+        confidence = round(math.exp(logprob_sum / generated), 4) if known else None
+        yield Usage(len(tokens), generated, finish, confidence=confidence)
 
 
 def _logprobs_reader(

@@ -88,14 +88,28 @@ class LlamaCppEngine:
             )
         return self._grammars[key]
 
-    def token_logprobs(self, token: int, top: int) -> dict[str, Any]:
-        """OpenAI's logprobs entry for ``token``, read from the logits it was
-        sampled from (generate() yields before it evaluates the next token).
-        The model's own distribution: before temperature, penalties, grammar."""
+    def _logits(self) -> Any:
+        """The logits the latest token was sampled from (generate() yields
+        before it evaluates the next token): the model's own distribution,
+        before temperature, penalties and grammar."""
         import numpy as np
 
         lib, n_vocab = self._llama_cpp, self.llm.n_vocab()
-        logits = np.ctypeslib.as_array(lib.llama_get_logits_ith(self.llm.ctx, -1), (n_vocab,))
+        return np.ctypeslib.as_array(lib.llama_get_logits_ith(self.llm.ctx, -1), (n_vocab,))
+
+    def token_logprob(self, token: int) -> float:
+        """The model's log-probability of ``token`` (one pass over the vocabulary)."""
+        import numpy as np
+
+        logits = self._logits()
+        top = logits.max()
+        return float(logits[token] - top - np.log(np.exp(logits - top).sum()))
+
+    def token_logprobs(self, token: int, top: int) -> dict[str, Any]:
+        """OpenAI's logprobs entry for ``token`` and the ``top`` likeliest."""
+        import numpy as np
+
+        logits = self._logits()
         shifted = logits - logits.max()
         logprobs = shifted - np.log(np.exp(shifted).sum())
         best = np.argpartition(-logprobs, top)[:top] if top else np.array([], dtype=int)
