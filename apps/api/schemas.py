@@ -297,9 +297,9 @@ class RouteOut(Schema):
     reasons: list[str]
     confidence: float | None = Field(
         default=None,
-        description="How sure a local model was of its answer: the geometric mean of the "
-        "probabilities it gave its tokens (non-streamed answers of runtimes that say; "
-        "low values are worth asking a stronger model).",
+        description="How sure a local model was of its answer: the geometric mean, over "
+        "its tokens, of the probability of its likeliest next token (non-streamed answers "
+        "of runtimes that say; low values are worth asking a stronger model).",
     )
     cascaded_from: dict[str, Any] | None = Field(
         default=None,

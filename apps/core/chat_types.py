@@ -125,9 +125,10 @@ class Usage:
     completion_tokens: int
     finish_reason: str = "stop"  # "stop", "length" or "tool_calls"
     estimated: bool = False  # True when the runtime could not count exactly
-    # How sure the local model was of its own answer: the geometric mean of
-    # the probabilities it gave the tokens it wrote (exp of their mean
-    # logprob). None where the runtime does not say (ctransformers, vendors).
+    # How sure the local model was of its own answer: the geometric mean, over
+    # the tokens it wrote, of the probability of its likeliest next token at
+    # that step (greedy: the token it wrote; sampled, however the draw went).
+    # None where the runtime does not say (ctransformers, vendors).
     confidence: float | None = None
 
 

@@ -38,12 +38,12 @@ NGRAM_WORDS = 400  # words of the latest message looked up as n-grams
 # and end (where the task is usually said), not a pasted document's middle:
 # bounded cost at any size.
 HEAD, TAIL = 1600, 800
-# A local answer whose confidence (the geometric mean of the probabilities
-# the model gave its own tokens, Usage.confidence) is under this was wrong
-# more often than right on the dev set (docs/routing.md, "What the text
-# cannot say"): the chat says so beside "Ask a stronger model", and the
-# learning job counts it as a request too hard for where it went.
-UNSURE_BELOW = 0.6
+# A local answer whose confidence (Usage.confidence: the geometric mean of
+# the probability of the model's likeliest next token over its answer) is
+# under this counts as unsure (docs/routing.md, "What the text cannot say"):
+# the chat says so beside "Ask a stronger model", the learning job counts it
+# as a request too hard for where it went, and X-HybridHub-Cascade re-asks.
+UNSURE_BELOW = 0.65
 
 FEATURE_DESCRIPTIONS: dict[str, str] = {
     "log_tokens": "Length of the conversation (log of tokens)",

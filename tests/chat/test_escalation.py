@@ -114,7 +114,8 @@ def test_an_answer_the_model_was_unsure_of_says_so_beside_the_action(
     client, models, member, conversation
 ):
     client.force_login(member.user)
-    for confidence, said in [(0.31, True), (0.93, False), (None, False)]:
+    unsure_below = difficulty.UNSURE_BELOW
+    for confidence, said in [(unsure_below - 0.01, True), (unsure_below, False), (None, False)]:
         answer = local_answer(conversation, confidence=confidence)
         action = client.get(f"/chat/answers/{answer.pk}/escalation/").content.decode()
         assert ("tiny was unsure of this answer." in action) is said
@@ -122,7 +123,7 @@ def test_an_answer_the_model_was_unsure_of_says_so_beside_the_action(
     # Still said where no stronger model may answer: the person should know.
     conversation.sensitivity = "confidential"
     conversation.save()
-    answer = local_answer(conversation, confidence=0.2)
+    answer = local_answer(conversation, confidence=unsure_below / 2)
     action = client.get(f"/chat/answers/{answer.pk}/escalation/").content.decode()
     assert "tiny was unsure of this answer." in action and "disabled" in action
 

@@ -127,9 +127,9 @@ def test_logprobs_come_from_the_local_model(smollm2, stream):
 
 
 def test_a_local_answer_says_how_sure_the_model_was(smollm2):
-    """Usage.confidence: the geometric mean of the probabilities the model
-    gave its own tokens, in the answer's route info and its ledger row; the
-    same whether or not the caller asked for logprobs (two code paths)."""
+    """Usage.confidence: the geometric mean of the probability of the
+    model's likeliest next token over its answer, in the answer's route info
+    and its ledger row; what the logprobs the caller may ask for say too."""
     from apps.gateway.models import UsageRecord
 
     ask = {"model": "smollm2", "messages": ASK, "max_tokens": 8, "temperature": 0}
@@ -140,18 +140,16 @@ def test_a_local_answer_says_how_sure_the_model_was(smollm2):
     # Asked again, the prompt's end is evaluated from the cache in another
     # batch and the logits move a little: compare two asks from that state.
     again = smollm2.chat.completions.create(**ask)
-    scored = smollm2.chat.completions.create(**ask, logprobs=True)
+    scored = smollm2.chat.completions.create(**ask, logprobs=True, top_logprobs=1)
     assert scored.choices[0].message.content == plain.choices[0].message.content
-    entries = scored.choices[0].logprobs.content
-    mean = math.exp(sum(e.logprob for e in entries) / len(entries))
+    tops = [e.top_logprobs[0].logprob for e in scored.choices[0].logprobs.content]
+    mean = math.exp(sum(tops) / len(tops))
     assert scored.model_extra["hybridhub"]["confidence"] == pytest.approx(mean, abs=1e-4)
     assert again.model_extra["hybridhub"]["confidence"] == pytest.approx(mean, abs=1e-4)
     assert confidence == pytest.approx(mean, abs=0.03)
 
 
-def test_cascade_asks_a_stronger_model_when_the_local_one_was_unsure(
-    smollm2, cloud, monkeypatch
-):
+def test_cascade_asks_a_stronger_model_when_the_local_one_was_unsure(smollm2, cloud, monkeypatch):
     from apps.gateway.models import UsageRecord
     from apps.policy import difficulty
     from tests.conftest import make_cloud_model

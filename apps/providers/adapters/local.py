@@ -305,7 +305,7 @@ class LocalAdapter:
         generated = pending = 0
         finish = "stop"
         scored = _logprobs_reader(engine, params)
-        sure = getattr(engine, "token_logprob", None)  # for Usage.confidence
+        sure = getattr(engine, "top_logprob", None)  # for Usage.confidence
         logprob_sum = 0.0
         entries: list[dict[str, Any]] = []
         for token in engine.generate(tokens, params):
@@ -315,9 +315,8 @@ class LocalAdapter:
             pending += 1
             if scored:
                 entries.append(scored(token))
-                logprob_sum += entries[-1]["logprob"]
-            elif sure is not None:
-                logprob_sum += sure(token)
+            if sure is not None:
+                logprob_sum += sure()
             text, stopped = stops.feed(decoder.decode(engine.detokenize([token])))
             if text:
                 yield TextDelta(text, tokens=pending, logprobs=tuple(entries) if scored else None)

@@ -97,13 +97,14 @@ class LlamaCppEngine:
         lib, n_vocab = self._llama_cpp, self.llm.n_vocab()
         return np.ctypeslib.as_array(lib.llama_get_logits_ith(self.llm.ctx, -1), (n_vocab,))
 
-    def token_logprob(self, token: int) -> float:
-        """The model's log-probability of ``token`` (one pass over the vocabulary)."""
+    def top_logprob(self) -> float:
+        """The log-probability of the likeliest next token: how sure the model
+        was at this step, whichever token was sampled (one pass over the
+        vocabulary)."""
         import numpy as np
 
         logits = self._logits()
-        top = logits.max()
-        return float(logits[token] - top - np.log(np.exp(logits - top).sum()))
+        return float(-np.log(np.exp(logits - logits.max()).sum()))
 
     def token_logprobs(self, token: int, top: int) -> dict[str, Any]:
         """OpenAI's logprobs entry for ``token`` and the ``top`` likeliest."""
