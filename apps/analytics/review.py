@@ -1,5 +1,6 @@
 """The weekly routing review: what went to the cloud but could have stayed
-local, what stayed local but should have gone to the cloud, the week's
+local, what stayed local but should have gone to the cloud (thumbs down,
+asked again, or the local model unsure of its own answer), the week's
 changes and the rules that fired most. Reads one week of the ledger (through
 its ``created_at`` index) and the rollups; never any prompt text."""
 
@@ -15,6 +16,7 @@ from apps.accounts.models import Team
 from apps.chat.models import Message
 from apps.gateway.models import UsageRecord
 from apps.gateway.replay import signals_of_row
+from apps.policy import difficulty
 from apps.policy.engine import route
 from apps.policy.models import PolicyVersion
 from apps.policy.services import policy_compiled, policy_published_get
@@ -117,7 +119,8 @@ def go_cloud(scope: Scope, week: date) -> Table:
         "Should have gone to the cloud",
         ["When", "Team", "Model", "Level", "Signal"],
     )
-    signals = sorted(_thumbs_down(scope, week) + _asked_again(scope, week), key=lambda r: r[0])
+    found = _thumbs_down(scope, week) + _asked_again(scope, week) + _unsure(scope, week)
+    signals = sorted(found, key=lambda r: r[0])
     teams = s.names(Team, {r[1] for r in signals}, "name")
     for at, team, model, level, signal, code in signals[: LIST_ROWS * 2]:
         table.rows.append([f"{at:%a %H:%M}", teams.get(team, ""), model, level, signal])
@@ -140,6 +143,22 @@ def _thumbs_down(scope: Scope, week: date) -> list[tuple[Any, ...]]:
         "created_at", "conversation__team_id", "route__model", "route__level"
     )
     return [(at, team, model, level, "thumbs down", "") for at, team, model, level in rows]
+
+
+def _unsure(scope: Scope, week: date) -> list[tuple[Any, ...]]:
+    """Local answers the model itself was unsure of (answer_confidence)."""
+    rows = (
+        _ledger(scope, week)
+        .filter(privacy_zone="on_prem", status="ok", answer_confidence__lt=difficulty.UNSURE_BELOW)
+        .order_by("created_at")
+        .values_list(
+            "created_at", "team_id", "model_name", "level_name", "answer_confidence", "code"
+        )[: LIST_ROWS * 2]
+    )
+    return [
+        (at, team, model, level, f"model unsure ({confidence:.2f})", str(code))
+        for at, team, model, level, confidence, code in rows
+    ]
 
 
 def _asked_again(scope: Scope, week: date) -> list[tuple[Any, ...]]:

@@ -62,11 +62,18 @@ def test_local_answers_that_should_have_gone_to_the_cloud(known, member, team_ad
     conversation = Conversation.objects.create(user=member.user, team=member.team)
     Message.objects.create(conversation=conversation, role="assistant", feedback=-1,
                            route={"local": True, "model": "tiny", "level": "internal"})  # fmt: skip
+    # the local model unsure of its own answer (a sure one is no signal)
+    unsure = record(user=member.user, team_id=member.team.pk, source="api",
+                    estimated_tokens=77, answer_confidence=0.42, **local())  # fmt: skip
+    record(user=member.user, team_id=member.team.pk, source="api", estimated_tokens=78,
+           answer_confidence=0.97, **local())  # fmt: skip
     page = _client(known.staff).get("/analytics/review/", _week())  # the message is from now
     table = {t.name: t for t in page.context["tables"]}["go_cloud"]
     signals = [row[-1] for row in table.rows]
-    assert sorted(signals) == ["asked again on cloud-mini", "regenerated", "thumbs down"]
-    assert str(first.code) in table.links and str(again.code) in table.links
+    assert sorted(signals) == [
+        "asked again on cloud-mini", "model unsure (0.42)", "regenerated", "thumbs down"
+    ]  # fmt: skip
+    assert {str(first.code), str(again.code), str(unsure.code)} <= set(table.links)
 
 
 def test_week_changes_and_rules(known):
