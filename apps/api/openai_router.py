@@ -350,7 +350,10 @@ async def _sse(completion: Completion, *, include_usage: bool) -> AsyncIterator[
         return
     finally:
         await completion.aclose()  # a client gone before events() began still frees the model
-    yield event(delta({}, completion.tally.finish_reason or "stop"))
+    # The local model's confidence is known once its answer is: on the last chunk.
+    sure = completion.tally.confidence
+    extra = {} if sure is None else {"hybridhub": {"confidence": sure}}
+    yield event(delta({}, completion.tally.finish_reason or "stop"), **extra)
     if include_usage:
         yield event([], usage=_usage(completion))
     yield b"data: [DONE]\n\n"

@@ -298,8 +298,9 @@ class RouteOut(Schema):
     confidence: float | None = Field(
         default=None,
         description="How sure a local model was of its answer: the geometric mean, over "
-        "its tokens, of the probability of its likeliest next token (non-streamed answers "
-        "of runtimes that say; low values are worth asking a stronger model).",
+        "its tokens, of the probability of its likeliest next token (runtimes that say; "
+        "streamed: on the chunk that ends the answer; low values are worth asking a "
+        "stronger model).",
     )
     cascaded_from: dict[str, Any] | None = Field(
         default=None,

@@ -147,6 +147,11 @@ def test_a_local_answer_says_how_sure_the_model_was(smollm2):
     assert scored.model_extra["hybridhub"]["confidence"] == pytest.approx(mean, abs=1e-4)
     assert again.model_extra["hybridhub"]["confidence"] == pytest.approx(mean, abs=1e-4)
     assert confidence == pytest.approx(mean, abs=0.03)
+    # Streamed: on the chunk that ends the answer.
+    chunks = list(smollm2.chat.completions.create(**ask, stream=True))
+    last = next(c for c in chunks if c.choices and c.choices[0].finish_reason)
+    assert last.model_extra["hybridhub"] == {"confidence": pytest.approx(mean, abs=1e-4)}
+    assert UsageRecord.objects.latest("pk").answer_confidence == pytest.approx(mean, abs=1e-4)
 
 
 def test_cascade_asks_a_stronger_model_when_the_local_one_was_unsure(smollm2, cloud, monkeypatch):
