@@ -10,7 +10,9 @@ Examples are ledger rows' stored features (never text) with a label:
   analytics' AskedAgain); an explicit request for a cloud model on a prompt
   the estimator scored easy (the person judged it needed more); a local
   answer, chat or API, the model itself was unsure of (its confidence under
-  ``difficulty.UNSURE_BELOW``: wrong more often than right on the dev set).
+  ``difficulty.UNSURE_BELOW``: about four in five of those were wrong on the
+  dev set's test split; a sure answer is no label, since two in five of
+  those were wrong too).
 - 0 (the small model did fine): a local chat answer with a thumbs up, or
   with no complaint, not asked again and not unsure.
 
