@@ -51,8 +51,9 @@ def refusal(decision: Decision, catalog: Catalog, above_tier: int) -> str:
         return f"No model stronger than tier {_tier(above_tier)} is available to your team."
     if all(m.provider.privacy_zone not in decision.allowed_zones for m in stronger):
         return (
-            f"This chat is {decision.level_name}: its data may not go to any stronger model "
-            f"({', '.join(m.name for m in stronger)}), so only the on-prem models may answer."
+            f"This conversation is {decision.level_name}: its data may not go to any stronger "
+            f"model ({', '.join(m.name for m in stronger)}), so only the on-prem models may "
+            "answer."
         )
     return (
         f"The policy's rule “{decision.rule_name}” does not allow a stronger model "

@@ -107,7 +107,7 @@ def test_the_page_loads_the_action_and_its_refusal(client, models, member, conve
     conversation.save()
     action = client.get(f"/chat/answers/{answer.pk}/escalation/").content.decode()
     assert "/escalate/" not in action and "disabled" in action
-    assert "This chat is confidential" in action
+    assert "This conversation is confidential" in action
 
 
 def test_an_answer_the_model_was_unsure_of_says_so_beside_the_action(
