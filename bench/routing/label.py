@@ -149,7 +149,8 @@ def cached() -> dict[str, dict[str, Any]]:
     return {f"{r['id']}:{r['key']}": r for r in rows}
 
 
-def _model() -> Any:
+def _model(*, logits_all: bool = False) -> Any:
+    """SmolLM2-135M on llama.cpp; ``logits_all`` for logprobs (confidence.py)."""
     import importlib.resources
 
     from llama_cpp import Llama
@@ -165,10 +166,13 @@ def _model() -> Any:
         n_batch=256,
         verbose=False,
         seed=12,
+        logits_all=logits_all,
     )
 
 
-def answer(llm: Any, item: Item) -> str:
+def messages_of(item: Item) -> list[dict[str, str]]:
+    """The item's turns as chat messages (the last one the user's), after
+    the BRIEF system message unless the answer is code."""
     last = len(item["turns"]) - 1
     messages = [
         {"role": "user" if (last - i) % 2 == 0 else "assistant", "content": text}
@@ -176,8 +180,14 @@ def answer(llm: Any, item: Item) -> str:
     ]
     if item["check"]["type"] != "python":
         messages.insert(0, {"role": "system", "content": BRIEF})
+    return messages
+
+
+def answer(llm: Any, item: Item) -> str:
     budget = MAX_TOKENS[item["check"]["type"]]
-    out = llm.create_chat_completion(messages=messages, temperature=0.0, max_tokens=budget, seed=12)
+    out = llm.create_chat_completion(
+        messages=messages_of(item), temperature=0.0, max_tokens=budget, seed=12
+    )
     return str(out["choices"][0]["message"]["content"] or "")
 
 
