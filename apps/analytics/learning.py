@@ -102,7 +102,7 @@ def collect(days: int = 30) -> list[Example]:
         local = row.privacy_zone == "on_prem"
         if not local and row.requested_model != "auto" and (row.complexity or 0) < threshold:
             labelled[code] = (1, "cloud model asked for an easy-scored prompt")
-        elif local and _unsure(row.answer_confidence):
+        elif local and difficulty.is_unsure(row.answer_confidence):
             labelled[code] = (1, UNSURE)
         elif local and row.source == "chat":
             labelled[code] = (0, "local answer, no complaint")
@@ -114,10 +114,6 @@ def collect(days: int = 30) -> list[Example]:
         for code, (label, signal) in labelled.items()
         if code in found
     ]
-
-
-def _unsure(confidence: float | None) -> bool:
-    return confidence is not None and confidence < difficulty.UNSURE_BELOW
 
 
 def _escalations(since: Any) -> list[tuple[str, Any]]:

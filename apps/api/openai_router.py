@@ -27,9 +27,14 @@ from apps.core.chat_types import (
 )
 from apps.gateway.embeddings import EmbeddingRequest, embeddings_create
 from apps.gateway.errors import GatewayError
-from apps.gateway.services import Caller, ChatRequest, Completion, completion_start, models_for_team
-from apps.policy import difficulty
-from apps.policy.capability import tier_of
+from apps.gateway.services import (
+    Caller,
+    ChatRequest,
+    Completion,
+    cascade_request,
+    completion_start,
+    models_for_team,
+)
 
 from .auth import UNVERIFIED, ApiKeyAuth
 from .errors import error_body
@@ -260,20 +265,13 @@ def _cascade_asked(request: HttpRequest, body: ChatCompletionIn) -> bool:
 async def _cascade(
     caller: Caller, chat: ChatRequest, first: Completion
 ) -> tuple[Completion, tuple[dict[str, Any], dict[str, Any] | None]] | None:
-    """A stronger model's answer when ``first``'s model was unsure of its
-    own (confidence under ``difficulty.UNSURE_BELOW``): the same request,
-    narrowed to models of a higher tier (policy.escalation: never beyond what
-    the policy permits). None when it was sure, or no stronger model may
-    answer or could (that request's ledger row says why; the first answer
-    stands, its reasons saying so)."""
-    confidence = first.tally.confidence
-    if confidence is None or confidence >= difficulty.UNSURE_BELOW:
+    """A stronger model's whole answer when ``first``'s model was unsure of
+    its own (the gateway's cascade_request). None when it was sure, or no
+    stronger model may answer or could (that request's ledger row says why;
+    the first answer stands, its reasons saying so)."""
+    again = cascade_request(chat, first)
+    if again is None:
         return None
-    name = first.model.name
-    again = replace(
-        chat, above_tier=tier_of(first.model),
-        escalation_why=f"cascade: {name} was unsure of its answer (confidence {confidence:.2f})",
-    )  # fmt: skip
     try:
         second = await completion_start(caller=caller, request=again)
         return second, await _answer(second)

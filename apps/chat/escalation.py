@@ -83,7 +83,7 @@ def unsure_note(answer: Message) -> str:
     confidence (Usage.confidence) under ``difficulty.UNSURE_BELOW``, where
     the small model is wrong more often than not (docs/routing.md)."""
     confidence = answer.route.get("confidence")
-    if not isinstance(confidence, int | float) or confidence >= difficulty.UNSURE_BELOW:
+    if not isinstance(confidence, int | float) or not difficulty.is_unsure(confidence):
         return ""
     return f"{answer.route['model']} was unsure of this answer."
 

@@ -34,6 +34,8 @@ from apps.core.chat_types import (
     ToolCallDelta,
     Usage,
 )
+from apps.policy import difficulty
+from apps.policy.capability import tier_of
 from apps.policy.detectors import ner
 from apps.policy.engine import AUTO, CompiledPolicy, Decision, Facts, decide
 from apps.policy.escalation import escalated
@@ -526,6 +528,18 @@ def _decide_now(
     if not request.above_tier:
         return decision
     return escalated(decision, catalog, request.above_tier, why=request.escalation_why)
+
+
+def cascade_request(request: ChatRequest, first: Completion) -> ChatRequest | None:
+    """``request`` again for a stronger model, when ``first``'s model was
+    unsure of its answer (X-HybridHub-Cascade): narrowed to models of a
+    higher tier than it (policy.escalation: never beyond what the policy
+    permits), the reason recorded; None when it was sure or did not say."""
+    confidence = first.tally.confidence
+    if confidence is None or not difficulty.is_unsure(confidence):
+        return None
+    why = f"cascade: {first.model.name} was unsure of its answer (confidence {confidence:.2f})"
+    return dataclasses.replace(request, above_tier=tier_of(first.model), escalation_why=why)
 
 
 def decision_preview(*, caller: Caller, request: ChatRequest) -> Decision:

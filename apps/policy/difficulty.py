@@ -45,6 +45,12 @@ HEAD, TAIL = 1600, 800
 # as a request too hard for where it went, and X-HybridHub-Cascade re-asks.
 UNSURE_BELOW = 0.65
 
+
+def is_unsure(confidence: float | None) -> bool:
+    """A local answer's confidence under UNSURE_BELOW (None: the runtime did not say)."""
+    return confidence is not None and confidence < UNSURE_BELOW
+
+
 FEATURE_DESCRIPTIONS: dict[str, str] = {
     "log_tokens": "Length of the conversation (log of tokens)",
     "turns": "Number of messages (saturating at 12)",
